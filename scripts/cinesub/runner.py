@@ -1,0 +1,91 @@
+"""The thin edge between a Snakemake ``script:`` job and a stage's ``run`` function.
+
+It routes logging to the rule's log file, turns failures into one user-facing line
+(``cinesub: job <id>: <stage>: <problem>``) with a non-zero exit, and writes the
+stage manifest after a successful run.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import manifest
+from .errors import CinesubError
+
+
+@dataclass
+class StageContext:
+    stage: str
+    job: str
+    input: Any
+    output: Any
+    params: Any
+    threads: int = 1
+    resources: Any = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("cinesub"))
+    models: dict[str, Any] = field(default_factory=dict)  # filled by the stage for the manifest
+
+    def fail(self, problem: str) -> CinesubError:
+        return CinesubError(problem, job=self.job, stage=self.stage)
+
+
+def configure_logging(log_path: str | None) -> logging.Logger:
+    logger = logging.getLogger("cinesub")
+    logger.handlers.clear()
+    logger.setLevel(logging.INFO)
+    handler: logging.Handler = (
+        logging.FileHandler(log_path, mode="w", encoding="utf-8") if log_path else logging.StreamHandler()
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    return logger
+
+
+def _describe_unexpected(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on device while writing {exc.filename or 'output'}"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def run_stage(smk: Any, stage: str, func: Callable[[StageContext], None],
+              packages: tuple[str, ...] = ()) -> None:
+    """Run ``func`` for a Snakemake job and exit non-zero with one clear line on failure."""
+    job = str(smk.wildcards.get("job", "")) if hasattr(smk.wildcards, "get") else ""
+    log_path = smk.log[0] if len(smk.log) else None
+    logger = configure_logging(log_path)
+    ctx = StageContext(stage=stage, job=job, input=smk.input, output=smk.output, params=smk.params,
+                       threads=smk.threads, resources=smk.resources, log=logger)
+    started = manifest.now()
+    logger.info("start %s for job %s", stage, job)
+    try:
+        func(ctx)
+    except CinesubError as err:
+        err.job = err.job or job
+        err.stage = err.stage or stage
+        _die(logger, err.line())
+    except Exception as exc:  # noqa: BLE001 - every failure must become one clear line
+        logger.error("traceback:\n%s", traceback.format_exc())
+        where = f" (details in {log_path})" if log_path else ""
+        _die(logger, CinesubError(_describe_unexpected(exc) + where, job=job, stage=stage).line())
+    finished = manifest.now()
+    outputs = [path for name, path in smk.output.items() if name != "manifest"] or [
+        p for p in smk.output if not str(p).endswith("manifest.json")
+    ]
+    record = manifest.build(stage, job, list(smk.input), outputs, dict(smk.params.items()), started,
+                            finished, packages=packages, models=ctx.models)
+    manifest.write(smk.output.manifest, record)
+    logger.info("done %s in %.2f s", stage, record["duration_s"])
+
+
+def _die(logger: logging.Logger, line: str) -> None:
+    logger.error(line)
+    print(f"cinesub: {line}", file=sys.stderr, flush=True)
+    sys.exit(1)
