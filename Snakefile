@@ -1,0 +1,22 @@
+"""cinesub: a film in, a subtitled MKV out. See README.md; stages live in rules/."""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/00_demo.smk"
+include: "rules/01_demux.smk"
+include: "rules/04_asr.smk"
+include: "rules/09_subtitle_gen.smk"
+include: "rules/10_mux.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,265 @@
+"""Shared set-up: config and job-sheet validation, wildcard constraints, and the helpers that
+decide which file feeds which stage. Loaded first by the Snakefile."""
+
+import os
+import re
+import sys
+
+import jsonschema
+import pandas as pd
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+
+from cinesub import languages  # noqa: E402
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _first_validation_error(exc):
+    for arg in exc.args:
+        if isinstance(arg, jsonschema.exceptions.ValidationError):
+            return arg
+    return None
+
+
+def _one_line(where, exc):
+    """Turn Snakemake's multi-line schema error into the one line a user needs."""
+    err = _first_validation_error(exc)
+    if err is None:
+        return f"{where}: {' '.join(str(exc).split())}"
+    path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    return f"{where}: {path}: {err.message}"
+
+
+try:
+    validate(config, "../workflow/schemas/config.schema.json")
+except WorkflowError as exc:
+    raise WorkflowError(_one_line("config", exc)) from None
+
+
+def workflow_path(path):
+    """A path from config: as given when it exists relative to the working directory,
+    else relative to the workflow (shipped resources work from any working directory)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    shipped = os.path.join(workflow.basedir, path)
+    return shipped if os.path.exists(shipped) else path
+
+
+JOB_COLUMNS = [
+    "job",
+    "media",
+    "source_lang",
+    "target_langs",
+    "title",
+    "year",
+    "clip_start",
+    "clip_end",
+]
+MAX_TARGETS = 5
+
+
+def load_job_sheet(path):
+    if not os.path.exists(path):
+        raise WorkflowError(f"job sheet {path}: file not found")
+    sheet = pd.read_csv(
+        path, sep="\t", dtype=str, keep_default_na=False, comment="#"
+    ).rename(columns=str.strip)
+    missing = [c for c in ("job", "media", "source_lang") if c not in sheet.columns]
+    if missing:
+        raise WorkflowError(
+            f"job sheet {path}: missing column(s) {', '.join(missing)}"
+        )
+    sheet = sheet.apply(lambda column: column.str.strip())
+    for index, row in sheet.iterrows():
+        try:
+            validate(sheet.iloc[[index]], "../workflow/schemas/jobs.schema.json")
+        except WorkflowError as exc:
+            raise WorkflowError(
+                _one_line(f"job sheet {path}, job {row['job']!r}", exc)
+            ) from None
+    for column in JOB_COLUMNS:
+        if column not in sheet.columns:
+            sheet[column] = ""
+    duplicated = sorted(set(sheet.loc[sheet["job"].duplicated(), "job"]))
+    if duplicated:
+        raise WorkflowError(
+            f"job sheet {path}: duplicate job id(s) {', '.join(duplicated)}"
+        )
+    for _, row in sheet.iterrows():
+        check_job_row(path, row)
+    return sheet.set_index("job", drop=False)
+
+
+def check_job_row(path, row):
+    where = f"job sheet {path}, job {row['job']!r}"
+    try:
+        languages.get(row["source_lang"])
+        targets = split_langs(row["target_langs"])
+        for lang in targets:
+            languages.get(lang)
+    except Exception as exc:
+        raise WorkflowError(f"{where}: {exc}") from None
+    if row["source_lang"] in targets:
+        raise WorkflowError(f"{where}: target {row['source_lang']} is the source language")
+    if len(targets) > MAX_TARGETS:
+        raise WorkflowError(f"{where}: at most {MAX_TARGETS} target languages")
+    if targets and not config["stages"]["translation"]:
+        raise WorkflowError(
+            f"{where}: target languages {','.join(targets)} need stages.translation: true"
+        )
+    if row["clip_start"] and row["clip_end"]:
+        if float(row["clip_end"]) <= float(row["clip_start"]):
+            raise WorkflowError(f"{where}: clip_end must be after clip_start")
+
+
+def split_langs(cell):
+    langs = [part.strip() for part in str(cell).split(",") if part.strip()]
+    return list(dict.fromkeys(langs))
+
+
+JOBS = load_job_sheet(config["jobs"])
+
+
+wildcard_constraints:
+    job=r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}",
+    lang=r"[a-z]{2,3}",
+
+
+# ---------------------------------------------------------------- job helpers
+
+
+def job_row(job):
+    if job not in JOBS.index:
+        raise WorkflowError(f"job {job}: not in the job sheet {config['jobs']}")
+    return JOBS.loc[job]
+
+
+def job_field(field):
+    """A params function returning one job-sheet cell for the job wildcard."""
+
+    def field_of(wildcards):
+        return job_row(wildcards.job)[field]
+
+    return field_of
+
+
+# Films that a rule of this workflow makes (the demo), so they are inputs before they exist.
+GENERATED_MEDIA = {"demo/film.mkv"}
+
+
+def media_of(wildcards):
+    """The film as a rule input when it exists; when it does not, no input, so that
+    01_demux (not DAG building) fails with a one-line error for this job only."""
+    media = job_row(wildcards.job)["media"]
+    return [media] if os.path.isfile(media) or media in GENERATED_MEDIA else []
+
+
+def source_lang(job):
+    return job_row(job)["source_lang"]
+
+
+def target_langs(job):
+    return split_langs(job_row(job)["target_langs"])
+
+
+def subtitle_langs(job):
+    """Languages that get a subtitle track: the source (when included) then each target."""
+    langs = target_langs(job)
+    if config["mux"]["include_source"] or not langs:
+        langs = [source_lang(job)] + langs
+    return langs
+
+
+def is_enabled(stage_key):
+    return bool(config["stages"].get(stage_key, True))
+
+
+def optional_input(stage_key, path):
+    """An input function: ``path`` for the job when ``stage_key`` is enabled, else nothing."""
+
+    def optional(wildcards):
+        return [path.format(job=wildcards.job)] if is_enabled(stage_key) else []
+
+    return optional
+
+
+# ------------------------------------------------------- segments flow forward
+
+# Producers of the canonical source-language segments, in pipeline order:
+# (stage directory, config switch or None when always on). A new stage that
+# refines segments adds one line here; every later consumer picks it up.
+SEGMENT_PRODUCERS = [
+    ("04_asr", None),
+    ("05_ner", "ner"),
+    ("06_lyrics_detection", "lyrics"),
+    ("07_hallucination_removal", "hallucination"),
+]
+STAGE_ORDER = [stage for stage, _ in SEGMENT_PRODUCERS] + [
+    "08_translation",
+    "09_subtitle_gen",
+    "10_mux",
+]
+
+
+def latest_segments_before(stage):
+    """Path pattern of the segments written by the last enabled producer before ``stage``."""
+    position = STAGE_ORDER.index(stage)
+    enabled = [
+        name
+        for name, switch in SEGMENT_PRODUCERS
+        if STAGE_ORDER.index(name) < position and (switch is None or is_enabled(switch))
+    ]
+    return f"jobs/{{job}}/{enabled[-1]}/segments.json"
+
+
+def segments_input_for(stage):
+    """An input function giving ``stage`` the segments of the previous enabled producer."""
+    pattern = latest_segments_before(stage)
+
+    def segments(wildcards):
+        return pattern.format(job=wildcards.job)
+
+    return segments
+
+
+def subtitle_source_segments(wildcards):
+    """09's input: the final source segments, or the translation for a target language."""
+    if wildcards.lang == source_lang(wildcards.job):
+        return latest_segments_before("08_translation").format(job=wildcards.job)
+    if wildcards.lang not in target_langs(wildcards.job):
+        raise WorkflowError(
+            f"job {wildcards.job}: {wildcards.lang} is neither the source nor a target language"
+        )
+    return f"jobs/{wildcards.job}/08_translation/{wildcards.lang}.segments.json"
+
+
+def subtitle_files(wildcards):
+    fmt = "srt"
+    return [
+        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.{fmt}"
+        for lang in subtitle_langs(wildcards.job)
+    ]
+
+
+def final_targets():
+    return [f"jobs/{job}/10_mux/out.mkv" for job in JOBS.index]
+
+
+# ----------------------------------------------------------------- resources
+
+
+def uses_cuda(section):
+    return config[section]["device"] in ("cuda", "auto")
+
+
+def gpu_slots(section):
+    """1 GPU slot for a rule whose model runs on CUDA, else none."""
+
+    def slots(wildcards):
+        return 1 if uses_cuda(section) else 0
+
+    return slots

@@ -1,0 +1,189 @@
+"""01_demux: probe a film and extract 16 kHz mono PCM audio for ASR.
+
+Pure core: :func:`summarise_probe` (ffprobe JSON → media description), :func:`choose_audio_stream`,
+:func:`clip_window`. I/O edge: :func:`probe`, :func:`extract_audio`, :func:`run`.
+Paths reach ffmpeg as ``file:`` URLs in an argument list (never a shell), so names with
+spaces, ``;``, ``$(…)`` or a leading ``-`` are read as plain files.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Any
+
+from . import languages
+from .errors import CinesubError
+from .fileio import atomic_path, write_json_atomic
+
+STAGE = "01_demux"
+
+
+def ffmpeg_url(path: str) -> str:
+    """Force ffmpeg's file protocol: "a:b.mkv" or "concat:…" must not pick another protocol."""
+    return "file:" + os.path.abspath(path)
+
+
+def _rate(text: str | None) -> float | None:
+    try:
+        value = float(Fraction(text)) if text else 0.0
+    except (ValueError, ZeroDivisionError):
+        return None
+    return round(value, 3) if value > 0 else None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def summarise_probe(probe: dict, path: str) -> dict:
+    """Reduce ffprobe's JSON to what later stages need (pure)."""
+    fmt = probe.get("format", {})
+    streams = []
+    for stream in probe.get("streams", []):
+        tags = {k.lower(): v for k, v in (stream.get("tags") or {}).items()}
+        disposition = stream.get("disposition") or {}
+        streams.append({
+            "index": stream.get("index"),
+            "type": stream.get("codec_type"),
+            "codec": stream.get("codec_name"),
+            "language": tags.get("language"),
+            "title": tags.get("title"),
+            "default": bool(disposition.get("default")),
+            "attached_pic": bool(disposition.get("attached_pic")),
+            "channels": stream.get("channels"),
+            "sample_rate": _float(stream.get("sample_rate")),
+            "width": stream.get("width"),
+            "height": stream.get("height"),
+            "fps": _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
+            "duration": _float(stream.get("duration")),
+        })
+    durations = [_float(fmt.get("duration"))] + [s["duration"] for s in streams]
+    duration = max((d for d in durations if d), default=None)
+    videos = [s for s in streams if s["type"] == "video" and not s["attached_pic"]]
+    return {
+        "path": path,
+        "format": fmt.get("format_name"),
+        "duration": duration,
+        "size": _float(fmt.get("size")),
+        "bit_rate": _float(fmt.get("bit_rate")),
+        "fps": next((s["fps"] for s in videos if s["fps"]), None),
+        "streams": streams,
+    }
+
+
+def choose_audio_stream(streams: list[dict], source_lang: str) -> dict | None:
+    """The audio stream to transcribe: one tagged with the job's language, else the default, else the first."""
+    audio = [s for s in streams if s["type"] == "audio"]
+    if not audio:
+        return None
+    wanted = {source_lang, languages.get(source_lang).iso639_2} if source_lang in languages.LANGUAGES else set()
+    for stream in audio:
+        if (stream["language"] or "").lower() in wanted:
+            return stream
+    return next((s for s in audio if s["default"]), audio[0])
+
+
+def clip_window(clip_start: str | float | None, clip_end: str | float | None,
+                duration: float | None) -> tuple[float, float | None]:
+    """Validated (start, end) seconds; end None means "to the end of the film"."""
+    start = float(clip_start) if clip_start not in (None, "") else 0.0
+    end = float(clip_end) if clip_end not in (None, "") else None
+    if start < 0 or (end is not None and end <= start):
+        raise CinesubError(f"bad clip times: start {start} s, end {end} s")
+    if duration is not None and start >= duration:
+        raise CinesubError(f"clip_start {start} s is past the end of the film ({duration:.2f} s)")
+    if duration is not None and end is not None and end > duration:
+        end = None  # clipping past the end means "to the end"
+    return start, end
+
+
+def preflight(path: str) -> None:
+    if not path:
+        raise CinesubError("no media path in the job sheet")
+    if not os.path.exists(path):
+        raise CinesubError(f"media file not found: {path}")
+    if os.path.isdir(path):
+        raise CinesubError(f"media path is a directory, not a file: {path}")
+    if os.path.getsize(path) == 0:
+        raise CinesubError(f"media file is empty (0 bytes): {path}")
+    if not os.access(path, os.R_OK):
+        raise CinesubError(f"media file is not readable: {path}")
+
+
+def _last_line(stderr: bytes | None) -> str:
+    lines = [ln.strip() for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "no details"
+
+
+def probe(path: str) -> dict:
+    import ffmpeg
+
+    try:
+        return ffmpeg.probe(ffmpeg_url(path))
+    except ffmpeg.Error as err:
+        raise CinesubError(f"not a media file ffprobe can read: {path} ({_last_line(err.stderr)})") from None
+
+
+def extract_audio(path: str, stream_index: int, out_wav: str, sample_rate: int,
+                  start: float, end: float | None) -> list[str]:
+    """Decode one audio stream to mono PCM16; returns decoder warnings (a damaged file decodes partly)."""
+    import ffmpeg
+
+    input_args: dict[str, Any] = {"ss": start} if start > 0 else {}
+    output_args: dict[str, Any] = {"map": f"0:{stream_index}", "ac": 1, "ar": sample_rate,
+                                   "acodec": "pcm_s16le", "vn": None, "sn": None, "dn": None}
+    if end is not None:
+        output_args["t"] = round(end - start, 3)
+    with atomic_path(out_wav) as tmp:
+        stream = ffmpeg.input(ffmpeg_url(path), **input_args).output(str(tmp), format="wav", **output_args)
+        stream = stream.global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
+        try:
+            _, stderr = stream.run(capture_stdout=True, capture_stderr=True)
+        except ffmpeg.Error as err:
+            raise CinesubError(f"ffmpeg could not decode the audio of {path}: {_last_line(err.stderr)}") from None
+        _check_decoded(tmp, path)
+    text = (stderr or b"").decode("utf-8", "replace")
+    return [line.strip() for line in text.splitlines() if line.strip()][:20]
+
+
+def _check_decoded(wav: os.PathLike, path: str) -> None:
+    import soundfile
+
+    info = soundfile.info(str(wav))
+    if info.frames == 0:
+        raise CinesubError(f"no decodable audio in {path} (the file may be truncated or damaged)")
+
+
+def run(ctx) -> None:
+    params = ctx.params
+    path = str(params.media)
+    preflight(path)
+    media = summarise_probe(probe(path), path)
+    if not media["streams"]:
+        raise ctx.fail(f"no streams in {path}")
+    stream = choose_audio_stream(media["streams"], str(params.source_lang))
+    if stream is None:
+        raise ctx.fail(f"no audio stream in {path}")
+    if media["duration"] is not None and media["duration"] <= 0:
+        raise ctx.fail(f"zero duration: {path}")
+    start, end = clip_window(params.clip_start, params.clip_end, media["duration"])
+    ctx.log.info("audio stream %s (%s, %s), clip %.3f-%s s", stream["index"], stream["codec"],
+                 stream["language"], start, end)
+    warnings = extract_audio(path, stream["index"], ctx.output.audio, int(params.sample_rate), start, end)
+    for line in warnings:
+        ctx.log.warning("ffmpeg: %s", line)
+    import soundfile
+
+    info = soundfile.info(ctx.output.audio)
+    media.update({
+        "audio_stream": stream["index"],
+        "clip": {"start": start, "end": end},
+        "audio_seconds": round(info.frames / info.samplerate, 3),
+        "sample_rate": info.samplerate,
+        "warnings": warnings,
+    })
+    write_json_atomic(ctx.output.media, media)

@@ -1,0 +1,93 @@
+"""Shared fixtures: synthetic films with known text and timing, and a real snakemake CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from cinesub import synth  # noqa: E402
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+# Sentences unlike the demo's, with varied length and pauses (truth times come from synthesis).
+ENGLISH_LINES = [
+    synth.Line("The river was quiet when the boats came back.", pause_after=1.2, speed=150),
+    synth.Line("Meera counted the nets twice before she spoke.", pause_after=0.9, speed=150),
+    synth.Line("We lost two of them in the storm last night.", pause_after=1.6, speed=150),
+    synth.Line("Nobody is hurt, and that is what matters.", pause_after=1.0, speed=150),
+    synth.Line("Tomorrow we will mend them at the old jetty.", pause_after=2.0, speed=150),
+    synth.Line("Bring tea for everyone, it is going to be cold.", pause_after=1.0, speed=150),
+]
+
+NO_OPTIONAL_STAGES = {"tmdb": False, "glossary": False, "ner": False, "lyrics": False,
+                      "hallucination": False, "translation": False}
+
+
+def build_film(directory: Path, lines: list[synth.Line], name: str = "film.mkv", lead_in: float = 1.0,
+               audio_codec: str = "libopus") -> tuple[Path, list[dict]]:
+    import soundfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    samples, truth = synth.build_speech(lines, lead_in)
+    wav = directory / (Path(name).stem + ".speech.wav")
+    soundfile.write(str(wav), samples, synth.SAMPLE_RATE)
+    film = directory / name
+    synth.make_film(str(wav), str(film), audio_codec=audio_codec)
+    (directory / (Path(name).stem + ".truth.json")).write_text(json.dumps(truth))
+    return film, truth
+
+
+@pytest.fixture(scope="session")
+def english_film(tmp_path_factory) -> tuple[Path, list[dict]]:
+    return build_film(tmp_path_factory.mktemp("films"), ENGLISH_LINES)
+
+
+def write_workdir(workdir: Path, jobs: list[dict], config_overrides: dict | None = None) -> Path:
+    """A working directory with config/config.yaml (the shipped one + overrides) and a job sheet."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in (config_overrides or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    columns = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
+    rows = ["\t".join(columns)] + ["\t".join(str(job.get(c, "")) for c in columns) for job in jobs]
+    (workdir / "config" / "jobs.tsv").write_text("\n".join(rows) + "\n")
+    return workdir
+
+
+def run_snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900,
+                  check: bool = True) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess (profiles apply only there)."""
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                **(env or {})}
+    result = subprocess.run(command, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def ffprobe_streams(path: Path) -> list[dict]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["streams"]
+
+
+@pytest.fixture
+def has_tool():
+    def check(name: str) -> bool:
+        return shutil.which(name) is not None
+    return check
