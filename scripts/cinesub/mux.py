@@ -7,6 +7,7 @@ compares ffprobe's view of the result with the plan. I/O edge: :func:`mux`, :fun
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import Any
 
 from . import languages
@@ -54,13 +55,14 @@ def existing_subtitle_codecs(media: dict) -> list[str]:
     return [s["codec"] or "" for s in media["streams"] if s["type"] == "subtitle"]
 
 
-def build_command(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str) -> Any:
-    """The ffmpeg-python graph: every original stream copied, our tracks appended."""
+def build_command(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str) -> list[str]:
+    """The ffmpeg argument list: every original stream copied, our tracks appended."""
     import ffmpeg
 
     film_in = ffmpeg.input(ffmpeg_url(film))
     streams: list[Any] = [film_in["v?"], film_in["a?"]]
     options: dict[str, Any] = {"c:v": "copy", "c:a": "copy", "c:t": "copy"}
+    metadata: list[str] = []
     kept_subs = 0
     for position, codec in enumerate(existing_subtitle_codecs(media)):
         if codec in MKV_COPYABLE_SUBS or codec in TEXT_SUBS:
@@ -75,12 +77,16 @@ def build_command(film: str, tracks: list[dict], media: dict, clip_start: float,
         streams.append(ffmpeg.input(ffmpeg_url(track["file"]), f="srt", **sub_args)["0"])
         out_index = kept_subs + number
         options[f"c:s:{out_index}"] = "srt"
-        options[f"metadata:s:s:{out_index}"] = [f"language={track['tag']}", f"title={track['title']}"]
         options[f"disposition:s:{out_index}"] = "default" if track["default"] else "0"
-    # ffmpeg-python turns a list value into repeated options (-metadata:s:s:1 a -metadata:s:s:1 b).
-    return (ffmpeg.output(*streams, out_path, format="matroska", **options)
+        metadata += [f"-metadata:s:s:{out_index}", f"language={track['tag']}",
+                     f"-metadata:s:s:{out_index}", f"title={track['title']}"]
+    args = (ffmpeg.output(*streams, out_path, format="matroska", **options)
             .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-max_interleave_delta", "0")
-            .overwrite_output())
+            .overwrite_output().compile())
+    # ffmpeg-python keeps one value per option; a track needs two -metadata options, so they go
+    # in front of the output path here.
+    at = args.index(out_path)
+    return args[:at] + metadata + args[at:]
 
 
 def verify(probe: dict, tracks: list[dict]) -> list[str]:
@@ -105,12 +111,11 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
     import ffmpeg
 
     with atomic_path(out_path) as tmp:
-        graph = build_command(film, tracks, media, clip_start, str(tmp))
-        try:
-            graph.run(capture_stdout=True, capture_stderr=True)
-        except ffmpeg.Error as err:
-            detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-            raise CinesubError(f"ffmpeg could not mux {film}: {detail[-1] if detail else 'no details'}") from None
+        args = build_command(film, tracks, media, clip_start, str(tmp))
+        result = subprocess.run(args, capture_output=True, text=True)
+        if result.returncode != 0:
+            detail = result.stderr.strip().splitlines()
+            raise CinesubError(f"ffmpeg could not mux {film}: {detail[-1] if detail else 'no details'}")
         probe = ffmpeg.probe(ffmpeg_url(str(tmp)))
         problems = verify(probe, tracks)
         if problems:

@@ -1,0 +1,118 @@
+"""01_demux on real media through real ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+import soundfile
+from cinesub import demux
+from cinesub.errors import CinesubError
+from cinesub.runner import StageContext
+
+
+def make_ctx(tmp_path, media, **params):
+    values = {"media": str(media), "source_lang": "en", "clip_start": "", "clip_end": "", "sample_rate": 16000}
+    values.update(params)
+    output = SimpleNamespace(audio=str(tmp_path / "out" / "audio.wav"), media=str(tmp_path / "out" / "media.json"))
+    return StageContext(stage="01_demux", job="j1", input=SimpleNamespace(), output=output,
+                        params=SimpleNamespace(**values))
+
+
+def test_probe_and_extract_real_film(tmp_path, english_film):
+    film, truth = english_film
+    ctx = make_ctx(tmp_path, film)
+    demux.run(ctx)
+    media = json.loads(open(ctx.output.media).read())
+    assert media["fps"] == 25.0
+    assert media["format"].startswith("matroska")
+    assert [s["type"] for s in media["streams"]] == ["video", "audio"]
+    assert media["streams"][1]["language"] == "eng"
+    info = soundfile.info(ctx.output.audio)
+    assert info.samplerate == 16000 and info.channels == 1 and info.subtype == "PCM_16"
+    # the WAV holds the whole soundtrack that went into the film
+    speech = soundfile.info(str(film.with_name("film.speech.wav")))
+    assert info.duration == pytest.approx(speech.duration, abs=0.05)
+    assert media["audio_seconds"] == pytest.approx(info.duration, abs=0.01)
+
+
+def test_clip_start_and_end(tmp_path, english_film):
+    film, _ = english_film
+    ctx = make_ctx(tmp_path, film, clip_start="2.5", clip_end="7.5")
+    demux.run(ctx)
+    info = soundfile.info(ctx.output.audio)
+    assert info.duration == pytest.approx(5.0, abs=0.05)
+    assert json.loads(open(ctx.output.media).read())["clip"] == {"start": 2.5, "end": 7.5}
+
+
+def test_audio_stream_chosen_by_language(tmp_path, english_film):
+    film, _ = english_film
+    dual = tmp_path / "dual.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-f", "lavfi", "-i", "sine=f=440:d=3",
+                    "-map", "0:v", "-map", "1:a", "-map", "0:a", "-c:v", "copy", "-c:a", "libopus",
+                    "-metadata:s:a:0", "language=hin", "-metadata:s:a:1", "language=eng",
+                    "-shortest", str(dual)], check=True)
+    media = demux.summarise_probe(demux.probe(str(dual)), str(dual))
+    assert demux.choose_audio_stream(media["streams"], "en")["language"] == "eng"
+    assert demux.choose_audio_stream(media["streams"], "hi")["language"] == "hin"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty (0 bytes)"),
+    (b"this is not a film at all" * 40, "not a media file ffprobe can read"),
+])
+def test_bad_files_fail_with_one_line(tmp_path, content, problem):
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(content)
+    with pytest.raises(CinesubError) as err:
+        demux.run(make_ctx(tmp_path, bad))
+    assert problem in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "out" / "audio.wav").exists()
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(CinesubError, match="media file not found"):
+        demux.preflight(str(tmp_path / "nope.mkv"))
+    with pytest.raises(CinesubError, match="is a directory"):
+        demux.preflight(str(tmp_path))
+    with pytest.raises(CinesubError, match="no media path"):
+        demux.preflight("")
+
+
+def test_video_without_audio(tmp_path):
+    silent_video = tmp_path / "video_only.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:d=2",
+                    "-c:v", "libx264", "-preset", "ultrafast", str(silent_video)], check=True)
+    with pytest.raises(CinesubError, match="no audio stream"):
+        demux.run(make_ctx(tmp_path, silent_video))
+
+
+def test_hostile_file_name_is_a_plain_file(tmp_path, english_film):
+    film, _ = english_film
+    hostile = tmp_path / "a;b $(touch pwned) -x:concat.mkv"
+    hostile.write_bytes(film.read_bytes())
+    ctx = make_ctx(tmp_path, hostile)
+    demux.run(ctx)
+    assert soundfile.info(ctx.output.audio).duration > 5
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_clip_window_rules():
+    assert demux.clip_window("", "", 10.0) == (0.0, None)
+    assert demux.clip_window("1", "20", 10.0) == (1.0, None)
+    with pytest.raises(CinesubError, match="past the end"):
+        demux.clip_window("12", "", 10.0)
+    with pytest.raises(CinesubError, match="bad clip times"):
+        demux.clip_window("5", "4", 10.0)
+
+
+def test_summarise_probe_handles_odd_rates():
+    probe = {"format": {"format_name": "mov", "duration": "N/A"},
+             "streams": [{"index": 0, "codec_type": "video", "avg_frame_rate": "0/0", "r_frame_rate": "24000/1001"},
+                         {"index": 1, "codec_type": "video", "avg_frame_rate": "90000/1",
+                          "disposition": {"attached_pic": 1}}]}
+    media = demux.summarise_probe(probe, "x.mov")
+    assert media["fps"] == pytest.approx(23.976, abs=1e-3)
+    assert media["duration"] is None

@@ -1,0 +1,105 @@
+"""10_mux: real ffmpeg muxing of SRT tracks, checked with ffprobe."""
+
+from __future__ import annotations
+
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+from cinesub import demux, mux
+from cinesub.errors import CinesubError
+from cinesub.runner import StageContext
+from conftest import ffprobe_streams
+
+SRT_EN = "1\n00:00:01,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:03,000 --> 00:00:04,000\nGood.\n"
+SRT_HI = "1\n00:00:01,000 --> 00:00:02,500\nनमस्ते।\n"
+
+
+def test_choose_default():
+    assert mux.choose_default(["en", "hi", "gu"], "en", "first_target") == "hi"
+    assert mux.choose_default(["en"], "en", "first_target") == "en"
+    assert mux.choose_default(["en", "hi"], "en", "source") == "en"
+    assert mux.choose_default(["en", "hi"], "en", "none") is None
+    assert mux.choose_default(["en", "hi"], "en", "hi") == "hi"
+    assert mux.choose_default(["en", "hi"], "en", "ta") is None
+
+
+def test_plan_tracks_titles_and_tags():
+    tracks = mux.plan_tracks([("en", "a.srt"), ("hi", "b.srt"), ("gu", "c.srt")], "en", "first_target")
+    assert [(t["tag"], t["title"], t["default"]) for t in tracks] == [
+        ("eng", "English (original)", False), ("hin", "Hindi", True), ("guj", "Gujarati", False)]
+
+
+def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None):
+    media = demux.summarise_probe(demux.probe(str(film)), str(film))
+    media["clip"] = {"start": 0.0, "end": None}
+    import json
+
+    media_json = tmp_path / "media.json"
+    media_json.write_text(json.dumps(media))
+    ctx = StageContext(stage="10_mux", job="j1",
+                       input=SimpleNamespace(media=str(media_json), subtitles=[str(s) for s in subtitles]),
+                       output=SimpleNamespace(mkv=str(tmp_path / "out.mkv")),
+                       params=SimpleNamespace(media=str(media_path or film), source_lang=source, langs=langs,
+                                              default_language=default))
+    mux.run(ctx)
+    return ctx
+
+
+def test_mux_three_tracks_keeps_original_streams(tmp_path, english_film):
+    film, _ = english_film
+    files = []
+    for lang, text in (("en", SRT_EN), ("hi", SRT_HI), ("gu", SRT_HI)):
+        path = tmp_path / f"{lang}.srt"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    ctx = run_mux(tmp_path, film, files, ["en", "hi", "gu"])
+    streams = ffprobe_streams(tmp_path / "out.mkv")
+    assert [s["codec_type"] for s in streams] == ["video", "audio", "subtitle", "subtitle", "subtitle"]
+    subs = streams[2:]
+    assert [s["tags"]["language"] for s in subs] == ["eng", "hin", "guj"]
+    assert [s["disposition"]["default"] for s in subs] == [0, 1, 0]
+    assert ctx.models["tracks"][1]["title"] == "Hindi"
+    # video and audio are copied bit for bit (same codec, same packets count)
+    original = ffprobe_streams(film)
+    assert streams[0]["codec_name"] == original[0]["codec_name"] and streams[1]["codec_name"] == "opus"
+
+
+def test_empty_language_is_left_out_not_fatal(tmp_path, english_film):
+    film, _ = english_film
+    en = tmp_path / "en.srt"
+    en.write_text(SRT_EN)
+    empty = tmp_path / "hi.srt"
+    empty.write_text("")
+    ctx = run_mux(tmp_path, film, [en, empty], ["en", "hi"])
+    subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
+    assert len(subs) == 1 and ctx.models["left_out"] == ["hi"]
+
+
+def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
+    film, _ = english_film
+    en = tmp_path / "en.srt"
+    en.write_text(SRT_EN)
+    mp4 = tmp_path / "with_subs.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-i", str(en), "-map", "0", "-map", "1",
+                    "-c:v", "copy", "-c:a", "aac", "-c:s", "mov_text", str(mp4)], check=True)
+    run_mux(tmp_path, mp4, [en], ["en"])
+    subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
+    assert len(subs) == 2 and subs[0]["codec_name"] == "subrip"
+
+
+def test_verify_reports_problems():
+    tracks = mux.plan_tracks([("en", "a.srt")], "en", "source")
+    assert mux.verify({"streams": []}, tracks)
+    probe = {"streams": [{"codec_type": "subtitle", "tags": {"language": "hin", "title": "x"},
+                          "disposition": {"default": 0}}]}
+    problems = mux.verify(probe, tracks)
+    assert len(problems) == 3
+
+
+def test_missing_film_fails(tmp_path, english_film):
+    film, _ = english_film
+    en = tmp_path / "en.srt"
+    en.write_text(SRT_EN)
+    with pytest.raises(CinesubError, match="media file not found"):
+        run_mux(tmp_path, film, [en], ["en"], media_path=tmp_path / "gone.mkv")

@@ -1,0 +1,125 @@
+"""End to end through the real snakemake CLI on a synthetic film with known text and timing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jiwer
+import pytest
+import srt
+from conftest import NO_OPTIONAL_STAGES, ffprobe_streams, run_snakemake, write_workdir
+
+pytestmark = pytest.mark.slow
+
+TARGET = "jobs/film1/10_mux/out.mkv"
+
+
+def normalise(text: str) -> str:
+    transform = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                               jiwer.Strip()])
+    return transform(text)
+
+
+@pytest.fixture(scope="module")
+def spine_run(tmp_path_factory, english_film):
+    film, truth = english_film
+    workdir = write_workdir(tmp_path_factory.mktemp("spine"),
+                            [{"job": "film1", "media": str(film), "source_lang": "en", "title": "River"}],
+                            {"stages": NO_OPTIONAL_STAGES})
+    result = run_snakemake(workdir, TARGET)
+    return workdir, truth, result
+
+
+def test_mkv_has_tagged_english_track(spine_run):
+    workdir, _, _ = spine_run
+    streams = ffprobe_streams(workdir / TARGET)
+    subs = [s for s in streams if s["codec_type"] == "subtitle"]
+    assert [s["tags"]["language"] for s in subs] == ["eng"]
+    assert subs[0]["tags"]["title"] == "English"
+    assert subs[0]["disposition"]["default"] == 1
+    assert {s["codec_type"] for s in streams} == {"video", "audio", "subtitle"}
+
+
+def test_subtitles_match_known_text_and_timing(spine_run):
+    workdir, truth, _ = spine_run
+    cues = list(srt.parse((workdir / "jobs/film1/09_subtitle_gen/en.srt").read_text(encoding="utf-8")))
+    assert cues
+    hypothesis = normalise(" ".join(c.content.replace("\n", " ") for c in cues))
+    reference = normalise(" ".join(s["text"] for s in truth))
+    wer = jiwer.wer(reference, hypothesis)
+    assert wer <= 0.15, (wer, hypothesis)
+    for sentence in truth:
+        # the first cue that overlaps the sentence must start within 0.3 s of it
+        overlapping = [c for c in cues if c.end.total_seconds() > sentence["start"]
+                       and c.start.total_seconds() < sentence["end"]]
+        assert overlapping, sentence
+        assert abs(overlapping[0].start.total_seconds() - sentence["start"]) <= 0.3, (sentence, overlapping[0])
+
+
+def test_every_cue_conforms_or_is_reported(spine_run):
+    workdir, _, _ = spine_run
+    qc = json.loads((workdir / "jobs/film1/09_subtitle_gen/en.qc.json").read_text())
+    cues = list(srt.parse((workdir / "jobs/film1/09_subtitle_gen/en.srt").read_text(encoding="utf-8")))
+    assert qc["cues"] == len(cues)
+    reported = {item["index"] for item in qc["nonconforming"]}
+    for index, cue in enumerate(cues):
+        lines = cue.content.split("\n")
+        duration = (cue.end - cue.start).total_seconds()
+        cps = len(" ".join(lines)) / duration
+        ok = len(lines) <= 2 and all(len(line) <= 42 for line in lines) and cps <= 20 and 0.833 <= duration <= 7
+        assert ok or index in reported, (index, cue)
+    for earlier, later in zip(cues, cues[1:]):
+        assert (later.start - earlier.end).total_seconds() >= 2 / 25 - 1e-3
+
+
+def test_vtt_written(spine_run):
+    import webvtt
+
+    workdir, _, _ = spine_run
+    captions = webvtt.read(str(workdir / "jobs/film1/09_subtitle_gen/en.vtt"))
+    assert len(captions) > 0
+
+
+def test_manifests_describe_each_stage(spine_run):
+    workdir, _, _ = spine_run
+    for stage in ("01_demux", "04_asr", "10_mux"):
+        manifest = json.loads((workdir / f"jobs/film1/{stage}/manifest.json").read_text())
+        assert manifest["stage"] == stage and manifest["job"] == "film1"
+        assert manifest["outputs"] and all(len(o["sha256"]) == 64 for o in manifest["outputs"])
+        assert manifest["duration_s"] >= 0 and manifest["host"]
+    asr_manifest = json.loads((workdir / "jobs/film1/04_asr/manifest.json").read_text())
+    assert "faster-whisper" in asr_manifest["versions"]
+    assert asr_manifest["params"]["asr"]["model"] == "tiny.en-bundled"
+
+
+def test_asr_log_reports_progress(spine_run):
+    workdir, _, _ = spine_run
+    log = (workdir / "jobs/film1/logs/04_asr.log").read_text()
+    assert "ASR progress 100.0%" in log
+
+
+def test_second_run_does_nothing(spine_run):
+    workdir, _, _ = spine_run
+    result = run_snakemake(workdir, TARGET)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_failure_then_fix_resumes_without_redoing_demux(tmp_path, english_film):
+    film, _ = english_film
+    jobs = [{"job": "film2", "media": str(film), "source_lang": "en"}]
+    workdir = write_workdir(tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES,
+                                             "asr": {"model": str(tmp_path / "no-such-model")}})
+    failed = run_snakemake(workdir, "jobs/film2/10_mux/out.mkv", check=False)
+    assert failed.returncode != 0
+    assert "job film2: 04_asr: ASR model directory not found" in failed.stderr
+    audio = workdir / "jobs/film2/01_demux/audio.wav"
+    assert audio.exists()
+    assert not (workdir / "jobs/film2/04_asr/segments.json").exists()
+    demux_mtime = os.path.getmtime(audio)
+    write_workdir(workdir, jobs, {"stages": NO_OPTIONAL_STAGES})
+    fixed = run_snakemake(workdir, "jobs/film2/10_mux/out.mkv")
+    assert "demux_extract" not in fixed.stdout + fixed.stderr
+    assert os.path.getmtime(audio) == demux_mtime
+    assert Path(workdir / "jobs/film2/10_mux/out.mkv").exists()
