@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from cinesub import tmdb
 from cinesub.errors import CinesubError
 
@@ -42,7 +41,7 @@ CREDITS = {"id": 11, "cast": [
 
 
 class FakeTmdb:
-    """A scripted TMDB: each path pops planned responses (status, headers, body, delay) before answering 200."""
+    """A scripted TMDB: each path pops planned (status, headers, body, delay) answers, then acts normally."""
 
     def __init__(self):
         self.plans: dict[str, list[tuple[int, dict, object, float]]] = {}
@@ -129,8 +128,9 @@ def all_text_under(path: Path) -> str:
 
 def test_search_picks_year_match_and_keeps_top_cast_and_key_crew(server, tmp_path):
     rec = Recorder()
-    meta = tmdb.resolve_metadata("ddlj", "Dilwale Dulhania Le Jayenge", "1996", settings(tmp_path, server.url),
-                                 {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata("ddlj", "Dilwale Dulhania Le Jayenge", "1996",
+                                 settings(tmp_path, server.url), {"TMDB_API_KEY": V3_KEY},
+                                 log=rec.log, sleep=rec.sleep)
     assert meta["source"] == "api" and meta["tmdb_id"] == 11 and meta["year"] == 1995
     assert [c["name"] for c in meta["cast"]] == ["Shah Rukh Khan", "Kajol", "Amrish Puri", "Anupam Kher"]
     assert meta["crew"] == [{"name": "Aditya Chopra", "job": "Director"},
@@ -195,8 +195,9 @@ def test_timeouts_exhaust_retries_and_degrade_with_one_warning(server, tmp_path)
     slow = (200, {}, SEARCH, 1.5)
     server.plan("/3/search/movie", slow, slow)
     started = time.monotonic()
-    meta = tmdb.resolve_metadata("j", "Dilwale", 2015, settings(tmp_path, server.url, timeout_s=0.2, retries=1),
-                                 {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep)
+    conf = settings(tmp_path, server.url, timeout_s=0.2, retries=1)
+    meta = tmdb.resolve_metadata("j", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
+                                 log=rec.log, sleep=rec.sleep)
     assert time.monotonic() - started < 1.4  # two 0.2 s timeouts, not two 1.5 s answers
     assert meta["source"] == "none" and meta["names"] == []
     assert len(meta["warnings"]) == 1 and "timed out after 0.2 s" in meta["warnings"][0]

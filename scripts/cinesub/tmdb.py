@@ -233,7 +233,8 @@ class TmdbClient:
             data = self._fetch(url, params)
         except TmdbOutage:
             if self.breaker.record_failure():
-                self.log(f"circuit breaker opened: TMDB skipped by every job for {self.breaker.reset_s:.0f} s")
+                self.log(f"circuit breaker opened: TMDB skipped by every job for "
+                         f"{self.breaker.reset_s:.0f} s")
             raise
         self.breaker.record_success()
         self.cache.put(key, data)
@@ -461,4 +462,5 @@ def run(ctx) -> None:
         ctx.log.warning("%s", scrub(warning, secret))
     ctx.log.info("metadata source %s: %d cast, %d crew, %d names", metadata["source"],
                  len(metadata["cast"]), len(metadata["crew"]), len(metadata["names"]))
-    write_json_atomic(ctx.output.metadata, json.loads(scrub(json.dumps(metadata, ensure_ascii=False), secret)))
+    scrubbed = json.loads(scrub(json.dumps(metadata, ensure_ascii=False), secret))
+    write_json_atomic(ctx.output.metadata, scrubbed)
