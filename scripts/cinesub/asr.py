@@ -388,8 +388,10 @@ def glossary_prompt(glossary_path: str | None, enabled: bool) -> str | None:
 def run(ctx) -> None:
     settings = dict(ctx.params.asr)
     language = str(ctx.params.language)
-    glossary = getattr(ctx.input, "glossary", None)
-    prompt = glossary_prompt(glossary if glossary else None, settings["use_glossary_prompt"])
+    glossary = getattr(ctx.input, "glossary", None)  # optional input: a path, or an empty list when disabled
+    if isinstance(glossary, (list, tuple)):
+        glossary = glossary[0] if glossary else None
+    prompt = glossary_prompt(glossary, settings["use_glossary_prompt"])
     engine = load_engine(settings, language, prompt)
     ctx.models["asr"] = {"backend": engine.name, "model": settings["model"],
                          "path": getattr(engine, "model_path", settings["model"]),
