@@ -18,8 +18,9 @@ The rules are enforced while the cues are built, not checked afterwards:
 
 Counting: characters are Python ``str`` characters of NFC text. Line length counts everything
 visible on the line, including the ``♪`` markers of sung lines and the space beside them. Reading
-speed (cps) counts the characters of the words, spaces and punctuation of all lines, but not the
-line break and not the ``♪`` markers (they are not read). Markup (``<i>``) counts toward nothing.
+speed (cps) counts the characters of the words, spaces and punctuation of the text read as one line:
+a line break counts as the space it replaces (so wrapping never changes cps), the ``♪`` markers do not
+count (they are not read). Markup (``<i>``) counts toward nothing.
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ def break_cost(left: str, right: str, lang: str) -> float:
 # Line layout
 
 PROTECTED_BREAK_COST = 30.0  # breaking inside a name: only when nothing else fits
-BALANCE_WEIGHT = 6.0  # per line-width of difference between the longest and shortest line
+# Uneven lines cost (longest - shortest) / width, squared and weighted: a little unevenness is nearly
+# free next to a better break; a one-word line is not.
+BALANCE_WEIGHT = 8.0
 TOP_HEAVY_COST = 0.5  # a longer line above a shorter one: pyramid preferred when there is a choice
 
 
@@ -229,7 +232,8 @@ def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: st
             if max(widths) > max_chars:
                 continue
             cost = sum(cut_costs[c - 1] for c in cuts)
-            cost += BALANCE_WEIGHT * (max(widths) - min(widths)) / max_chars
+            spread = (max(widths) - min(widths)) / max_chars
+            cost += BALANCE_WEIGHT * spread * spread + spread
             cost += TOP_HEAVY_COST * sum(widths[t] > widths[t + 1] for t in range(line_count - 1))
             if best is None or cost < best[0]:
                 best = (cost, bounds)
@@ -307,7 +311,7 @@ class Cue:
         return lines
 
     def reading_chars(self) -> int:
-        return sum(len(line) for line in self.lines)
+        return reading_chars(self.lines)
 
     def duration_ms(self) -> int:
         return _ms(self.end) - _ms(self.start)
@@ -323,6 +327,11 @@ class Cue:
             lines = [html.escape(line, quote=False) for line in lines]
         body = "\n".join(lines)
         return f"<i>{body}</i>" if self.italic else body
+
+
+def reading_chars(lines: Sequence[str]) -> int:
+    """Characters read: words, spaces and punctuation, a line break counting as the space it replaces."""
+    return len(" ".join(lines))
 
 
 def _ms(seconds: float) -> int:
@@ -444,6 +453,7 @@ SHORT_CUE_CHARS = 15
 CUT_WEIGHT = 2.0  # a cue boundary in mid-phrase hurts more than a line break there
 MID_SPEECH_CUT_COST = 1.5  # cutting where there is no pause
 NATURAL_PAUSE_S = 0.4
+CLAUSE_CUT = 0.5  # break_cost after a clause: where a merged cue may take part of a segment
 
 
 def _cue_times(speech_start_ms: int, speech_end_ms: int, chars: int, limit_ms: int | None,
@@ -489,6 +499,17 @@ class _Planner:
         pause = right.start - left.end
         return cost + MID_SPEECH_CUT_COST * max(0.0, 1.0 - pause / NATURAL_PAUSE_S)
 
+    def _clean_edges(self, first: int, last: int) -> bool:
+        """Whether the cue's ends that fall inside a segment fall after a clause (for merged cues)."""
+        for left in (first - 1, last):
+            if not 0 <= left < len(self.tokens) - 1:
+                continue
+            before, after = self.tokens[left], self.tokens[left + 1]
+            inside = before.segment == after.segment
+            if inside and break_cost(before.text, after.text, self.lang) > CLAUSE_CUT:
+                return False
+        return True
+
     def candidate(self, first: int, last: int) -> tuple[float, list[str]] | None:
         """Cost and lines of a cue made of tokens ``first..last``; None when it is not allowed."""
         rules = self.rules
@@ -506,7 +527,7 @@ class _Planner:
         speech_start, speech_end = _ms(run[0].start), _ms(run[-1].end)
         if not single and speech_end - speech_start > rules.max_duration_ms:
             return None
-        chars = sum(len(line) for line in lines)
+        chars = reading_chars(lines)
         start, end = _cue_times(speech_start, speech_end, chars, self._limit_ms(last), rules)
         duration_s = (end - start) / 1000.0
         overshoot = 0.0
@@ -516,8 +537,8 @@ class _Planner:
         if end - start < rules.min_duration_ms:
             overshoot += VIOLATION_COST * (1.0 + (rules.min_duration_ms - (end - start)) / 1000.0)
         joins = sum(a.segment != b.segment for a, b in itertools.pairwise(run))
-        if joins and (overshoot or layout_cost >= VIOLATION_COST):
-            return None  # segments are merged only into a cue that conforms
+        if joins and (overshoot or layout_cost >= VIOLATION_COST or not self._clean_edges(first, last)):
+            return None  # segments are merged only into a cue that conforms, made of whole clauses
         cost += overshoot + joins * SEGMENT_JOIN_COST
         cost += SHORT_CUE_COST * max(0.0, 1.0 - chars / SHORT_CUE_CHARS)
         return cost + self.cut_cost(last), lines
@@ -594,7 +615,7 @@ def _timed_cues(tokens: list[_Token], plans: list[tuple[int, int, list[str]]], r
     previous_end: int | None = None
     for number, (first, last, lines) in enumerate(plans):
         speech_start, speech_end = _ms(tokens[first].start), _ms(tokens[last].end)
-        chars = sum(len(line) for line in lines)
+        chars = reading_chars(lines)
         if number + 1 < len(plans):
             limit: int | None = _ms(tokens[plans[number + 1][0]].start) - rules.min_gap_ms
         else:
@@ -746,7 +767,7 @@ def run(ctx: Any) -> None:
         ctx.log.warning("segments are marked %r but subtitles are written for %r", doc["language"], lang)
     rules = rules_for(lang, settings, media.get("fps"))
     lyrics_style = settings.get("lyrics_style", "italic_note")
-    duration = doc.get("duration") or media.get("duration")
+    duration = doc.get("duration") or media.get("audio_seconds")
     cues = build_cues(doc["segments"], rules, lang, lyrics_style,
                       media_duration=float(duration) if isinstance(duration, (int, float)) else None)
     formats = settings.get("formats") or ["srt", "vtt"]
