@@ -1,0 +1,88 @@
+"""Speech presence measured on the audio itself, with faster-whisper's bundled Silero VAD (offline ONNX).
+
+Used by 06_lyrics_detection (does a music span carry vocals?) and 07_hallucination_removal (is there any
+speech under this segment's text?). Audio is read span by span, never whole, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16000
+
+
+def read_span(path: str | os.PathLike, start: float, end: float) -> np.ndarray:
+    """Mono float32 samples of [start, end) seconds of a 16 kHz file (clipped to the file)."""
+    with sf.SoundFile(path) as handle:
+        if handle.samplerate != SAMPLE_RATE:
+            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+        first = max(0, int(start * SAMPLE_RATE))
+        last = min(handle.frames, int(np.ceil(end * SAMPLE_RATE)))
+        if last <= first:
+            return np.zeros(0, dtype=np.float32)
+        handle.seek(first)
+        data = handle.read(last - first, dtype="float32", always_2d=True)
+    return data.mean(axis=1)
+
+
+def speech_spans(samples: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 300,
+                 pad_ms: int = 100) -> list[tuple[float, float]]:
+    """Speech (start, end) seconds within ``samples`` according to Silero VAD."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if samples.size < SAMPLE_RATE // 10:
+        return []
+    options = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms, speech_pad_ms=pad_ms)
+    stamps = get_speech_timestamps(samples, options)
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+
+
+def speech_share(path: str | os.PathLike, start: float, end: float, threshold: float = 0.5,
+                 context_s: float = 1.0) -> float:
+    """Share of [start, end] that Silero VAD hears as speech.
+
+    The VAD sees ``context_s`` of audio on each side, because it needs a little lead-in to switch on.
+    """
+    if end <= start:
+        return 0.0
+    lead = min(context_s, start)
+    samples = read_span(path, start - lead, end + context_s)
+    spans = speech_spans(samples, threshold=threshold)
+    heard = sum(max(0.0, min(e, lead + end - start) - max(s, lead)) for s, e in spans)
+    return min(1.0, heard / (end - start))
+
+
+def speech_timeline(path: str | os.PathLike, block_s: float = 600.0, overlap_s: float = 2.0,
+                    threshold: float = 0.5) -> list[tuple[float, float]]:
+    """Speech spans of the whole file, found ``block_s`` seconds at a time (memory stays flat).
+
+    Blocks overlap by ``overlap_s`` so speech cut by a block edge is still found; overlapping spans are
+    merged.
+    """
+    with sf.SoundFile(path) as handle:
+        duration = handle.frames / handle.samplerate
+    spans: list[tuple[float, float]] = []
+    start = 0.0
+    while start < duration:
+        end = min(duration, start + block_s)
+        samples = read_span(path, start, end + overlap_s)
+        spans.extend((start + s, start + e) for s, e in speech_spans(samples, threshold=threshold))
+        start = end
+    merged: list[list[float]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(round(s, 3), round(e, 3)) for s, e in merged]
+
+
+def share_of(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """Share of [start, end] covered by ``spans`` (sorted, non-overlapping)."""
+    if end <= start:
+        return 0.0
+    covered = sum(max(0.0, min(e, end) - max(s, start)) for s, e in spans if e > start and s < end)
+    return min(1.0, covered / (end - start))
