@@ -1,0 +1,94 @@
+"""Per-job figures for ``snakemake --report``: timeline, reading speed, conformance, stage runtimes."""
+
+
+def report_langs(wildcards):
+    return subtitle_langs(wildcards.job)
+
+
+def report_cue_files(wildcards):
+    return [
+        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt"
+        for lang in subtitle_langs(wildcards.job)
+    ]
+
+
+def report_qc_files(wildcards):
+    return [
+        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.qc.json"
+        for lang in subtitle_langs(wildcards.job)
+    ]
+
+
+def report_before_removal(wildcards):
+    """07's input segments, to show what 07 removed; nothing when 07 is off."""
+    if not is_enabled("hallucination"):
+        return []
+    return [latest_segments_before("07_hallucination_removal").format(job=wildcards.job)]
+
+
+def report_benchmark_dir(wildcards):
+    return f"jobs/{wildcards.job}/benchmarks"
+
+
+def report_targets():
+    """Every job's report figures: add to the default target so ``--report`` finds them."""
+    return expand("jobs/{job}/report/timeline.png", job=JOBS.index)
+
+
+rule report_plots:
+    """Timeline, reading-speed histogram, conformance table and stage runtimes of one job."""
+    input:
+        # The muxed film comes last: once it exists every stage's benchmark file is written.
+        mkv="jobs/{job}/10_mux/out.mkv",
+        segments=segments_input_for("08_translation"),
+        lyrics=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/segments.json"),
+        before_removal=report_before_removal,
+        after_removal=optional_input(
+            "hallucination", "jobs/{job}/07_hallucination_removal/segments.json"
+        ),
+        cues=report_cue_files,
+        qc=report_qc_files,
+    output:
+        timeline=report(
+            "jobs/{job}/report/timeline.png",
+            caption="../workflow/report/timeline.rst",
+            category="{job}",
+            labels={"job": "{job}", "figure": "timeline"},
+        ),
+        cps_hist=report(
+            "jobs/{job}/report/cps_hist.png",
+            caption="../workflow/report/cps_hist.rst",
+            category="{job}",
+            labels={"job": "{job}", "figure": "reading speed"},
+        ),
+        conformance=report(
+            "jobs/{job}/report/conformance.html",
+            caption="../workflow/report/conformance.rst",
+            category="{job}",
+            labels={"job": "{job}", "figure": "conformance"},
+        ),
+        runtimes=report(
+            "jobs/{job}/report/runtimes.png",
+            caption="../workflow/report/runtimes.rst",
+            category="{job}",
+            labels={"job": "{job}", "figure": "stage runtimes"},
+        ),
+        runtimes_csv=report(
+            "jobs/{job}/report/runtimes.csv",
+            caption="../workflow/report/runtimes_table.rst",
+            category="{job}",
+            labels={"job": "{job}", "figure": "stage runtimes table"},
+        ),
+        manifest="jobs/{job}/report/manifest.json",
+    params:
+        langs=report_langs,
+        benchmark_dir=report_benchmark_dir,
+    threads: 1
+    resources:
+        mem_mb=1000,
+    log:
+        "jobs/{job}/logs/report.log",
+    conda:
+        "../envs/media.yaml"
+    script:
+        "../scripts/report_plots.py"
