@@ -553,6 +553,21 @@ def test_run_hindi_vtt_with_language_rules(tmp_path, caplog):
     assert qc["source_stage"] == "07_hallucination_removal" and qc["segments"] == 1
 
 
+def test_run_skips_formats_the_rule_did_not_declare(tmp_path):
+    write_inputs(tmp_path, [timed_segment(0, "Hello.", 1.0)])
+    ctx = make_ctx(tmp_path, "en", {"formats": ["srt", "vtt"]}, formats=("vtt",))
+    S.run(ctx)
+    assert (tmp_path / "out" / "en.vtt").exists() and not (tmp_path / "out" / "en.srt").exists()
+
+
+def test_words_that_cannot_share_two_lines_get_separate_cues():
+    words = ["a" * 30, "b" * 30, "c" * 20]  # 82 characters, yet no 2-line layout of the three fits
+    seg = timed_segment(0, " ".join(words), 0.0, rate_cps=5.0, pause=0.3)
+    cues = S.build_cues([seg], EN, "en")
+    assert len(cues) >= 2 and cue_words(cues) == words
+    assert all(len(line) <= 42 for c in cues for line in c.lines)
+
+
 def test_run_rejects_unknown_format(tmp_path):
     write_inputs(tmp_path, [timed_segment(0, "Hello.", 1.0)])
     ctx = make_ctx(tmp_path, "en", {"formats": ["ass"]}, formats=())

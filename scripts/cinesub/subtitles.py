@@ -553,9 +553,7 @@ class _Planner:
                 chars += len(self.tokens[first].text) + 1
                 if first < last and chars > self.max_text:
                     break
-                previous = best[first - begin]
-                if previous == math.inf:
-                    continue
+                previous = best[first - begin]  # finite: a single token is always a candidate
                 option = self.candidate(first, last)
                 if option is None:
                     if first < last and self.tokens[last].end - self.tokens[first].start > \
