@@ -568,6 +568,21 @@ def test_words_that_cannot_share_two_lines_get_separate_cues():
     assert all(len(line) <= 42 for c in cues for line in c.lines)
 
 
+def test_word_longer_than_a_line_is_kept_whole_and_reported():
+    url = "www.example.com/a-very-long-address/that-nobody-can-wrap"
+    seg = timed_segment(0, f"Go to {url} now.", 1.0, rate_cps=10.0)
+    cues = S.build_cues([seg], EN, "en")
+    assert cue_words(cues) == seg["text"].split()
+    qc = S.check_cues(cues, EN)
+    # only the cue holding the long word breaks a rule: its neighbours share its cue, not a flash cue
+    [item] = qc["nonconforming"]
+    assert item["rules"] == ["line_length"] and url in item["text"].split("\n")
+    assert "words are never split" in item["reason"]
+    # in a 3-word cue the long word stands on its own line
+    layout = S._layout(["Go", url, "now."], [False, False], S.Rules(max_lines=3), "en", allow_overlong=True)
+    assert layout[0] == ["Go", url, "now."]
+
+
 def test_run_rejects_unknown_format(tmp_path):
     write_inputs(tmp_path, [timed_segment(0, "Hello.", 1.0)])
     ctx = make_ctx(tmp_path, "en", {"formats": ["ass"]}, formats=())

@@ -16,6 +16,12 @@ The rules are enforced while the cues are built, not checked afterwards:
   So overlaps and gap violations cannot occur; what cannot be fixed is reported by ``check_cues``
   with a reason.
 
+Line breaks: after sentence or clause punctuation; before English conjunctions and prepositions and
+Hindi conjunctions (और, लेकिन, कि, तो ...); never after an article, preposition or conjunction. Hindi
+postpositions and auxiliaries (में, से, को, के, की, का, है ...) follow their noun or verb, so a break goes
+after them, never before them ("बाज़ार में | गया", not "बाज़ार | में गया"). Titles stay with names
+("Mr. | Sharma" is avoided), and so do named-entity spans from 05_ner, where any other layout fits.
+
 Counting: characters are Python ``str`` characters of NFC text. Line length counts everything
 visible on the line, including the ``♪`` markers of sung lines and the space beside them. Reading
 speed (cps) counts the characters of the words, spaces and punctuation of the text read as one line:
@@ -34,7 +40,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
 from typing import Any
@@ -199,16 +205,20 @@ TOP_HEAVY_COST = 0.5  # a longer line above a shorter one: pyramid preferred whe
 
 
 def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: str,
-            reserve: tuple[int, int] = (0, 0)) -> tuple[list[str], float] | None:
+            reserve: tuple[int, int] = (0, 0),
+            allow_overlong: bool = False) -> tuple[list[str], float] | None:
     """The best way to lay ``words`` out in at most ``rules.max_lines`` lines, with its cost.
 
     ``joined[k]`` is True when words k and k+1 belong to one name. ``reserve`` is the number of
     characters taken on the first and on the last line by decoration (the ``♪ `` of sung lines).
-    Uses the fewest lines that fit; None when no layout fits.
+    Uses the fewest lines that fit; None when no layout fits. With ``allow_overlong`` a word longer
+    than a line may stand alone on its line, at a violation's cost, since words are never split.
     """
     count = len(words)
     if count == 0:
         return None
+    if count == 1 and allow_overlong and len(words[0]) + sum(reserve) > rules.max_chars_per_line:
+        return [words[0]], VIOLATION_COST
     offsets = [0]
     for word in words:
         offsets.append(offsets[-1] + len(word))
@@ -229,9 +239,10 @@ def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: st
             widths = [width(bounds[t], bounds[t + 1]) for t in range(line_count)]
             widths[0] += first_extra
             widths[-1] += last_extra
-            if max(widths) > max_chars:
+            overlong = [t for t in range(line_count) if widths[t] > max_chars]
+            if overlong and not (allow_overlong and all(bounds[t + 1] - bounds[t] == 1 for t in overlong)):
                 continue
-            cost = sum(cut_costs[c - 1] for c in cuts)
+            cost = sum(cut_costs[c - 1] for c in cuts) + VIOLATION_COST * len(overlong)
             spread = (max(widths) - min(widths)) / max_chars
             cost += BALANCE_WEIGHT * spread * spread + spread
             cost += TOP_HEAVY_COST * sum(widths[t] > widths[t + 1] for t in range(line_count - 1))
@@ -288,7 +299,6 @@ class Cue:
     speech_start: float | None = None
     speech_end: float | None = None
     segment_ids: tuple[int, ...] = ()
-    notes: list[str] = field(default_factory=list)  # why a rule could not be met, filled while building
 
     @property
     def text(self) -> str:
@@ -515,13 +525,12 @@ class _Planner:
         rules = self.rules
         run = self.tokens[first:last + 1]
         words = [t.text for t in run]
-        layout = _layout(words, [t.joined_to_next for t in run[:-1]], rules, self.lang, self.reserve)
+        layout = _layout(words, [t.joined_to_next for t in run[:-1]], rules, self.lang, self.reserve,
+                         allow_overlong=True)
+        if layout is None:
+            return None
         single = first == last
         cost = CUE_COST
-        if layout is None:
-            if not single:
-                return None
-            layout = ([words[0]], VIOLATION_COST)  # a word longer than a line: never split
         lines, layout_cost = layout
         cost += layout_cost
         speech_start, speech_end = _ms(run[0].start), _ms(run[-1].end)
