@@ -14,8 +14,13 @@ include: "rules/01_demux.smk"
 include: "rules/02_tmdb.smk"
 include: "rules/03_glossary_load.smk"
 include: "rules/04_asr.smk"
+include: "rules/05_ner.smk"
+include: "rules/06_lyrics_detection.smk"
+include: "rules/07_hallucination_removal.smk"
+include: "rules/08_translation.smk"
 include: "rules/09_subtitle_gen.smk"
 include: "rules/10_mux.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -246,6 +246,9 @@ class FasterWhisperEngine:
         if not self.model.model.is_multilingual and language != "en":
             raise CinesubError(f"ASR model {settings['model']} is English-only but the job's language is "
                                f"{language}; use a multilingual model such as large-v3")
+        if settings.get("use_glossary_prompt") == "auto" and not self.model.model.is_multilingual:
+            prompt = None  # measured: prompts make English-only tiny models merge sentences and err more
+        self.prompt = prompt
         self.batched = BatchedInferencePipeline(self.model) if settings["batch_size"] > 1 else None
         self.batch_size = settings["batch_size"]
         self.options = decode_options(settings, language, prompt)
@@ -377,7 +380,7 @@ class ProgressLog:
             self.next_mark = (percent // self.step + 1) * self.step
 
 
-def glossary_prompt(glossary_path: str | None, enabled: bool) -> str | None:
+def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
     if not (enabled and glossary_path):
         return None
     from .fileio import read_json
@@ -393,6 +396,7 @@ def run(ctx) -> None:
         glossary = glossary[0] if glossary else None
     prompt = glossary_prompt(glossary, settings["use_glossary_prompt"])
     engine = load_engine(settings, language, prompt)
+    prompt = getattr(engine, "prompt", prompt)  # the engine may decline the prompt (use_glossary_prompt: auto)
     ctx.models["asr"] = {"backend": engine.name, "model": settings["model"],
                          "path": getattr(engine, "model_path", settings["model"]),
                          "prompt_chars": len(prompt or "")}
