@@ -31,6 +31,8 @@ TRAINING_LINES = [
     "बहुत बहुत धन्यवाद, हम कल फिर मिलेंगे।",
     "उसने कहा कि फ़िल्म लंबी थी पर गाने अच्छे थे।",
     "yaar tum kahan ja rahe ho, arey bhai ruko zara.",
+    # Placeholders as IndicProcessor writes them (the real vocabularies cover these characters).
+    "< ID101 > met < ID102 > and < ID103 > , 0 1 2 3 4 5 6 7 8 9 .",
 ]
 
 INDICTRANS_LANGUAGE_TAGS = [

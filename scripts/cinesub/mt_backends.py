@@ -22,7 +22,7 @@ LOG = logging.getLogger("cinesub")
 PLACEHOLDER_BASE = 100
 MAX_PLACEHOLDERS = 99
 _PLACEHOLDER_VARIANTS = re.compile(
-    r"[<\[]?\s*(?:ID|Id|id|iD|आईडी|आयडी|आइडी|आई\s?डी)\s*(1\d\d)\s*[>\]]?"
+    r"(?:[<\[]\s*)?(?:ID|Id|id|iD|आईडी|आयडी|आइडी|आई\s?डी)\s*(1\d\d)(?:\s*[>\]])?"
 )
 _CANONICAL = re.compile(r"<ID(1\d\d)>")
 # One private-use character per placeholder while IndicProcessor post-processes: it transliterates,

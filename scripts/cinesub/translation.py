@@ -47,6 +47,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"(<ID1\d\d>)\s+([.,!?;:।॥…])")
 _TRANSLITERATION_CODE = {"Deva": "hi", "Beng": "bn", "Gujr": "gu", "Guru": "pa", "Orya": "or", "Taml": "ta",
                          "Telu": "te", "Knda": "kn", "Mlym": "ml"}
 CONTINUATION = "…"
+UNSPACED_SCRIPTS = {"Hans", "Jpan"}  # written without spaces between words: cut between characters
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -218,21 +219,31 @@ class Glossary:
 
 
 def load_glossary(path: str | Path | None) -> Glossary:
-    """03_glossary_load's glossary.json (names from TMDB and glossaries, terms with English renderings)."""
+    """03_glossary_load's glossary.json: names (TMDB, per-job) and terms with English renderings.
+    Place terms ("Dahisar", "Dilli") are names: never translated, shown in the target's spelling."""
     if not path:
         return Glossary()
     data = read_json(path)
     entries = []
     for name in data.get("names", []):
-        spellings = [name.get("name", "")] + list(name.get("variants", []))
-        if any(s.strip() for s in spellings):
-            entries.append(GlossaryEntry([s for s in spellings if s.strip()], "name"))
+        spellings = _spellings([name.get("name", ""), *name.get("variants", [])])
+        if spellings:
+            entries.append(GlossaryEntry(spellings, "name"))
     for term in data.get("terms", []):
-        spellings = [term.get("term", "")] + list(term.get("variants", []))
-        if any(s.strip() for s in spellings):
-            kept = [s for s in spellings if s.strip()]
-            entries.append(GlossaryEntry(kept, "term", term.get("english", "")))
+        written = [term.get("term", ""), term.get("devanagari", ""), *term.get("variants", [])]
+        if term.get("kind") == "place":
+            spellings = _spellings([term.get("english", ""), *written])
+            if spellings:
+                entries.append(GlossaryEntry(spellings, "name"))
+            continue
+        spellings = _spellings(written)
+        if spellings:
+            entries.append(GlossaryEntry(spellings, "term", term.get("english", "")))
     return Glossary(entries)
+
+
+def _spellings(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(s.strip() for s in items if s and s.strip()))
 
 
 # ------------------------------------------------------------------------------------------- protection
@@ -283,6 +294,10 @@ class GlossaryMatcher:
         found = []
         for match in self.pattern.finditer(text):
             rendering, kind = self.renderings[match.group(0).casefold()]
+            # Terms written in an Indic script are left to the model, which knows them in context
+            # ("नहीं" is not always "no"); romanized Hinglish ("yaar") is what it handles badly.
+            if kind == "term" and dominant_script(match.group(0)) != "Latn":
+                continue
             found.append(Protection(match.start(), match.end(), match.group(0), rendering, kind))
         return found
 
@@ -452,7 +467,7 @@ def split_ranges(text: str, source_lengths: list[int], spans: list[tuple[int, in
         return [(0, len(text))]
     spans = spans or []
     tokens = _words(text, spans)
-    if len(tokens) < count and " " not in text:
+    if len(tokens) < count and dominant_script(text) in UNSPACED_SCRIPTS:
         tokens = _characters(text, spans)
     total = sum(n or 1 for n in source_lengths)
     cumulative, running = [], 0
