@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import difflib
+import functools
 import html
 import itertools
 import math
@@ -165,6 +166,7 @@ def _bare(token: str) -> str:
     return token.strip(CLOSERS + OPENERS + ".,;:?!।॥…–—-").casefold()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the cue planner asks about the same word pairs many times
 def break_cost(left: str, right: str, lang: str) -> float:
     """How bad a line or cue break between the tokens ``left`` and ``right`` is (0 = ideal).
 
