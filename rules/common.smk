@@ -19,7 +19,9 @@ from cinesub import languages  # noqa: E402
 
 
 def _first_validation_error(exc):
-    for arg in exc.args:
+    # snakemake.utils.validate formats the ValidationError into its message; the
+    # original is still reachable as the exception it was raised from.
+    for arg in [*exc.args, exc.__cause__, exc.__context__]:
         if isinstance(arg, jsonschema.exceptions.ValidationError):
             return arg
     return None
@@ -31,7 +33,11 @@ def _one_line(where, exc):
     if err is None:
         return f"{where}: {' '.join(str(exc).split())}"
     path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-    return f"{where}: {path}: {err.message}"
+    message = err.message
+    if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
+        # a bare regular expression is no help to a user: say what is allowed
+        message = f"{err.instance!r} is not allowed ({err.schema['description']})"
+    return f"{where}: {path}: {' '.join(message.split())}"
 
 
 try:
@@ -238,9 +244,9 @@ def subtitle_source_segments(wildcards):
 
 
 def subtitle_files(wildcards):
-    fmt = "srt"
+    """The SRT of each track language (the schema makes srt a required format)."""
     return [
-        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.{fmt}"
+        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt"
         for lang in subtitle_langs(wildcards.job)
     ]
 
