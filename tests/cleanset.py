@@ -315,3 +315,73 @@ def span_iou(found: list[tuple[float, float]], truth: tuple[float, float]) -> fl
     inter = sum(overlap(span, truth) for span in found)
     union = (truth[1] - truth[0]) + sum(e - s for s, e in found) - inter
     return inter / union if union > 0 else 0.0
+
+
+# ---- the measured run: unfiltered ASR -> 06 -> 07 on every case -------------------------------------------
+
+_MEASURED: dict[str, dict] = {}
+
+
+def measure(workdir: str | Path, lyrics_params: dict | None = None,
+            hallucination_params: dict | None = None) -> dict[str, dict]:
+    """Run every case through the unfiltered ASR, 06 and 07; cached per process (one test session)."""
+    key = repr((str(workdir), lyrics_params, hallucination_params))
+    if key in _MEASURED:
+        return _MEASURED[key]
+    from cinesub import hallucination, lyrics, vad
+    from cinesub import segments as seglib
+
+    repo = Path(__file__).resolve().parents[1]
+    lyrics_cfg = lyrics.settings(lyrics_params)
+    cleaning_cfg = hallucination.settings(hallucination_params)
+    phrases = hallucination.load_phrases(repo / "resources" / "hallucination", "en",
+                                         cleaning_cfg["extra_phrase_languages"])
+    model = whisper_model()
+    results: dict[str, dict] = {}
+    for name, case in build_cases().items():
+        path = case.write(Path(workdir) / f"{name}.wav")
+        raw = unfiltered_asr(model, path)
+        doc = seglib.new_document(name, "en", "04_asr", copy_segments(raw), duration=case.duration)
+        windows = lyrics.analyse_audio(path, lyrics_cfg)
+        sung_doc, songs = lyrics.detect(doc, windows, lyrics_cfg,
+                                        lambda a, b, p=path: vad.speech_share(p, a, b))
+        timeline = vad.speech_timeline(path)
+        clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases,
+                                                 lambda a, b, t=timeline: vad.share_of(t, a, b))
+        results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,
+                         "clean": clean_doc, "removed": removed}
+    _MEASURED[key] = results
+    return results
+
+
+def copy_segments(segments: list[dict]) -> list[dict]:
+    return json.loads(json.dumps(segments))
+
+
+def case_numbers(result: dict) -> dict:
+    """The closing-note numbers of one measured case."""
+    case: Case = result["case"]
+    raw, clean = result["raw"], result["clean"]["segments"]
+    dialogue = [(s, e) for s, e, _ in case.dialogue]
+    dialogue_segments = [seg for seg in result["sung"]["segments"] if cues_in([seg], dialogue)]
+    false_songs = [seg for seg in dialogue_segments if seg.get("lyrics")]
+    song_spans = [(s["start"], s["end"]) for s in result["songs"]["songs"]]
+    return {
+        "case": case.name,
+        "duration_s": round(case.duration, 1),
+        "hallucinated_cues_before": len(cues_in(raw, case.nonspeech)),
+        "hallucinated_cues_after": len(cues_in(clean, case.nonspeech)),
+        "dialogue_words_recognised_before": dialogue_hits(raw, case),
+        "dialogue_words_recognised_after": dialogue_hits(clean, case),
+        "dialogue_words_lost": dialogue_hits(raw, case) - dialogue_hits(clean, case),
+        "dialogue_wer_before": round(dialogue_wer(raw, case), 3),
+        "dialogue_wer_after": round(dialogue_wer(clean, case), 3),
+        "song_iou": round(span_iou(song_spans, case.song), 3) if case.song else None,
+        "songs_found": song_spans,
+        "dialogue_segments": len(dialogue_segments),
+        "false_song_segments": len(false_songs),
+        "false_song_rate": round(len(false_songs) / len(dialogue_segments), 3) if dialogue_segments else 0.0,
+        "segments_before": len(raw),
+        "segments_after": len(clean),
+        "removed_reasons": result["removed"]["summary"]["by_reason"],
+    }

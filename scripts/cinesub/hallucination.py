@@ -3,8 +3,8 @@
 Independent detectors, each switchable in config and each recorded as a reason:
 
 - boilerplate: per-language phrase lists (``resources/hallucination/<lang>.txt``): "thanks for watching",
-  "please subscribe", "subtitles by", bracketed sound tags; weak phrases ("thank you", "you") count only
-  when the segment is doubtful anyway;
+  "please subscribe", "subtitles by", web addresses, bracketed sound tags; weak phrases ("thank you",
+  "you") count only when the segment is doubtful anyway;
 - repetition_loop: an n-gram repeated back to back inside one segment is cut to one copy;
 - identical_run: a run of identical consecutive segments keeps only the first few;
 - compression_ratio: zlib compression ratio of the (trimmed) text above a threshold, as in Whisper;
@@ -15,7 +15,8 @@ Independent detectors, each switchable in config and each recorded as a reason:
 - script_mismatch: letters mostly in a script the language is not written in;
 - no_letters: nothing readable left (".", "♪", "...").
 
-Sung segments (``lyrics: true``) are exempt from the repetition detectors (refrains repeat). The output
+Sung segments (``lyrics: true``) are exempt from the repetition detectors (refrains repeat) and from
+zero_length_words (word alignment over music is unreliable). The output
 keeps every surviving segment; removed.json lists every dropped or trimmed segment with its reasons.
 """
 
@@ -45,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "phrases_dir": "resources/hallucination",
     "extra_phrase_languages": ["en"],  # Whisper invents English boilerplate whatever the language
     "detectors": {name: True for name in DETECTORS},
-    "lyrics_exempt": list(REPETITION_DETECTORS),
+    # refrains repeat, and word timings over music are unreliable
+    "lyrics_exempt": [*REPETITION_DETECTORS, "zero_length_words"],
     "min_words_after_trim": 2,  # a boilerplate-trimmed segment with fewer words is dropped
     "loop_max_ngram": 8,
     "loop_min_repeats": 3,  # back-to-back copies of a multi-word n-gram that make a loop
@@ -93,6 +95,7 @@ def compression_ratio(text: str) -> float:
 
 
 TAG_RE = re.compile(r"[\[\(\*]\s*([^\]\)\*]{1,40}?)\s*[\]\)\*]|♪+|♫+")
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|org|net|in)\b/?\S*", re.IGNORECASE)
 
 
 @dataclass
@@ -170,7 +173,8 @@ def cut_phrases(text: str, phrases: list[tuple[str, ...]]) -> tuple[str, list[st
     for phrase in phrases:
         i = _find(norm, phrase)
         while i >= 0:
-            if not any(drop[i:i + len(phrase)]):
+            # overlapping phrases ("please subscribe" + "subscribe to my channel") extend one cut
+            if not all(drop[i:i + len(phrase)]):
                 for j in range(i, i + len(phrase)):
                     drop[j] = True
                 found.append(" ".join(phrase))
@@ -275,6 +279,9 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
     if "boilerplate" in active:
         text, tags = strip_tags(text, phrases.tags)
         text, found = cut_phrases(text, phrases.strong)
+        # addresses last, so "subtitles by the amara.org community" matches as a phrase first
+        found += URL_RE.findall(text)
+        text = " ".join(URL_RE.sub(" ", text).split())
         if tags or found:
             verdict.details["boilerplate"] = list(dict.fromkeys(tags + found))
             if len([t for t in _tokens(text)[1] if t]) < cfg["min_words_after_trim"]:
@@ -317,7 +324,7 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
     words = out.get("words") or []
     if "zero_length_words" in active and len(words) >= 2:
         zero = sum(1 for w in words if w["end"] - w["start"] <= cfg["zero_length_s"])
-        if zero / len(words) >= cfg["max_zero_length_share"]:
+        if zero / len(words) > cfg["max_zero_length_share"]:
             verdict.reasons.append("zero_length_words")
             verdict.details["zero_length_words"] = zero
     if "script_mismatch" in active:
@@ -326,7 +333,8 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         if allowed and shares and sum(v for k, v in shares.items() if k in allowed) < cfg["min_script_share"]:
             verdict.reasons.append("script_mismatch")
             verdict.details["scripts"] = {k: round(v, 2) for k, v in shares.items()}
-    if "no_letters" in active and not letters(text):
+    # after a boilerplate cut, leftover punctuation is a consequence, not a second reason
+    if "no_letters" in active and not letters(text) and "boilerplate" not in verdict.reasons:
         verdict.reasons.append("no_letters")
 
     if verdict.trims and not verdict.reasons:
