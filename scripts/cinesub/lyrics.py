@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "silence_rms": 0.01,
     "min_tempo_bpm": 60.0,
     "max_tempo_bpm": 180.0,
-    "audio_weight": 0.6,  # confidence = audio_weight * audio + (1 - audio_weight) * transcript
+    "audio_weight": 0.5,  # confidence = audio_weight * audio + (1 - audio_weight) * transcript
     "min_vocal_share": 0.2,  # share of the span with a voice (VAD); below it the music is instrumental
     "min_segment_overlap": 0.5,  # share of a segment inside a song for it to be flagged lyrics
     "repeat_ngram": 3,
