@@ -605,3 +605,38 @@ def test_fetch_cli_fails_with_one_line_offline(tmp_path, monkeypatch):
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "make models" in result.stderr
+
+
+# ------------------------------------------------------------------------------------- through snakemake
+
+
+@pytest.mark.slow
+def test_pipeline_muxes_source_and_two_translated_tracks(tmp_path, english_film, standin):
+    from conftest import ffprobe_streams, run_snakemake, write_workdir
+
+    film, _ = english_film
+    workdir = write_workdir(
+        tmp_path / "work",
+        [{"job": "tr1", "media": str(film), "source_lang": "en", "target_langs": "hi,gu", "title": "River"}],
+        {"translation": {"models": {"en-indic": standin}, "num_beams": 1, "max_new_tokens": 16}},
+    )
+    # tiny.en hears "Meera" as "Mira": the hand-written metadata lists that spelling too.
+    metadata = {
+        "cast": [{"name": "Meera", "character": "Meera", "order": 0}],
+        "variants": {"Meera": ["मीरा", "Mira"]},
+    }
+    (workdir / "config" / "metadata").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "metadata" / "tr1.json").write_text(json.dumps(metadata, ensure_ascii=False))
+    run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", env={"TMDB_API_KEY": ""})
+    subs = [s for s in ffprobe_streams(workdir / "jobs/tr1/10_mux/out.mkv") if s["codec_type"] == "subtitle"]
+    assert [s["tags"]["language"] for s in subs] == ["eng", "hin", "guj"]
+    source = segments.load(workdir / "jobs/tr1/07_hallucination_removal/segments.json")
+    for lang, spelling in (("hi", "मीरा"), ("gu", "મીરા")):
+        out = segments.load(workdir / f"jobs/tr1/08_translation/{lang}.segments.json")
+        assert [s["source_text"] for s in out["segments"]] == [s["text"] for s in source["segments"]]
+        calls = out["meta"]["08_translation"]["model_calls"]
+        assert 1 <= calls and calls * 2 <= len(source["segments"])
+        manifest = json.loads((workdir / f"jobs/tr1/08_translation/{lang}.manifest.json").read_text())
+        assert manifest["models"]["translation"]["model_calls"] == calls
+        named = [seg for seg in out["segments"] if re.search(r"\b(Meera|Mira)\b", seg["source_text"])]
+        assert named and all(spelling in seg["text"] for seg in named), named
