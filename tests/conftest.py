@@ -29,12 +29,23 @@ ENGLISH_LINES = [
     synth.Line("Bring tea for everyone, it is going to be cold.", pause_after=1.0, speed=150),
 ]
 
-NO_OPTIONAL_STAGES = {"tmdb": False, "glossary": False, "ner": False, "lyrics": False,
-                      "hallucination": False, "translation": False}
+NO_OPTIONAL_STAGES = {
+    "tmdb": False,
+    "glossary": False,
+    "ner": False,
+    "lyrics": False,
+    "hallucination": False,
+    "translation": False,
+}
 
 
-def build_film(directory: Path, lines: list[synth.Line], name: str = "film.mkv", lead_in: float = 1.0,
-               audio_codec: str = "libopus") -> tuple[Path, list[dict]]:
+def build_film(
+    directory: Path,
+    lines: list[synth.Line],
+    name: str = "film.mkv",
+    lead_in: float = 1.0,
+    audio_codec: str = "libopus",
+) -> tuple[Path, list[dict]]:
     import soundfile
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -68,21 +79,34 @@ def write_workdir(workdir: Path, jobs: list[dict], config_overrides: dict | None
     return workdir
 
 
-def run_snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900,
-                  check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, env: dict | None = None, timeout: int = 900, check: bool = True
+) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess (profiles apply only there)."""
     command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                **(env or {})}
-    result = subprocess.run(command, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
+    full_env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        **(env or {}),
+    }
+    result = subprocess.run(
+        command, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 
 def ffprobe_streams(path: Path) -> list[dict]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)["streams"]
 
 
@@ -90,4 +114,5 @@ def ffprobe_streams(path: Path) -> list[dict]:
 def has_tool():
     def check(name: str) -> bool:
         return shutil.which(name) is not None
+
     return check

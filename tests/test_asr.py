@@ -14,11 +14,26 @@ from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 
 SETTINGS = {
-    "backend": "faster-whisper", "model": "tiny.en-bundled", "model_cache": "", "device": "cpu",
-    "compute_type": "int8", "threads": 2, "batch_size": 1, "beam_size": 5, "temperatures": [0.0, 0.2, 0.4],
-    "no_speech_threshold": 0.6, "log_prob_threshold": -1.0, "compression_ratio_threshold": 2.4,
-    "condition_on_previous_text": False, "vad": True, "word_timestamps": True, "use_glossary_prompt": True,
-    "window_s": 600, "seed": 0, "mem_mb": 4000, "align_model": "",
+    "backend": "faster-whisper",
+    "model": "tiny.en-bundled",
+    "model_cache": "",
+    "device": "cpu",
+    "compute_type": "int8",
+    "threads": 2,
+    "batch_size": 1,
+    "beam_size": 5,
+    "temperatures": [0.0, 0.2, 0.4],
+    "no_speech_threshold": 0.6,
+    "log_prob_threshold": -1.0,
+    "compression_ratio_threshold": 2.4,
+    "condition_on_previous_text": False,
+    "vad": True,
+    "word_timestamps": True,
+    "use_glossary_prompt": True,
+    "window_s": 600,
+    "seed": 0,
+    "mem_mb": 4000,
+    "align_model": "",
 }
 
 
@@ -26,8 +41,10 @@ SETTINGS = {
 def speech_wav(tmp_path_factory, english_film):
     film, truth = english_film
     wav = tmp_path_factory.mktemp("asr") / "audio.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
-                    str(wav)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(film), "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
+        check=True,
+    )
     return wav, truth
 
 
@@ -37,8 +54,9 @@ def engine():
 
 
 def wer_against(truth, segs):
-    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                          jiwer.Strip()])
+    norm = jiwer.Compose(
+        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()]
+    )
     return jiwer.wer(norm(" ".join(t["text"] for t in truth)), norm(" ".join(s["text"] for s in segs)))
 
 
@@ -50,7 +68,9 @@ def test_transcribes_with_word_times(speech_wav, engine):
     assert progress[-1] == pytest.approx(100.0, abs=0.5)
     doc = segments.validate(segments.new_document("j", "en", "04_asr", segs, duration=30.0))
     for seg in doc["segments"]:
-        assert seg["words"] and seg["start"] <= seg["words"][0]["start"] <= seg["words"][-1]["end"] <= seg["end"]
+        assert (
+            seg["words"] and seg["start"] <= seg["words"][0]["start"] <= seg["words"][-1]["end"] <= seg["end"]
+        )
     starts = [seg["words"][0]["start"] for seg in segs]
     for sentence in truth:
         nearest = min(starts, key=lambda s: abs(s - sentence["start"]))
@@ -63,7 +83,13 @@ def test_small_windows_give_the_same_words(speech_wav, engine):
     whole = asr.transcribe_file(str(wav), SETTINGS, "en", engine=engine)
     windowed = asr.transcribe_file(str(wav), {**SETTINGS, "window_s": 12}, "en", engine=engine)
     assert wer_against(truth, windowed) <= 0.2
-    assert abs(len(" ".join(s["text"] for s in windowed).split()) - len(" ".join(s["text"] for s in whole).split())) <= 3
+    assert (
+        abs(
+            len(" ".join(s["text"] for s in windowed).split())
+            - len(" ".join(s["text"] for s in whole).split())
+        )
+        <= 3
+    )
     assert [s["id"] for s in windowed] == list(range(len(windowed)))
     assert all(a["start"] <= b["start"] for a, b in zip(windowed, windowed[1:]))
 
@@ -83,7 +109,7 @@ def test_find_cut_picks_the_quiet_frame():
     rate = 16000
     rng = np.random.default_rng(0)
     samples = rng.normal(0, 0.3, rate * 40).astype(np.float32)
-    samples[int(31.2 * rate): int(31.5 * rate)] = 0.0
+    samples[int(31.2 * rate) : int(31.5 * rate)] = 0.0
     cut = asr.find_cut(samples, rate)
     assert 31.2 * rate <= cut <= 31.5 * rate
 
@@ -91,18 +117,24 @@ def test_find_cut_picks_the_quiet_frame():
 def test_refine_edges_snaps_to_voice_onset():
     rate = 16000
     audio = np.zeros(rate * 4, dtype=np.float32)
-    audio[int(1.5 * rate): int(2.6 * rate)] = 0.2 * np.sin(np.arange(int(1.1 * rate)) / 5.0)
+    audio[int(1.5 * rate) : int(2.6 * rate)] = 0.2 * np.sin(np.arange(int(1.1 * rate)) / 5.0)
     levels = asr.frame_levels_db(audio, rate)
-    seg = {"start": 0.9, "end": 2.9, "words": [{"word": "hello", "start": 0.9, "end": 1.8},
-                                               {"word": "there", "start": 1.8, "end": 2.9}]}
+    seg = {
+        "start": 0.9,
+        "end": 2.9,
+        "words": [{"word": "hello", "start": 0.9, "end": 1.8}, {"word": "there", "start": 1.8, "end": 2.9}],
+    }
     asr.refine_edges(seg, levels, 0.0)
     assert seg["start"] == pytest.approx(1.5, abs=0.02)
     assert seg["end"] == pytest.approx(2.6, abs=0.02)
 
 
 def test_clean_words_fills_missing_times():
-    words = [{"word": " a", "start": None, "end": 1.0}, {"word": "", "start": 1.0, "end": 1.1},
-             {"word": "b", "start": 1.2, "end": None, "score": 1.7}]
+    words = [
+        {"word": " a", "start": None, "end": 1.0},
+        {"word": "", "start": 1.0, "end": 1.1},
+        {"word": "b", "start": 1.2, "end": None, "score": 1.7},
+    ]
     cleaned = asr.clean_words(words, 0.5, 2.0)
     assert [w["word"] for w in cleaned] == ["a", "b"]
     assert cleaned[0]["start"] == 0.5 and cleaned[1]["end"] == 2.0 and cleaned[1]["probability"] == 1.0
@@ -110,8 +142,16 @@ def test_clean_words_fills_missing_times():
 
 def test_to_canonical_offsets_and_drops_empty():
     assert asr.to_canonical({"start": 0, "end": 1, "text": "  "}, 10) is None
-    seg = asr.to_canonical({"start": 1.0, "end": 2.0, "text": " hi  there ", "no_speech_prob": 1.2,
-                            "words": [{"word": "hi", "start": 1.0, "end": 1.5}]}, 600.0)
+    seg = asr.to_canonical(
+        {
+            "start": 1.0,
+            "end": 2.0,
+            "text": " hi  there ",
+            "no_speech_prob": 1.2,
+            "words": [{"word": "hi", "start": 1.0, "end": 1.5}],
+        },
+        600.0,
+    )
     assert seg["start"] == 601.0 and seg["text"] == "hi there" and seg["no_speech_prob"] == 1.0
     assert seg["words"][0]["start"] == 601.0
 
@@ -136,6 +176,7 @@ def test_english_only_model_refuses_hindi():
 def test_whisperx_backend_missing_is_explained():
     try:
         import whisperx  # noqa: F401
+
         pytest.skip("whisperx is installed here")
     except ImportError:
         pass
@@ -147,9 +188,13 @@ def test_run_writes_canonical_document(tmp_path, speech_wav):
     wav, truth = speech_wav
     glossary = tmp_path / "glossary.json"
     glossary.write_text(json.dumps({"prompt": "Meera, jetty, nets."}))
-    ctx = StageContext(stage="04_asr", job="j1", input=SimpleNamespace(audio=str(wav), glossary=str(glossary)),
-                       output=SimpleNamespace(segments=str(tmp_path / "segments.json")),
-                       params=SimpleNamespace(asr=SETTINGS, language="en"))
+    ctx = StageContext(
+        stage="04_asr",
+        job="j1",
+        input=SimpleNamespace(audio=str(wav), glossary=str(glossary)),
+        output=SimpleNamespace(segments=str(tmp_path / "segments.json")),
+        params=SimpleNamespace(asr=SETTINGS, language="en"),
+    )
     asr.run(ctx)
     doc = segments.load(tmp_path / "segments.json")
     assert doc["stage"] == "04_asr" and doc["language"] == "en" and doc["duration"] > 20

@@ -16,8 +16,11 @@ def test_config_readme_is_current():
 def test_every_setting_is_described():
     for schema_path in (configdoc.CONFIG_SCHEMA, configdoc.JOBS_SCHEMA):
         schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        undocumented = [key for key, kind, _, text in configdoc.rows(schema, schema)
-                        if kind != "section" and "<code>" not in key and not text]
+        undocumented = [
+            key
+            for key, kind, _, text in configdoc.rows(schema, schema)
+            if kind != "section" and "<code>" not in key and not text
+        ]
         assert not undocumented, f"{schema_path.name}: describe {undocumented}"
 
 

@@ -14,8 +14,13 @@ from snakemake.iocontainers import Namedlist
 
 
 def seg(i, start, end, text="hello"):
-    return {"id": i, "start": start, "end": end, "text": text,
-            "words": [{"word": text, "start": start, "end": end, "probability": 0.9}]}
+    return {
+        "id": i,
+        "start": start,
+        "end": end,
+        "text": text,
+        "words": [{"word": text, "start": start, "end": end, "probability": 0.9}],
+    }
 
 
 def test_new_document_orders_and_renumbers(tmp_path):
@@ -63,9 +68,16 @@ def test_manifest_hashes_and_redacts(tmp_path):
     data = tmp_path / "in.txt"
     data.write_text("abc")
     started = manifest.now()
-    record = manifest.build("01_demux", "j", [str(data)], [str(tmp_path), str(tmp_path / "missing")],
-                            {"api_key": "SECRET", "nested": {"token": "T", "ok": [1, {"password": "p"}]}},
-                            started, manifest.now(), packages=("pytest", "not-a-package"))
+    record = manifest.build(
+        "01_demux",
+        "j",
+        [str(data)],
+        [str(tmp_path), str(tmp_path / "missing")],
+        {"api_key": "SECRET", "nested": {"token": "T", "ok": [1, {"password": "p"}]}},
+        started,
+        manifest.now(),
+        packages=("pytest", "not-a-package"),
+    )
     assert record["inputs"][0]["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert record["outputs"][0]["size"] == 3 and record["outputs"][1]["missing"]
     assert "SECRET" not in json.dumps(record) and "pytest" in record["versions"]
@@ -74,9 +86,15 @@ def test_manifest_hashes_and_redacts(tmp_path):
 
 def fake_snakemake(tmp_path, **outputs):
     out = Namedlist(fromdict={**outputs, "manifest": str(tmp_path / "manifest.json")})
-    return SimpleNamespace(wildcards=Namedlist(fromdict={"job": "j9"}), log=Namedlist([str(tmp_path / "s.log")]),
-                           input=Namedlist([]), output=out, params=Namedlist(fromdict={"x": 1}), threads=1,
-                           resources=Namedlist())
+    return SimpleNamespace(
+        wildcards=Namedlist(fromdict={"job": "j9"}),
+        log=Namedlist([str(tmp_path / "s.log")]),
+        input=Namedlist([]),
+        output=out,
+        params=Namedlist(fromdict={"x": 1}),
+        threads=1,
+        resources=Namedlist(),
+    )
 
 
 def test_runner_success_writes_manifest(tmp_path):
@@ -92,12 +110,18 @@ def test_runner_success_writes_manifest(tmp_path):
     assert [o["path"] for o in record["outputs"]] == [str(tmp_path / "r.txt")]
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (CinesubError("media file is empty"), "cinesub: job j9: 99_test: media file is empty"),
-    (OSError(errno.ENOSPC, "No space left", "/x/out.wav"), "no space left on device while writing /x/out.wav"),
-    (ValueError("bad\nvalue"), "ValueError: bad value"),
-    (MemoryError(), "out of memory"),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (CinesubError("media file is empty"), "cinesub: job j9: 99_test: media file is empty"),
+        (
+            OSError(errno.ENOSPC, "No space left", "/x/out.wav"),
+            "no space left on device while writing /x/out.wav",
+        ),
+        (ValueError("bad\nvalue"), "ValueError: bad value"),
+        (MemoryError(), "out of memory"),
+    ],
+)
 def test_runner_failure_is_one_line(tmp_path, capsys, exc, expected):
     smk = fake_snakemake(tmp_path)
 
@@ -118,7 +142,9 @@ def test_languages():
     with pytest.raises(CinesubError, match="unknown language code 'xx'"):
         languages.get("xx", job="j")
     share = languages.script_share("Hello दोस्त 123")
-    assert share["Latn"] == pytest.approx(0.5) and share["Deva"] == pytest.approx(0.5)  # 5 letters, 5 code points
+    assert share["Latn"] == pytest.approx(0.5) and share["Deva"] == pytest.approx(
+        0.5
+    )  # 5 letters, 5 code points
     assert languages.script_share("123 !!") == {}
     assert languages.script_of("ا") == "Arab" and languages.script_of("1") is None
 

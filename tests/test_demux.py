@@ -14,11 +14,20 @@ from cinesub.runner import StageContext
 
 
 def make_ctx(tmp_path, media, **params):
-    values = {"media": str(media), "source_lang": "en", "clip_start": "", "clip_end": "", "sample_rate": 16000}
+    values = {
+        "media": str(media),
+        "source_lang": "en",
+        "clip_start": "",
+        "clip_end": "",
+        "sample_rate": 16000,
+    }
     values.update(params)
-    output = SimpleNamespace(audio=str(tmp_path / "out" / "audio.wav"), media=str(tmp_path / "out" / "media.json"))
-    return StageContext(stage="01_demux", job="j1", input=SimpleNamespace(), output=output,
-                        params=SimpleNamespace(**values))
+    output = SimpleNamespace(
+        audio=str(tmp_path / "out" / "audio.wav"), media=str(tmp_path / "out" / "media.json")
+    )
+    return StageContext(
+        stage="01_demux", job="j1", input=SimpleNamespace(), output=output, params=SimpleNamespace(**values)
+    )
 
 
 def test_probe_and_extract_real_film(tmp_path, english_film):
@@ -50,19 +59,48 @@ def test_clip_start_and_end(tmp_path, english_film):
 def test_audio_stream_chosen_by_language(tmp_path, english_film):
     film, _ = english_film
     dual = tmp_path / "dual.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-f", "lavfi", "-i", "sine=f=440:d=3",
-                    "-map", "0:v", "-map", "1:a", "-map", "0:a", "-c:v", "copy", "-c:a", "libopus",
-                    "-metadata:s:a:0", "language=hin", "-metadata:s:a:1", "language=eng",
-                    "-shortest", str(dual)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(film),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=3",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "0:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "libopus",
+            "-metadata:s:a:0",
+            "language=hin",
+            "-metadata:s:a:1",
+            "language=eng",
+            "-shortest",
+            str(dual),
+        ],
+        check=True,
+    )
     media = demux.summarise_probe(demux.probe(str(dual)), str(dual))
     assert demux.choose_audio_stream(media["streams"], "en")["language"] == "eng"
     assert demux.choose_audio_stream(media["streams"], "hi")["language"] == "hin"
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "empty (0 bytes)"),
-    (b"this is not a film at all" * 40, "not a media file ffprobe can read"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "empty (0 bytes)"),
+        (b"this is not a film at all" * 40, "not a media file ffprobe can read"),
+    ],
+)
 def test_bad_files_fail_with_one_line(tmp_path, content, problem):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(content)
@@ -83,8 +121,23 @@ def test_missing_file_and_directory(tmp_path):
 
 def test_video_without_audio(tmp_path):
     silent_video = tmp_path / "video_only.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:d=2",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(silent_video)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x64:rate=25:d=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(silent_video),
+        ],
+        check=True,
+    )
     with pytest.raises(CinesubError, match="no audio stream"):
         demux.run(make_ctx(tmp_path, silent_video))
 
@@ -109,10 +162,18 @@ def test_clip_window_rules():
 
 
 def test_summarise_probe_handles_odd_rates():
-    probe = {"format": {"format_name": "mov", "duration": "N/A"},
-             "streams": [{"index": 0, "codec_type": "video", "avg_frame_rate": "0/0", "r_frame_rate": "24000/1001"},
-                         {"index": 1, "codec_type": "video", "avg_frame_rate": "90000/1",
-                          "disposition": {"attached_pic": 1}}]}
+    probe = {
+        "format": {"format_name": "mov", "duration": "N/A"},
+        "streams": [
+            {"index": 0, "codec_type": "video", "avg_frame_rate": "0/0", "r_frame_rate": "24000/1001"},
+            {
+                "index": 1,
+                "codec_type": "video",
+                "avg_frame_rate": "90000/1",
+                "disposition": {"attached_pic": 1},
+            },
+        ],
+    }
     media = demux.summarise_probe(probe, "x.mov")
     assert media["fps"] == pytest.approx(23.976, abs=1e-3)
     assert media["duration"] is None

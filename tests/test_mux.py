@@ -27,7 +27,10 @@ def test_choose_default():
 def test_plan_tracks_titles_and_tags():
     tracks = mux.plan_tracks([("en", "a.srt"), ("hi", "b.srt"), ("gu", "c.srt")], "en", "first_target")
     assert [(t["tag"], t["title"], t["default"]) for t in tracks] == [
-        ("eng", "English (original)", False), ("hin", "Hindi", True), ("guj", "Gujarati", False)]
+        ("eng", "English (original)", False),
+        ("hin", "Hindi", True),
+        ("guj", "Gujarati", False),
+    ]
 
 
 def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None):
@@ -37,11 +40,15 @@ def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target
 
     media_json = tmp_path / "media.json"
     media_json.write_text(json.dumps(media))
-    ctx = StageContext(stage="10_mux", job="j1",
-                       input=SimpleNamespace(media=str(media_json), subtitles=[str(s) for s in subtitles]),
-                       output=SimpleNamespace(mkv=str(tmp_path / "out.mkv")),
-                       params=SimpleNamespace(media=str(media_path or film), source_lang=source, langs=langs,
-                                              default_language=default))
+    ctx = StageContext(
+        stage="10_mux",
+        job="j1",
+        input=SimpleNamespace(media=str(media_json), subtitles=[str(s) for s in subtitles]),
+        output=SimpleNamespace(mkv=str(tmp_path / "out.mkv")),
+        params=SimpleNamespace(
+            media=str(media_path or film), source_lang=source, langs=langs, default_language=default
+        ),
+    )
     mux.run(ctx)
     return ctx
 
@@ -81,8 +88,29 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
     en = tmp_path / "en.srt"
     en.write_text(SRT_EN)
     mp4 = tmp_path / "with_subs.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-i", str(en), "-map", "0", "-map", "1",
-                    "-c:v", "copy", "-c:a", "aac", "-c:s", "mov_text", str(mp4)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(film),
+            "-i",
+            str(en),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-c:s",
+            "mov_text",
+            str(mp4),
+        ],
+        check=True,
+    )
     run_mux(tmp_path, mp4, [en], ["en"])
     subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
     assert len(subs) == 2 and subs[0]["codec_name"] == "subrip"
@@ -91,8 +119,15 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
 def test_verify_reports_problems():
     tracks = mux.plan_tracks([("en", "a.srt")], "en", "source")
     assert mux.verify({"streams": []}, tracks)
-    probe = {"streams": [{"codec_type": "subtitle", "tags": {"language": "hin", "title": "x"},
-                          "disposition": {"default": 0}}]}
+    probe = {
+        "streams": [
+            {
+                "codec_type": "subtitle",
+                "tags": {"language": "hin", "title": "x"},
+                "disposition": {"default": 0},
+            }
+        ]
+    }
     problems = mux.verify(probe, tracks)
     assert len(problems) == 3
 

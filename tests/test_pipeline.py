@@ -17,17 +17,20 @@ TARGET = "jobs/film1/10_mux/out.mkv"
 
 
 def normalise(text: str) -> str:
-    transform = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                               jiwer.Strip()])
+    transform = jiwer.Compose(
+        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()]
+    )
     return transform(text)
 
 
 @pytest.fixture(scope="module")
 def spine_run(tmp_path_factory, english_film):
     film, truth = english_film
-    workdir = write_workdir(tmp_path_factory.mktemp("spine"),
-                            [{"job": "film1", "media": str(film), "source_lang": "en", "title": "River"}],
-                            {"stages": NO_OPTIONAL_STAGES})
+    workdir = write_workdir(
+        tmp_path_factory.mktemp("spine"),
+        [{"job": "film1", "media": str(film), "source_lang": "en", "title": "River"}],
+        {"stages": NO_OPTIONAL_STAGES},
+    )
     result = run_snakemake(workdir, TARGET)
     return workdir, truth, result
 
@@ -52,10 +55,16 @@ def test_subtitles_match_known_text_and_timing(spine_run):
     assert wer <= 0.15, (wer, hypothesis)
     for sentence in truth:
         # the first cue that overlaps the sentence must start within 0.3 s of it
-        overlapping = [c for c in cues if c.end.total_seconds() > sentence["start"]
-                       and c.start.total_seconds() < sentence["end"]]
+        overlapping = [
+            c
+            for c in cues
+            if c.end.total_seconds() > sentence["start"] and c.start.total_seconds() < sentence["end"]
+        ]
         assert overlapping, sentence
-        assert abs(overlapping[0].start.total_seconds() - sentence["start"]) <= 0.3, (sentence, overlapping[0])
+        assert abs(overlapping[0].start.total_seconds() - sentence["start"]) <= 0.3, (
+            sentence,
+            overlapping[0],
+        )
 
 
 def test_every_cue_conforms_or_is_reported(spine_run):
@@ -68,7 +77,12 @@ def test_every_cue_conforms_or_is_reported(spine_run):
         lines = cue.content.split("\n")
         duration = (cue.end - cue.start).total_seconds()
         cps = len(" ".join(lines)) / duration
-        ok = len(lines) <= 2 and all(len(line) <= 42 for line in lines) and cps <= 20 and 0.833 <= duration <= 7
+        ok = (
+            len(lines) <= 2
+            and all(len(line) <= 42 for line in lines)
+            and cps <= 20
+            and 0.833 <= duration <= 7
+        )
         assert ok or index in reported, (index, cue)
     for earlier, later in zip(cues, cues[1:]):
         assert (later.start - earlier.end).total_seconds() >= 2 / 25 - 1e-3
@@ -109,8 +123,9 @@ def test_second_run_does_nothing(spine_run):
 def test_failure_then_fix_resumes_without_redoing_demux(tmp_path, english_film):
     film, _ = english_film
     jobs = [{"job": "film2", "media": str(film), "source_lang": "en"}]
-    workdir = write_workdir(tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES,
-                                             "asr": {"model": str(tmp_path / "no-such-model")}})
+    workdir = write_workdir(
+        tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES, "asr": {"model": str(tmp_path / "no-such-model")}}
+    )
     failed = run_snakemake(workdir, "jobs/film2/10_mux/out.mkv", check=False)
     assert failed.returncode != 0
     assert "job film2: 04_asr: ASR model directory not found" in failed.stderr

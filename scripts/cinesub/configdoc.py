@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.json"
@@ -26,8 +26,11 @@ def _type(schema: dict) -> str:
         kind = " or ".join(kind)
     if kind == "array" and "items" in schema:
         kind = f"list of {_type(schema['items'])}"
-    bounds = [f"{name} {schema[key]}" for key, name in (("minimum", "≥"), ("exclusiveMinimum", ">"),
-                                                       ("maximum", "≤")) if key in schema]
+    bounds = [
+        f"{name} {schema[key]}"
+        for key, name in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"))
+        if key in schema
+    ]
     return kind + (f" ({', '.join(bounds)})" if bounds else "")
 
 
@@ -43,7 +46,11 @@ def rows(schema: dict, root: dict, prefix: str = "") -> Iterator[tuple[str, str,
         sub = _resolve(sub, root)
         key = f"{prefix}{name}"
         has_children = "properties" in sub
-        default = "" if has_children or "default" not in sub else f"`{json.dumps(sub['default'], ensure_ascii=False)}`"
+        default = (
+            ""
+            if has_children or "default" not in sub
+            else f"`{json.dumps(sub['default'], ensure_ascii=False)}`"
+        )
         yield key, _type(sub) if not has_children else "section", default, sub.get("description", "")
         if has_children:
             yield from rows(sub, root, key + ".")
@@ -63,8 +70,16 @@ def table(schema_path: Path) -> str:
 
 
 def render() -> str:
-    return "\n\n".join([BEGIN, "### config/config.yaml", table(CONFIG_SCHEMA),
-                        "### Job sheet columns (config/jobs.tsv)", table(JOBS_SCHEMA), END])
+    return "\n\n".join(
+        [
+            BEGIN,
+            "### config/config.yaml",
+            table(CONFIG_SCHEMA),
+            "### Job sheet columns (config/jobs.tsv)",
+            table(JOBS_SCHEMA),
+            END,
+        ]
+    )
 
 
 def updated_readme(text: str) -> str:

@@ -17,6 +17,11 @@ from .errors import CinesubError
 from .fileio import atomic_path, write_json_atomic
 
 STAGE = "01_demux"
+MIN_AUDIO_S = 1.0  # shorter than one subtitle event: nothing worth subtitling
+SILENT_PEAK_DBFS = -60.0  # a whole track this quiet is a wrong or broken stream, not a quiet film
+# A decode this much shorter than the container declares means the file is truncated or damaged.
+TRUNCATED_SLACK_S = 2.0
+TRUNCATED_SLACK_SHARE = 0.05
 
 
 def ffmpeg_url(path: str) -> str:
@@ -46,21 +51,23 @@ def summarise_probe(probe: dict, path: str) -> dict:
     for stream in probe.get("streams", []):
         tags = {k.lower(): v for k, v in (stream.get("tags") or {}).items()}
         disposition = stream.get("disposition") or {}
-        streams.append({
-            "index": stream.get("index"),
-            "type": stream.get("codec_type"),
-            "codec": stream.get("codec_name"),
-            "language": tags.get("language"),
-            "title": tags.get("title"),
-            "default": bool(disposition.get("default")),
-            "attached_pic": bool(disposition.get("attached_pic")),
-            "channels": stream.get("channels"),
-            "sample_rate": _float(stream.get("sample_rate")),
-            "width": stream.get("width"),
-            "height": stream.get("height"),
-            "fps": _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
-            "duration": _float(stream.get("duration")),
-        })
+        streams.append(
+            {
+                "index": stream.get("index"),
+                "type": stream.get("codec_type"),
+                "codec": stream.get("codec_name"),
+                "language": tags.get("language"),
+                "title": tags.get("title"),
+                "default": bool(disposition.get("default")),
+                "attached_pic": bool(disposition.get("attached_pic")),
+                "channels": stream.get("channels"),
+                "sample_rate": _float(stream.get("sample_rate")),
+                "width": stream.get("width"),
+                "height": stream.get("height"),
+                "fps": _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
+                "duration": _float(stream.get("duration")),
+            }
+        )
     durations = [_float(fmt.get("duration"))] + [s["duration"] for s in streams]
     duration = max((d for d in durations if d), default=None)
     videos = [s for s in streams if s["type"] == "video" and not s["attached_pic"]]
@@ -76,19 +83,21 @@ def summarise_probe(probe: dict, path: str) -> dict:
 
 
 def choose_audio_stream(streams: list[dict], source_lang: str) -> dict | None:
-    """The audio stream to transcribe: one tagged with the job's language, else the default, else the first."""
+    """The audio stream to transcribe: tagged with the job's language, else the default, else the first."""
     audio = [s for s in streams if s["type"] == "audio"]
     if not audio:
         return None
-    wanted = {source_lang, languages.get(source_lang).iso639_2} if source_lang in languages.LANGUAGES else set()
+    known = source_lang in languages.LANGUAGES
+    wanted = {source_lang, languages.get(source_lang).iso639_2} if known else set()
     for stream in audio:
         if (stream["language"] or "").lower() in wanted:
             return stream
     return next((s for s in audio if s["default"]), audio[0])
 
 
-def clip_window(clip_start: str | float | None, clip_end: str | float | None,
-                duration: float | None) -> tuple[float, float | None]:
+def clip_window(
+    clip_start: str | float | None, clip_end: str | float | None, duration: float | None
+) -> tuple[float, float | None]:
     """Validated (start, end) seconds; end None means "to the end of the film"."""
     start = float(clip_start) if clip_start not in (None, "") else 0.0
     end = float(clip_end) if clip_end not in (None, "") else None
@@ -114,6 +123,16 @@ def preflight(path: str) -> None:
         raise CinesubError(f"media file is not readable: {path}")
 
 
+def write_failure(stderr: str, out_path: str) -> CinesubError | None:
+    """ffmpeg exits 0 when it cannot write its trailer (a full disk): find that in its messages."""
+    for line in stderr.splitlines():
+        if "No space left on device" in line:
+            return CinesubError(f"no space left on device while writing {out_path}")
+        if line.startswith(("Error writing", "Error closing")):
+            return CinesubError(f"could not write {out_path}: {line.strip()}")
+    return None
+
+
 def _last_line(stderr: bytes | None) -> str:
     lines = [ln.strip() for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-1] if lines else "no details"
@@ -128,14 +147,33 @@ def probe(path: str) -> dict:
         raise CinesubError(f"not a media file ffprobe can read: {path} ({_last_line(err.stderr)})") from None
 
 
-def extract_audio(path: str, stream_index: int, out_wav: str, sample_rate: int,
-                  start: float, end: float | None) -> list[str]:
-    """Decode one audio stream to mono PCM16; returns decoder warnings (a damaged file decodes partly)."""
+def extract_audio(
+    path: str,
+    stream_index: int,
+    out_wav: str,
+    sample_rate: int,
+    start: float,
+    end: float | None,
+    expected_s: float | None = None,
+) -> list[str]:
+    """Decode one audio stream to mono PCM16; returns decoder warnings.
+
+    ``expected_s`` is how long the decode should be (clip window or declared duration); a decode
+    clearly shorter fails as truncated instead of yielding subtitles for part of a broken film.
+    The WAV is renamed into place only after every check passes.
+    """
     import ffmpeg
 
     input_args: dict[str, Any] = {"ss": start} if start > 0 else {}
-    output_args: dict[str, Any] = {"map": f"0:{stream_index}", "ac": 1, "ar": sample_rate,
-                                   "acodec": "pcm_s16le", "vn": None, "sn": None, "dn": None}
+    output_args: dict[str, Any] = {
+        "map": f"0:{stream_index}",
+        "ac": 1,
+        "ar": sample_rate,
+        "acodec": "pcm_s16le",
+        "vn": None,
+        "sn": None,
+        "dn": None,
+    }
     if end is not None:
         output_args["t"] = round(end - start, 3)
     with atomic_path(out_wav) as tmp:
@@ -144,18 +182,43 @@ def extract_audio(path: str, stream_index: int, out_wav: str, sample_rate: int,
         try:
             _, stderr = stream.run(capture_stdout=True, capture_stderr=True)
         except ffmpeg.Error as err:
-            raise CinesubError(f"ffmpeg could not decode the audio of {path}: {_last_line(err.stderr)}") from None
-        _check_decoded(tmp, path)
-    text = (stderr or b"").decode("utf-8", "replace")
+            detail = _last_line(err.stderr)
+            raise CinesubError(f"ffmpeg could not decode the audio of {path}: {detail}") from None
+        text = (stderr or b"").decode("utf-8", "replace")
+        failure = write_failure(text, out_wav)
+        if failure:
+            raise failure
+        _check_decoded(tmp, path, expected_s)
     return [line.strip() for line in text.splitlines() if line.strip()][:20]
 
 
-def _check_decoded(wav: os.PathLike, path: str) -> None:
+def _check_decoded(wav: os.PathLike, path: str, expected_s: float | None = None) -> None:
+    import numpy as np
     import soundfile
 
     info = soundfile.info(str(wav))
     if info.frames == 0:
         raise CinesubError(f"no decodable audio in {path} (the file may be truncated or damaged)")
+    seconds = info.frames / info.samplerate
+    if expected_s and expected_s - seconds > max(TRUNCATED_SLACK_S, TRUNCATED_SLACK_SHARE * expected_s):
+        raise CinesubError(
+            f"{path} looks truncated or damaged: only {seconds:.2f} s of its "
+            f"{expected_s:.2f} s of audio decode"
+        )
+    if seconds < MIN_AUDIO_S:
+        raise CinesubError(
+            f"the audio of {path} is only {seconds:.2f} s long: too short to subtitle "
+            f"(at least {MIN_AUDIO_S:.0f} s)"
+        )
+    peak = 0
+    for block in soundfile.blocks(str(wav), blocksize=1 << 20, dtype="int16"):
+        peak = max(peak, int(np.abs(block.astype(np.int32)).max(initial=0)))
+    peak_dbfs = 20 * np.log10(peak / 32768) if peak else float("-inf")
+    if peak_dbfs < SILENT_PEAK_DBFS:
+        raise CinesubError(
+            f"the audio of {path} is silent (peak {peak_dbfs:.0f} dBFS): nothing to "
+            "transcribe; check that the file has the right audio track"
+        )
 
 
 def run(ctx) -> None:
@@ -171,19 +234,31 @@ def run(ctx) -> None:
     if media["duration"] is not None and media["duration"] <= 0:
         raise ctx.fail(f"zero duration: {path}")
     start, end = clip_window(params.clip_start, params.clip_end, media["duration"])
-    ctx.log.info("audio stream %s (%s, %s), clip %.3f-%s s", stream["index"], stream["codec"],
-                 stream["language"], start, end)
-    warnings = extract_audio(path, stream["index"], ctx.output.audio, int(params.sample_rate), start, end)
+    ctx.log.info(
+        "audio stream %s (%s, %s), clip %.3f-%s s",
+        stream["index"],
+        stream["codec"],
+        stream["language"],
+        start,
+        end,
+    )
+    declared_end = end if end is not None else media["duration"]
+    expected_s = declared_end - start if declared_end is not None else None
+    warnings = extract_audio(
+        path, stream["index"], ctx.output.audio, int(params.sample_rate), start, end, expected_s
+    )
     for line in warnings:
         ctx.log.warning("ffmpeg: %s", line)
     import soundfile
 
     info = soundfile.info(ctx.output.audio)
-    media.update({
-        "audio_stream": stream["index"],
-        "clip": {"start": start, "end": end},
-        "audio_seconds": round(info.frames / info.samplerate, 3),
-        "sample_rate": info.samplerate,
-        "warnings": warnings,
-    })
+    media.update(
+        {
+            "audio_stream": stream["index"],
+            "clip": {"start": start, "end": end},
+            "audio_seconds": round(info.frames / info.samplerate, 3),
+            "sample_rate": info.samplerate,
+            "warnings": warnings,
+        }
+    )
     write_json_atomic(ctx.output.media, media)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 @contextlib.contextmanager
@@ -19,10 +24,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-        dir=target.parent,
-    )
+    suffix = suffix if suffix is not None else target.suffix
+    remove_stale_temporaries(target, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should look like any other file
@@ -31,9 +35,27 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        # A failed write (full disk, quota, size limit) names no file: name the output being written.
+        if exc.errno in WRITE_ERRNOS and not exc.filename:
+            exc.filename = str(target)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def remove_stale_temporaries(target: Path, suffix: str) -> None:
+    """Delete temporaries of ``target`` left by a killed earlier run (SIGKILL skips ``finally``).
+
+    Snakemake never runs two jobs for one output, so any such file is stale. The match is
+    exact (mkstemp's 8 random characters) so temporaries of other targets are left alone.
+    """
+    stale = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}" + re.escape(suffix) + r"\Z")
+    for entry in os.scandir(target.parent):
+        if stale.match(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
 
 
 def _umask() -> int:

@@ -8,9 +8,10 @@ import os
 import platform
 import socket
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import __version__
 from .fileio import write_json_atomic
@@ -64,9 +65,17 @@ def redact(value: Any) -> Any:
     return value
 
 
-def build(stage: str, job: str, inputs: Iterable[str], outputs: Iterable[str], params: Any,
-          started: datetime, finished: datetime, packages: Iterable[str] = (),
-          models: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(
+    stage: str,
+    job: str,
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+    params: Any,
+    started: datetime,
+    finished: datetime,
+    packages: Iterable[str] = (),
+    models: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "stage": stage,
         "job": job,
@@ -88,4 +97,4 @@ def write(path: str | os.PathLike, manifest: dict[str, Any]) -> None:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

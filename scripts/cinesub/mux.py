@@ -11,7 +11,7 @@ import subprocess
 from typing import Any
 
 from . import languages
-from .demux import ffmpeg_url
+from .demux import ffmpeg_url, write_failure
 from .errors import CinesubError
 from .fileio import atomic_path, read_json
 
@@ -41,8 +41,9 @@ def plan_tracks(subtitles: list[tuple[str, str]], source: str, default_setting: 
     for lang, path in subtitles:
         info = languages.get(lang)
         title = info.name if lang != source or len(langs) == 1 else f"{info.name} (original)"
-        tracks.append({"lang": lang, "file": path, "tag": info.iso639_2, "title": title,
-                       "default": lang == default})
+        tracks.append(
+            {"lang": lang, "file": path, "tag": info.iso639_2, "title": title, "default": lang == default}
+        )
     return tracks
 
 
@@ -78,11 +79,18 @@ def build_command(film: str, tracks: list[dict], media: dict, clip_start: float,
         out_index = kept_subs + number
         options[f"c:s:{out_index}"] = "srt"
         options[f"disposition:s:{out_index}"] = "default" if track["default"] else "0"
-        metadata += [f"-metadata:s:s:{out_index}", f"language={track['tag']}",
-                     f"-metadata:s:s:{out_index}", f"title={track['title']}"]
-    args = (ffmpeg.output(*streams, out_path, format="matroska", **options)
-            .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-max_interleave_delta", "0")
-            .overwrite_output().compile())
+        metadata += [
+            f"-metadata:s:s:{out_index}",
+            f"language={track['tag']}",
+            f"-metadata:s:s:{out_index}",
+            f"title={track['title']}",
+        ]
+    args = (
+        ffmpeg.output(*streams, out_path, format="matroska", **options)
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-max_interleave_delta", "0")
+        .overwrite_output()
+        .compile()
+    )
     # ffmpeg-python keeps one value per option; a track needs two -metadata options, so they go
     # in front of the output path here.
     at = args.index(out_path)
@@ -92,14 +100,16 @@ def build_command(film: str, tracks: list[dict], media: dict, clip_start: float,
 def verify(probe: dict, tracks: list[dict]) -> list[str]:
     """Problems with the muxed file: missing tracks, wrong tags or titles, wrong default."""
     subs = [s for s in probe.get("streams", []) if s.get("codec_type") == "subtitle"]
-    ours = subs[len(subs) - len(tracks):] if len(subs) >= len(tracks) else []
+    ours = subs[len(subs) - len(tracks) :] if len(subs) >= len(tracks) else []
     if len(ours) != len(tracks):
         return [f"expected {len(tracks)} new subtitle tracks, found {len(subs)} subtitle streams in all"]
     problems = []
     for track, stream in zip(tracks, ours):
         tags = {k.lower(): v for k, v in (stream.get("tags") or {}).items()}
         if tags.get("language") != track["tag"]:
-            problems.append(f"{track['lang']} track tagged {tags.get('language')!r}, expected {track['tag']!r}")
+            problems.append(
+                f"{track['lang']} track tagged {tags.get('language')!r}, expected {track['tag']!r}"
+            )
         if tags.get("title") != track["title"]:
             problems.append(f"{track['lang']} track titled {tags.get('title')!r}")
         if bool((stream.get("disposition") or {}).get("default")) != track["default"]:
@@ -116,6 +126,9 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
         if result.returncode != 0:
             detail = result.stderr.strip().splitlines()
             raise CinesubError(f"ffmpeg could not mux {film}: {detail[-1] if detail else 'no details'}")
+        failure = write_failure(result.stderr, out_path)
+        if failure:
+            raise failure
         probe = ffmpeg.probe(ffmpeg_url(str(tmp)))
         problems = verify(probe, tracks)
         if problems:
@@ -132,8 +145,11 @@ def run(ctx) -> None:
     empty = [lang for lang, path in pairs if not has_cues(path)]
     for lang in empty:
         ctx.log.warning("no cues for %s (no speech found): its track is left out", lang)
-    tracks = plan_tracks([(lang, path) for lang, path in pairs if lang not in empty],
-                         str(ctx.params.source_lang), str(ctx.params.default_language))
+    tracks = plan_tracks(
+        [(lang, path) for lang, path in pairs if lang not in empty],
+        str(ctx.params.source_lang),
+        str(ctx.params.default_language),
+    )
     film = str(ctx.params.media)
     if not os.path.isfile(film):
         raise ctx.fail(f"media file not found: {film}")

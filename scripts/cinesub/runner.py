@@ -11,11 +11,18 @@ import errno
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import manifest
 from .errors import CinesubError
+
+WRITE_FAILURES = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file size limit exceeded",
+}
 
 
 @dataclass
@@ -47,22 +54,31 @@ def configure_logging(log_path: str | None) -> logging.Logger:
 
 
 def _describe_unexpected(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"no space left on device while writing {exc.filename or 'output'}"
+    if isinstance(exc, OSError) and exc.errno in WRITE_FAILURES:
+        return f"{WRITE_FAILURES[exc.errno]} while writing {exc.filename or 'output'}"
     if isinstance(exc, MemoryError):
         return "out of memory"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def run_stage(smk: Any, stage: str, func: Callable[[StageContext], None],
-              packages: tuple[str, ...] = ()) -> None:
+def run_stage(
+    smk: Any, stage: str, func: Callable[[StageContext], None], packages: tuple[str, ...] = ()
+) -> None:
     """Run ``func`` for a Snakemake job and exit non-zero with one clear line on failure."""
     job = str(smk.wildcards.get("job", "")) if hasattr(smk.wildcards, "get") else ""
     log_path = smk.log[0] if len(smk.log) else None
     logger = configure_logging(log_path)
-    ctx = StageContext(stage=stage, job=job, input=smk.input, output=smk.output, params=smk.params,
-                       threads=smk.threads, resources=smk.resources, log=logger)
+    ctx = StageContext(
+        stage=stage,
+        job=job,
+        input=smk.input,
+        output=smk.output,
+        params=smk.params,
+        threads=smk.threads,
+        resources=smk.resources,
+        log=logger,
+    )
     started = manifest.now()
     logger.info("start %s for job %s", stage, job)
     try:
@@ -79,8 +95,17 @@ def run_stage(smk: Any, stage: str, func: Callable[[StageContext], None],
     outputs = [path for name, path in smk.output.items() if name != "manifest"] or [
         p for p in smk.output if not str(p).endswith("manifest.json")
     ]
-    record = manifest.build(stage, job, list(smk.input), outputs, dict(smk.params.items()), started,
-                            finished, packages=packages, models=ctx.models)
+    record = manifest.build(
+        stage,
+        job,
+        list(smk.input),
+        outputs,
+        dict(smk.params.items()),
+        started,
+        finished,
+        packages=packages,
+        models=ctx.models,
+    )
     manifest.write(smk.output.manifest, record)
     logger.info("done %s in %.2f s", stage, record["duration_s"])
 

@@ -26,25 +26,46 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def new_document(job: str, language: str, stage: str, segments: list[dict], *,
-                 duration: float | None = None, meta: dict | None = None) -> dict:
+def new_document(
+    job: str,
+    language: str,
+    stage: str,
+    segments: list[dict],
+    *,
+    duration: float | None = None,
+    meta: dict | None = None,
+) -> dict:
     """Build a segments document; segment ids are renumbered 0..n-1 in time order."""
     ordered = sorted(segments, key=lambda seg: (seg["start"], seg["end"]))
     for index, seg in enumerate(ordered):
         seg["id"] = index
-    doc = {"schema_version": 1, "job": job, "language": language, "stage": stage,
-           "duration": duration, "meta": meta or {}, "segments": ordered}
+    doc = {
+        "schema_version": 1,
+        "job": job,
+        "language": language,
+        "stage": stage,
+        "duration": duration,
+        "meta": meta or {},
+        "segments": ordered,
+    }
     return doc
 
 
-def derive(doc: dict, stage: str, segments: list[dict], *, language: str | None = None,
-           meta: dict | None = None) -> dict:
+def derive(
+    doc: dict, stage: str, segments: list[dict], *, language: str | None = None, meta: dict | None = None
+) -> dict:
     """A new document for ``stage`` that keeps ``doc``'s job, duration and provenance."""
     merged_meta = copy.deepcopy(doc.get("meta", {}))
     if meta:
         merged_meta[stage] = meta
-    return new_document(doc["job"], language or doc["language"], stage, segments,
-                        duration=doc.get("duration"), meta=merged_meta)
+    return new_document(
+        doc["job"],
+        language or doc["language"],
+        stage,
+        segments,
+        duration=doc.get("duration"),
+        meta=merged_meta,
+    )
 
 
 def validate(doc: dict, where: str = "segments") -> dict:

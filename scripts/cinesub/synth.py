@@ -38,8 +38,14 @@ def read_script(path: str) -> tuple[float, list[Line]]:
             if row["text"].startswith("#lead_in"):
                 lead_in = float(row["pause_after"])
                 continue
-            lines.append(Line(row["text"], row.get("voice") or "en-us", float(row.get("pause_after") or 1.0),
-                              int(row.get("speed") or 160)))
+            lines.append(
+                Line(
+                    row["text"],
+                    row.get("voice") or "en-us",
+                    float(row.get("pause_after") or 1.0),
+                    int(row.get("speed") or 160),
+                )
+            )
     return lead_in, lines
 
 
@@ -50,11 +56,14 @@ def speak(line: Line, workdir: str) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         raise CinesubError("espeak-ng is not installed (apt-get install espeak-ng)")
     wav = os.path.join(workdir, "line.wav")
-    subprocess.run(["espeak-ng", "-v", line.voice, "-s", str(line.speed), "-w", wav, "--", line.text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", line.voice, "-s", str(line.speed), "-w", wav, "--", line.text],
+        check=True,
+        capture_output=True,
+    )
     samples, _ = soundfile.read(wav, dtype="float32")
     voiced = np.flatnonzero(np.abs(samples) > SILENCE_THRESHOLD)
-    return samples[voiced[0]: voiced[-1] + 1] if len(voiced) else samples
+    return samples[voiced[0] : voiced[-1] + 1] if len(voiced) else samples
 
 
 def build_speech(lines: list[Line], lead_in: float = 1.0) -> tuple[np.ndarray, list[dict]]:
@@ -64,26 +73,45 @@ def build_speech(lines: list[Line], lead_in: float = 1.0) -> tuple[np.ndarray, l
     with tempfile.TemporaryDirectory() as workdir:
         for line in lines:
             voiced = speak(line, workdir)
-            truth.append({"text": line.text, "voice": line.voice, "start": round(position / SAMPLE_RATE, 3),
-                          "end": round((position + len(voiced)) / SAMPLE_RATE, 3)})
+            truth.append(
+                {
+                    "text": line.text,
+                    "voice": line.voice,
+                    "start": round(position / SAMPLE_RATE, 3),
+                    "end": round((position + len(voiced)) / SAMPLE_RATE, 3),
+                }
+            )
             pause = np.zeros(int(line.pause_after * SAMPLE_RATE), dtype=np.float32)
             pieces += [voiced, pause]
             position += len(voiced) + len(pause)
     return np.concatenate(pieces), truth
 
 
-def make_film(audio_wav: str, out_path: str, size: str = "320x180", rate: int = 25,
-              audio_codec: str = "libopus") -> None:
+def make_film(
+    audio_wav: str, out_path: str, size: str = "320x180", rate: int = 25, audio_codec: str = "libopus"
+) -> None:
     """A test-pattern video with ``audio_wav`` as its soundtrack (MKV or MP4 by extension)."""
     import ffmpeg
 
     video = ffmpeg.input(f"testsrc=size={size}:rate={rate}", f="lavfi")
     audio = ffmpeg.input("file:" + os.path.abspath(audio_wav))
     with atomic_path(out_path) as tmp:
-        (ffmpeg.output(video, audio, str(tmp), shortest=None, vcodec="libx264", preset="ultrafast",
-                       pix_fmt="yuv420p", acodec=audio_codec, **{"metadata:s:a:0": "language=eng"})
-         .global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
-         .run(capture_stdout=True, capture_stderr=True))
+        (
+            ffmpeg.output(
+                video,
+                audio,
+                str(tmp),
+                shortest=None,
+                vcodec="libx264",
+                preset="ultrafast",
+                pix_fmt="yuv420p",
+                acodec=audio_codec,
+                **{"metadata:s:a:0": "language=eng"},
+            )
+            .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+            .overwrite_output()
+            .run(capture_stdout=True, capture_stderr=True)
+        )
 
 
 def make_demo(script_path: str, film_path: str, truth_path: str) -> list[dict]:
