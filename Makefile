@@ -61,7 +61,7 @@ bench-full: setup
 
 # Fetch every model the config names into the cache (run on a machine with internet).
 models: $(VENV)/.installed
-	HF_HUB_OFFLINE=0 python -m cinesub.models fetch --config config/config.yaml
+	HF_HUB_OFFLINE=0 PYTHONPATH=scripts python -m cinesub.models fetch --config config/config.yaml
 
 report: demo
 	snakemake --cores 2 --report report.html jobs/demo/10_mux/out.mkv
