@@ -19,13 +19,6 @@ def report_qc_files(wildcards):
     ]
 
 
-def report_before_removal(wildcards):
-    """07's input segments, to show what 07 removed; nothing when 07 is off."""
-    if not is_enabled("hallucination"):
-        return []
-    return [latest_segments_before("07_hallucination_removal").format(job=wildcards.job)]
-
-
 def report_benchmark_dir(wildcards):
     return f"jobs/{wildcards.job}/benchmarks"
 
@@ -41,10 +34,9 @@ rule report_plots:
         # The muxed film comes last: once it exists every stage's benchmark file is written.
         mkv="jobs/{job}/10_mux/out.mkv",
         segments=segments_input_for("08_translation"),
-        lyrics=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/segments.json"),
-        before_removal=report_before_removal,
-        after_removal=optional_input(
-            "hallucination", "jobs/{job}/07_hallucination_removal/segments.json"
+        songs=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/songs.json"),
+        removed=optional_input(
+            "hallucination", "jobs/{job}/07_hallucination_removal/removed.json"
         ),
         cues=report_cue_files,
         qc=report_qc_files,

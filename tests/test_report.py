@@ -31,6 +31,12 @@ def save_doc(path: Path, stage: str, segments: list[dict], duration: float = 60.
     return path
 
 
+def write_json(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
 def write_benchmark(path: Path, seconds: float, rss: float, cpu: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -46,30 +52,20 @@ def srt_text(spans: list[tuple[float, float]]) -> str:
 # ------------------------------------------------------------------------------------------ pure core
 
 
-def test_removed_segments_matches_by_time_not_id():
-    before = [seg(0, 2, "hello"), seg(3, 5, "thanks for watching"), seg(6, 8, "bye"), seg(9, 9, "x")]
-    # 07 renumbers and trims: the kept "bye" is shorter but still covers most of the original
-    after = [seg(0, 2, "hello"), seg(6.2, 7.9, "bye")]
-    removed = report.removed_segments(before, after)
-    assert [s["text"] for s in removed] == ["thanks for watching", "x"]
+def test_song_spans_are_the_accepted_songs_only():
+    songs_report = {"songs": [{"start": 10.0, "end": 52.5, "confidence": 0.8}, {"start": 90.0, "end": 130.0}],
+                    "rejected": [{"start": 60.0, "end": 70.0, "rejected_because": "instrumental"}]}
+    assert report.song_spans(songs_report) == [(10.0, 52.5), (90.0, 130.0)]
+    assert report.song_spans({"songs": []}) == [] and report.song_spans(None) == []
 
 
-def test_removed_segments_keeps_a_zero_length_segment_inside_a_kept_one():
-    assert report.removed_segments([seg(1, 1)], [seg(0, 2)]) == []
-
-
-def test_partly_covered_segment_counts_as_removed():
-    # 0.4 of a 10 s segment is still covered: below the KEPT_OVERLAP share
-    assert len(report.removed_segments([seg(0, 10)], [seg(6, 10)])) == 1
-    assert report.removed_segments([seg(0, 10)], [seg(4, 10)]) == []
-
-
-def test_song_spans_join_sung_lines_across_short_gaps():
-    segments = [seg(0, 3), seg(10, 14, lyrics=True), seg(16, 20, lyrics=True), seg(40, 44, lyrics=True),
-                seg(45, 47)]
-    assert report.song_spans(segments, gap=5.0) == [(10, 20), (40, 44)]
-    assert report.song_spans(segments, gap=1.0) == [(10, 14), (16, 20), (40, 44)]
-    assert report.song_spans([seg(0, 3)]) == []
+def test_dropped_segments_leave_out_trimmed_ones():
+    removed_report = {"removed": [
+        {"id": 3, "start": 5.0, "end": 6.0, "text": "thanks for watching", "action": "dropped"},
+        {"id": 4, "start": 7.0, "end": 9.0, "text": "yes yes yes", "action": "trimmed", "kept_text": "yes"},
+        {"id": 9, "start": 20.0, "end": 21.0, "text": "subscribe", "action": "dropped"}]}
+    assert [s["id"] for s in report.dropped_segments(removed_report)] == [3, 9]
+    assert report.dropped_segments(None) == []
 
 
 def test_cue_spans_reads_srt():
@@ -147,13 +143,15 @@ def test_plots_are_real_pngs_sized_by_content(tmp_path):
 
 def make_context(tmp_path: Path, with_optional: bool) -> StageContext:
     jobdir = tmp_path / "jobs" / "j1"
-    asr = [seg(1, 3, "hello there"), seg(5, 6, "thanks for watching"), seg(8, 12, "la la", lyrics=True),
-           seg(13, 16, "la la la", lyrics=True), seg(20, 22, "goodbye"), seg(30, 34, "na na", lyrics=True)]
-    kept = [s for s in asr if s["text"] != "thanks for watching"]
     final = save_doc(jobdir / "07_hallucination_removal/segments.json", "07_hallucination_removal",
-                     [dict(s) for s in kept])
-    lyrics = save_doc(jobdir / "06_lyrics_detection/segments.json", "06_lyrics_detection",
-                      [dict(s) for s in asr])
+                     [seg(1, 3, "hello there"), seg(8, 12, "la la", lyrics=True),
+                      seg(13, 16, "la la la", lyrics=True), seg(20, 22, "goodbye")])
+    songs = jobdir / "06_lyrics_detection/songs.json"
+    write_json(songs, {"songs": [{"start": 7.5, "end": 16.5}, {"start": 30.0, "end": 60.0}], "rejected": []})
+    removed = jobdir / "07_hallucination_removal/removed.json"
+    write_json(removed, {"removed": [
+        {"id": 1, "start": 5, "end": 6, "text": "subscribe", "action": "dropped"},
+        {"id": 4, "start": 20, "end": 22, "text": "goodbye goodbye", "action": "trimmed"}]})
     srt_path = jobdir / "09_subtitle_gen/en.srt"
     srt_path.parent.mkdir(parents=True, exist_ok=True)
     srt_path.write_text(srt_text([(1, 3), (8, 12), (13, 16), (20, 22.5)]))
@@ -164,9 +162,8 @@ def make_context(tmp_path: Path, with_optional: bool) -> StageContext:
     write_benchmark(jobdir / "benchmarks/01_demux.tsv", 0.3, 5.0, 0.0)
     out = jobdir / "report"
     inputs = SimpleNamespace(segments=str(final), cues=[str(srt_path)], qc=[str(qc_path)],
-                             lyrics=[str(lyrics)] if with_optional else [],
-                             before_removal=[str(lyrics)] if with_optional else [],
-                             after_removal=str(final) if with_optional else [])
+                             songs=[str(songs)] if with_optional else [],
+                             removed=str(removed) if with_optional else [])
     outputs = SimpleNamespace(timeline=str(out / "timeline.png"), cps_hist=str(out / "cps_hist.png"),
                               conformance=str(out / "conformance.html"), runtimes=str(out / "runtimes.png"),
                               runtimes_csv=str(out / "runtimes.csv"))
@@ -184,9 +181,8 @@ def test_run_writes_every_figure(tmp_path, caplog, with_optional):
     runtimes = pd.read_csv(ctx.output.runtimes_csv)
     assert list(runtimes["stage"]) == ["01_demux", "04_asr"]
     assert "<table" in Path(ctx.output.conformance).read_text()
-    # the sung lines at 8-12 and 13-16 s are one song, 30-34 s another
-    expected = "5 speech segments, 2 songs, 1 removed" if with_optional else "0 songs, 0 removed"
-    assert expected in caplog.text and "cues {'en': 4}" in caplog.text
+    expected = "2 songs, 1 removed" if with_optional else "0 songs, 0 removed"
+    assert f"4 speech segments, {expected}, cues {{'en': 4}}" in caplog.text
 
 
 # ------------------------------------------------------------------------------------ snakemake --report
@@ -214,8 +210,10 @@ def workflow_snakefile(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
     film, _ = english_film
+    # every stage that runs offline: 06 and 07 write the songs.json and removed.json the timeline reads
+    stages = {**NO_OPTIONAL_STAGES, "glossary": True, "ner": True, "lyrics": True, "hallucination": True}
     workdir = write_workdir(tmp_path / "work", [{"job": "film1", "media": str(film), "source_lang": "en"}],
-                            {"stages": NO_OPTIONAL_STAGES})
+                            {"stages": stages})
     snakefile = workflow_snakefile(tmp_path)
     target = "jobs/film1/report/timeline.png"
     run_snakemake(workdir, "-s", str(snakefile), target)
@@ -231,7 +229,9 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
     assert '"figure": "timeline"' in page and "Reading speed of the subtitle cues" in page
 
     runtimes = pd.read_csv(workdir / "jobs/film1/report/runtimes.csv")
-    assert {"01_demux", "04_asr", "09_subtitle_gen.en", "10_mux"} <= set(runtimes["stage"])
+    assert list(runtimes["stage"]) == [
+        "01_demux", "03_glossary_load", "04_asr", "05_ner", "06_lyrics_detection", "07_hallucination_removal",
+        "09_subtitle_gen.en", "10_mux"]
     assert (runtimes["seconds"] > 0).all()
     conformance = (workdir / "jobs/film1/report/conformance.html").read_text()
     qc = json.loads((workdir / "jobs/film1/09_subtitle_gen/en.qc.json").read_text())

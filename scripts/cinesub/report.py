@@ -1,9 +1,9 @@
 """Per-job figures and tables for ``snakemake --report``.
 
-For each job: a timeline (speech segments, songs, hallucinations removed by stage 07, subtitle cues per
-language), a reading-speed histogram per language, the subtitle-rule conformance table from stage 09's
-QC files, and stage runtimes from the rules' benchmark files. Optional stages may be switched off, so
-every input except the final segments is optional.
+For each job: a timeline (speech segments, songs found by stage 06, segments dropped as hallucinations
+by stage 07, subtitle cues per language), a reading-speed histogram per language, the subtitle-rule
+conformance table from stage 09's QC files, and stage runtimes from the rules' benchmark files. Optional
+stages may be switched off, so their inputs are optional.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ from .fileio import atomic_path, read_json, write_text_atomic
 STAGE = "report"
 Span = tuple[float, float]
 
-# A segment counts as kept by stage 07 when a kept segment covers this share of it.
-KEPT_OVERLAP = 0.5
-# Sung segments closer than this belong to one song on the timeline.
-SONG_MERGE_GAP_S = 5.0
 VIOLATION_COLUMNS = ["cps", "line_length", "lines", "min_duration", "max_duration", "gap", "overlap"]
 BENCHMARK_COLUMNS = {"s": "seconds", "max_rss": "max_rss_mb", "cpu_time": "cpu_s"}
 
@@ -35,45 +31,14 @@ BENCHMARK_COLUMNS = {"s": "seconds", "max_rss": "max_rss_mb", "cpu_time": "cpu_s
 # ------------------------------------------------------------------------------------------ pure core
 
 
-def _overlap(a: Span, b: Span) -> float:
-    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+def song_spans(songs_report: dict | None) -> list[Span]:
+    """Songs that 06_lyrics_detection accepted (its songs.json) as (start, end); not rejected candidates."""
+    return [(song["start"], song["end"]) for song in (songs_report or {}).get("songs", [])]
 
 
-def removed_segments(before: Sequence[dict], after: Sequence[dict]) -> list[dict]:
-    """Segments of ``before`` (stage 07's input) that ``after`` (its output) no longer covers.
-
-    Stage 07 renumbers and may trim what it keeps, so segments are matched by time, not id: a segment
-    counts as removed when less than ``KEPT_OVERLAP`` of it is covered by kept segments.
-    """
-    kept = [(seg["start"], seg["end"]) for seg in after]
-    removed = []
-    for seg in before:
-        span = (seg["start"], seg["end"])
-        length = span[1] - span[0]
-        covered = sum(_overlap(span, other) for other in kept)
-        if length <= 0:
-            gone = not any(other[0] <= span[0] <= other[1] for other in kept)
-        else:
-            gone = covered < KEPT_OVERLAP * length
-        if gone:
-            removed.append(seg)
-    return removed
-
-
-def merge_spans(spans: Iterable[Span], gap: float) -> list[Span]:
-    """Sorted spans with those closer than ``gap`` seconds joined."""
-    merged: list[list[float]] = []
-    for start, end in sorted(spans):
-        if merged and start - merged[-1][1] <= gap:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
-
-
-def song_spans(segments: Sequence[dict], gap: float = SONG_MERGE_GAP_S) -> list[Span]:
-    """Songs as spans: the segments stage 06 marked as lyrics, joined across short gaps."""
-    return merge_spans(((seg["start"], seg["end"]) for seg in segments if seg.get("lyrics")), gap)
+def dropped_segments(removed_report: dict | None) -> list[dict]:
+    """Segments 07_hallucination_removal dropped (its removed.json); trimmed segments stay on screen."""
+    return [entry for entry in (removed_report or {}).get("removed", []) if entry.get("action") == "dropped"]
 
 
 def cue_spans(srt_text: str) -> list[Span]:
@@ -229,13 +194,10 @@ def _optional(files: Any, name: str) -> str | None:
 def run(ctx: Any) -> None:
     job = ctx.job
     final = segments_io.load(ctx.input.segments)
-    lyrics_path = _optional(ctx.input, "lyrics")
-    before_path = _optional(ctx.input, "before_removal")
-    removed_path = _optional(ctx.input, "after_removal")
-    songs = song_spans(segments_io.load(lyrics_path)["segments"]) if lyrics_path else []
-    removed = (removed_segments(segments_io.load(before_path)["segments"],
-                                segments_io.load(removed_path)["segments"])
-               if before_path and removed_path else [])
+    songs_path = _optional(ctx.input, "songs")
+    removed_path = _optional(ctx.input, "removed")
+    songs = song_spans(read_json(songs_path) if songs_path else None)
+    removed = dropped_segments(read_json(removed_path) if removed_path else None)
 
     langs = list(ctx.params.langs)
     cue_files = dict(zip(langs, ctx.input.cues, strict=True))
