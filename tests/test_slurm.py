@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     ENGLISH_LINES,
     NO_OPTIONAL_STAGES,
@@ -28,6 +29,7 @@ from conftest import (
     SNAKEMAKE,
     build_film,
     ffprobe_streams,
+    run_snakemake,
     write_workdir,
 )
 
@@ -241,3 +243,57 @@ def test_every_film_is_muxed_with_its_subtitles(cluster_runs):
         mkv = workdir / f"jobs/{job}/10_mux/out.mkv"
         assert subtitle_languages(mkv) == ["eng"], job
         assert (workdir / f"jobs/{job}/09_subtitle_gen/en.srt").read_text(encoding="utf-8").strip()
+
+
+# ------------------------------------------------------------------- the profile itself, no cluster needed
+
+PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+
+
+def evaluate(expression, attempt: int) -> float:
+    # The same evaluation Snakemake applies to resource expressions (attempt is in scope).
+    return eval(str(expression), {"attempt": attempt})  # noqa: S307 - the profile's own arithmetic
+
+
+def test_profile_uses_the_slurm_executor_without_accounting():
+    assert PROFILE["executor"] == "slurm"
+    assert PROFILE["slurm-status-command"] == "squeue"  # sacct hangs where slurmdbd is absent
+    assert PROFILE["slurm-no-account"] is True
+    assert PROFILE["retries"] >= 1 and PROFILE["rerun-incomplete"] is True
+    assert PROFILE["set-resource-scopes"] == {"gpu": "local"}
+
+
+def test_runtime_and_memory_grow_with_each_attempt():
+    entries = [PROFILE["default-resources"], *PROFILE["set-resources"].values()]
+    scaled = 0
+    for resources in entries:
+        for name in ("runtime", "mem_mb"):
+            if name in resources:
+                values = [evaluate(resources[name], attempt) for attempt in (1, 2, 3)]
+                assert values[0] > 0 and values[0] < values[1] < values[2], (name, resources[name])
+                scaled += 1
+    assert scaled >= 2 + len(PROFILE["set-resources"])
+
+
+def test_profile_names_only_real_rules(tmp_path, english_film):
+    # Snakemake silently ignores set-resources for a rule that does not exist: a renamed rule would
+    # quietly lose its cluster resources.
+    workdir = write_workdir(tmp_path, [{"job": "one", "media": str(english_film[0]), "source_lang": "en"}])
+    rules = set(run_snakemake(workdir, "--list-rules").stdout.split())
+    assert set(PROFILE["set-resources"]) <= rules
+
+
+def test_dry_run_of_a_100_job_sheet_under_the_profile(tmp_path, english_film):
+    film = english_film[0]
+    jobs = [{"job": f"film{index:03d}", "media": str(film), "source_lang": "en",
+             "target_langs": "hi" if index % 2 else "", "title": f"Film {index}"} for index in range(100)]
+    workdir = write_workdir(tmp_path, jobs)
+    started = time.monotonic()
+    result = run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"), "-n")
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", output.split("Job stats:")[1], re.M))
+    assert int(stats["demux_extract"]) == int(stats["asr_transcribe"]) == int(stats["mux_tracks"]) == 100
+    assert int(stats["translation_translate"]) == 50  # every other film has a Hindi target
+    assert int(stats["subtitle_gen_write"]) == 150
+    print(f"\ndry run of a 100-job sheet under profiles/slurm: {stats['total']} jobs in {elapsed:.1f} s")
