@@ -300,9 +300,25 @@ def _dialogue_alignment(segments: list[dict], case: Case):
     return jiwer.process_words(reference, hypothesis or "<empty>")
 
 
-def dialogue_hits(segments: list[dict], case: Case) -> int:
-    """Dialogue words recognised correctly (aligned hits against the known sentences)."""
-    return int(_dialogue_alignment(segments, case).hits)
+def dialogue_hits(segments: list[dict], case: Case, pad_s: float = 0.5) -> int:
+    """Dialogue words recognised correctly: aligned hits against the known sentences, counting only words
+    timed within a sentence (+-pad_s), so an invented "you" in a music stretch never counts as a hit."""
+    import jiwer
+
+    spans = [(s - pad_s, e + pad_s) for s, e, _ in case.dialogue]
+    heard: list[str] = []
+    for seg in sorted(segments, key=lambda x: x["start"]):
+        words = seg.get("words") or []
+        # word timings only when they still spell the shown text (a trim may have cut words)
+        spelled = [w for word in words for w in normalise_words(word["word"])]
+        if words and spelled == normalise_words(seg["text"]):
+            heard.extend(w for word in words
+                         if any(a <= (word["start"] + word["end"]) / 2 <= b for a, b in spans)
+                         for w in normalise_words(word["word"]))
+        elif any(overlap((seg["start"], seg["end"]), span) > 0 for span in spans):
+            heard.extend(normalise_words(seg["text"]))
+    reference = " ".join(" ".join(normalise_words(t)) for _, _, t in case.dialogue)
+    return int(jiwer.process_words(reference, " ".join(heard) or "<empty>").hits)
 
 
 def dialogue_wer(segments: list[dict], case: Case) -> float:
