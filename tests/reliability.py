@@ -34,6 +34,17 @@ def short_film(directory: Path, key: str, name: str | None = None) -> Path:
     return film
 
 
+def words(text: str) -> set[str]:
+    return set(re.sub(r"[^a-z ]", " ", text.lower()).split())
+
+
+def closest_sentence(text: str) -> str:
+    """The key of SHORT_LINES whose sentence shares the most words with ``text`` (ASR mishears
+    a name now and then, so an exact match would be too strict)."""
+    heard = words(text)
+    return max(SHORT_LINES, key=lambda key: len(words(SHORT_LINES[key]) & heard))
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root`` (relative path -> digest)."""
     hashes = {}
