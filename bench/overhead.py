@@ -1,0 +1,211 @@
+"""Figure 1: end-to-end wall time of ``jobs/<id>/10_mux/out.mkv`` vs bare faster-whisper on the same audio.
+
+Each pair (pipeline from scratch, then bare faster-whisper on the pipeline's own 16 kHz WAV; the order
+alternates between pairs so load drift hits both) gives one ratio; the figure is the median ratio.
+The difference is broken down by stage from ``jobs/<id>/benchmarks/*.tsv`` (process time) and the stage
+manifests (time inside the stage's ``run``), the rest being Snakemake's own scheduling.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import resource
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import common
+
+JOB = "bench"
+TARGET = f"jobs/{JOB}/10_mux/out.mkv"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_timed_run(command: list[str], cwd: Path | None = None) -> dict:
+    """``common.timed_run`` plus the CPU seconds of the whole (waited-for) process tree."""
+    before = _children_cpu()
+    result = common.timed_run(command, cwd=cwd)
+    result["cpu_s"] = round(_children_cpu() - before, 2)
+    return result
+
+
+def workdir_for(minutes: float) -> tuple[Path, list[dict]]:
+    film, _, truth = common.speech_film(minutes)
+    workdir = common.OUT / "overhead" / f"film_{minutes:g}min"
+    common.write_workdir(
+        workdir,
+        [{"job": JOB, "media": str(film), "source_lang": "en", "title": "Bench film", "year": "2026"}],
+        {"stages": common.missing_stages()},
+    )
+    return workdir, truth
+
+
+def stage_table(workdir: Path) -> dict:
+    """Per stage: process seconds, CPU seconds and peak RSS (Snakemake's benchmark file), and the
+    seconds inside ``run`` (the manifest); the difference is process start-up and imports."""
+    stages = {}
+    for tsv in sorted((workdir / "jobs" / JOB / "benchmarks").glob("*.tsv")):
+        with tsv.open() as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        name = tsv.stem
+        stage_dir, _, lang = name.partition(".")
+        manifest = workdir / "jobs" / JOB / stage_dir / (f"{lang}.manifest.json" if lang else "manifest.json")
+        record = json.loads(manifest.read_text()) if manifest.exists() else {}
+        process = float(row["s"])
+        work = float(record.get("duration_s", process))
+        stages[name] = {
+            "process_s": round(process, 2),
+            "work_s": round(work, 2),
+            "startup_s": round(max(0.0, process - work), 2),
+            "cpu_s": _float(row.get("cpu_time")),
+            "max_rss_mb": _float(row.get("max_rss")),
+            "finished": record.get("finished"),
+        }
+    return stages
+
+
+def _float(value) -> float | None:
+    try:
+        return round(float(value), 2)
+    except (TypeError, ValueError):
+        return None
+
+
+def busy_seconds(stages: dict) -> float:
+    """Length of the union of the stages' process intervals (each ends when its manifest says it finished)."""
+    intervals = []
+    for stage in stages.values():
+        if stage["finished"]:
+            end = datetime.fromisoformat(stage["finished"]).timestamp()
+            intervals.append((end - stage["process_s"], end))
+    total, current_start, current_end = 0.0, None, None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total += current_end - current_start
+    return round(total, 2)
+
+
+def srt_text(path: Path) -> list[str]:
+    import srt
+
+    return [cue.content.replace("\n", " ") for cue in srt.parse(path.read_text(encoding="utf-8"))]
+
+
+def _pipeline(workdir: Path, wav: Path, same_audio: Path) -> dict:
+    result = cpu_timed_run(common.snakemake_command(workdir, TARGET), cwd=workdir)
+    if result["rc"] != 0:
+        raise SystemExit(f"pipeline failed:\n{result['output'][-3000:]}")
+    if not same_audio.exists():
+        shutil.copy(wav, same_audio)
+    return result
+
+
+def _bare(audio: Path, result_json: Path) -> dict:
+    result = cpu_timed_run(
+        [common.PYTHON, str(common.REPO / "bench" / "bare_whisper.py"), str(audio), str(result_json)]
+    )
+    if result["rc"] != 0:
+        raise SystemExit(f"bare faster-whisper failed:\n{result['output'][-3000:]}")
+    result.update(json.loads(result_json.read_text()))
+    return result
+
+
+def run(minutes: float = 10.0, runs: int = 3) -> dict:
+    workdir, truth = workdir_for(minutes)
+    reference = [s["text"] for s in truth]
+    pairs = []
+    (workdir / "audio.wav").unlink(missing_ok=True)
+    for index in range(runs):
+        shutil.rmtree(workdir / "jobs", ignore_errors=True)
+        shutil.rmtree(workdir / ".snakemake", ignore_errors=True)
+        wav = workdir / "jobs" / JOB / "01_demux" / "audio.wav"
+        bare_json = workdir / "bare.json"
+        same_audio = workdir / "audio.wav"  # the pipeline's own demuxed WAV, kept for the bare runs
+
+        if index % 2 == 0 or not same_audio.exists():  # the first pair makes the WAV
+            pipe, base = _pipeline(workdir, wav, same_audio), _bare(same_audio, bare_json)
+        else:
+            base, pipe = _bare(same_audio, bare_json), _pipeline(workdir, wav, same_audio)
+        stages = stage_table(workdir)
+        busy = busy_seconds(stages)
+        asr_segments = json.loads((workdir / "jobs" / JOB / "04_asr" / "segments.json").read_text())[
+            "segments"
+        ]
+        pairs.append(
+            {
+                "pipeline_s": pipe["wall_s"],
+                "pipeline_cpu_s": pipe["cpu_s"],
+                "bare_s": base["wall_s"],
+                "bare_cpu_s": base["cpu_s"],
+                "bare_transcribe_s": base["transcribe_s"],
+                "bare_load_s": round(base["import_s"] + base["load_s"], 2),
+                "ratio": round(pipe["wall_s"] / base["wall_s"], 3),
+                "cpu_ratio": round(pipe["cpu_s"] / base["cpu_s"], 3),
+                "snakemake_own_s": round(pipe["wall_s"] - busy, 2),
+                "stages": stages,
+                "wer_bare": common.wer(reference, base["texts"]),
+                "wer_asr": common.wer(reference, [s["text"] for s in asr_segments]),
+                "wer_subtitles": common.wer(
+                    reference, srt_text(workdir / "jobs" / JOB / "09_subtitle_gen" / "en.srt")
+                ),
+            }
+        )
+        print(
+            f"  overhead pair {index + 1}/{runs}: pipeline {pipe['wall_s']:.1f} s,"
+            f" bare {base['wall_s']:.1f} s,"
+            f" ratio {pairs[-1]['ratio']:.2f} (cpu ratio {pairs[-1]['cpu_ratio']:.2f})",
+            flush=True,
+        )
+
+    names = list(pairs[-1]["stages"])
+    breakdown = {
+        name: {
+            key: common.median([p["stages"][name][key] for p in pairs if name in p["stages"]])
+            for key in ("process_s", "work_s", "startup_s", "cpu_s", "max_rss_mb")
+        }
+        for name in names
+    }
+    return {
+        "film_minutes": minutes,
+        "runs": runs,
+        "disabled_stages_not_in_snakefile": sorted(common.missing_stages()),
+        "ratio_median": common.median([p["ratio"] for p in pairs]),
+        "cpu_ratio_median": common.median([p["cpu_ratio"] for p in pairs]),
+        "pipeline_s_median": common.median([p["pipeline_s"] for p in pairs]),
+        "bare_s_median": common.median([p["bare_s"] for p in pairs]),
+        "snakemake_own_s_median": common.median([p["snakemake_own_s"] for p in pairs]),
+        "wer": {
+            key: common.median([p[key] for p in pairs]) for key in ("wer_bare", "wer_asr", "wer_subtitles")
+        },
+        "stages": breakdown,
+        "pairs": pairs,
+    }
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"pipeline {result['pipeline_s_median']:.1f} s vs bare faster-whisper "
+        f"{result['bare_s_median']:.1f} s: "
+        f"ratio {result['ratio_median']:.2f} (CPU-time ratio {result['cpu_ratio_median']:.2f}); "
+        f"WER bare {result['wer']['wer_bare']:.3f}, 04_asr {result['wer']['wer_asr']:.3f}, "
+        f"subtitles {result['wer']['wer_subtitles']:.3f}",
+        f"{'stage':<28}{'process s':>10}{'in run s':>10}{'start-up s':>11}{'CPU s':>8}{'RSS MB':>8}",
+    ]
+    for name, row in result["stages"].items():
+        lines.append(
+            f"{name:<28}{row['process_s']:>10.2f}{row['work_s']:>10.2f}{row['startup_s']:>11.2f}"
+            f"{(row['cpu_s'] or 0):>8.1f}{(row['max_rss_mb'] or 0):>8.0f}"
+        )
+    lines.append(f"{'snakemake (outside stages)':<28}{result['snakemake_own_s_median']:>10.2f}")
+    return "\n".join(lines)
