@@ -7,8 +7,7 @@ def report_langs(wildcards):
 
 def report_cue_files(wildcards):
     return [
-        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt"
-        for lang in subtitle_langs(wildcards.job)
+        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt" for lang in subtitle_langs(wildcards.job)
     ]
 
 
@@ -35,9 +34,7 @@ rule report_plots:
         mkv="jobs/{job}/10_mux/out.mkv",
         segments=segments_input_for("08_translation"),
         songs=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/songs.json"),
-        removed=optional_input(
-            "hallucination", "jobs/{job}/07_hallucination_removal/removed.json"
-        ),
+        removed=optional_input("hallucination", "jobs/{job}/07_hallucination_removal/removed.json"),
         cues=report_cue_files,
         qc=report_qc_files,
     output:
@@ -72,15 +69,15 @@ rule report_plots:
             labels={"job": "{job}", "figure": "stage runtimes table"},
         ),
         manifest="jobs/{job}/report/manifest.json",
-    params:
-        langs=report_langs,
-        benchmark_dir=report_benchmark_dir,
-    threads: 1
-    resources:
-        mem_mb=1000,
     log:
         "jobs/{job}/logs/report.log",
     conda:
         "../envs/media.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        langs=report_langs,
+        benchmark_dir=report_benchmark_dir,
     script:
         "../scripts/report_plots.py"

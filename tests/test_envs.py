@@ -254,8 +254,13 @@ def script_imports(script: Path, lazy: bool = False) -> set[str]:
     return needed
 
 
+@cache
+def venv_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 def distributions_of(import_name: str) -> set[str]:
-    dists = importlib.metadata.packages_distributions().get(import_name, [])
+    dists = venv_distributions().get(import_name, [])
     return {normalize(dist) for dist in dists}
 
 
