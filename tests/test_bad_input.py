@@ -31,8 +31,6 @@ from reliability import (
     workflow_error_messages,
 )
 
-pytestmark = pytest.mark.slow
-
 COLUMNS = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
 # Every stage on, as shipped. The ASR model is a directory inside the working directory, so a case
 # can make it go missing without changing any setting (a changed setting would rightly rerun the
@@ -262,6 +260,7 @@ def check_outcome(case: Case, result: subprocess.CompletedProcess, workdir: Path
     return message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case, catalogue, films, tmp_path):
     workdir = prepare(case, catalogue, films, tmp_path / "work")
@@ -274,6 +273,7 @@ def test_bad_input(case, catalogue, films, tmp_path):
     record(case, result, message)
 
 
+@pytest.mark.slow
 def test_disk_full(catalogue, films, tmp_path):
     """A full disk under the bad job's folder (a 64 KiB tmpfs when mounting is allowed, else a
     64 KiB file-size limit on the whole run)."""
@@ -303,6 +303,7 @@ def test_disk_full(catalogue, films, tmp_path):
     record(case, result, message)
 
 
+@pytest.mark.slow
 def test_catalogue_keeps_going(catalogue, films, tmp_path):
     """Many broken films and a good new one in one run: each broken job says what is wrong, the
     good one is subtitled, and the finished job is untouched. The good one is audio-only media,
@@ -325,6 +326,7 @@ def test_catalogue_keeps_going(catalogue, films, tmp_path):
     assert tree_hashes(workdir / "jobs" / "done1") == before
 
 
+@pytest.mark.slow
 def test_failed_job_reruns_alone_once_fixed(catalogue, films, tmp_path):
     """After a bad film is replaced, only that job runs; the finished one is not redone."""
     workdir = copy_workdir(catalogue, tmp_path / "work")
@@ -338,3 +340,62 @@ def test_failed_job_reruns_alone_once_fixed(catalogue, films, tmp_path):
     assert "job=done1" not in fixed.stdout + fixed.stderr
     assert (workdir / "jobs/late/10_mux/out.mkv").is_file()
     assert tree_hashes(workdir / "jobs" / "done1") == before
+
+
+# ---------------------------------------------------------------- the product pieces these rely on (fast)
+
+
+def test_ffmpeg_write_failures_are_found_in_its_messages():
+    from cinesub.demux import write_failure
+
+    full = "Error writing trailer of /x/a.wav: No space left on device\nError closing file /x/a.wav: ..."
+    assert str(write_failure(full, "jobs/j/01_demux/audio.wav")) == \
+        "no space left on device while writing jobs/j/01_demux/audio.wav"
+    too_big = "Error writing trailer of /x/a.wav: File too large"
+    assert "could not write out.mkv: Error writing trailer" in str(write_failure(too_big, "out.mkv"))
+    assert write_failure("[matroska @ 0x1] File ended prematurely\n", "out.mkv") is None
+
+
+@pytest.mark.parametrize("code, words", [(28, "no space left on device"), (27, "file size limit exceeded"),
+                                         (122, "disk quota exceeded")])
+def test_failed_writes_name_the_output_and_leave_nothing(tmp_path, code, words):
+    from cinesub.fileio import atomic_path
+    from cinesub.runner import _describe_unexpected
+
+    target = tmp_path / "jobs" / "j" / "04_asr" / "segments.json"
+    with pytest.raises(OSError) as caught:
+        with atomic_path(target) as tmp:
+            tmp.write_text("{\"half\": ")
+            raise OSError(code, os.strerror(code))
+    assert caught.value.filename == str(target)
+    assert _describe_unexpected(caught.value) == f"{words} while writing {target}"
+    assert list(target.parent.iterdir()) == []
+
+
+def test_stale_temporaries_of_a_killed_run_are_cleared(tmp_path):
+    from cinesub.fileio import write_json_atomic
+
+    stale = tmp_path / ".segments.json.k1ll3d_x.json"  # what SIGKILL leaves (mkstemp's 8 characters)
+    other = tmp_path / ".segments.json.x.abcd1234.x"  # another target's temporary: not ours to delete
+    stale.write_text("{\"half")
+    other.write_text("{")
+    write_json_atomic(tmp_path / "segments.json", {"ok": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "segments.json"]
+
+
+def test_decode_checks_reject_short_silent_and_truncated_audio(tmp_path):
+    import numpy as np
+    import soundfile
+    from cinesub.demux import _check_decoded
+    from cinesub.errors import CinesubError
+
+    rate = 16000
+    tone = (0.3 * np.sin(np.arange(rate * 3) * 2 * np.pi * 440 / rate)).astype(np.float32)
+    cases = {"short": (tone[: rate // 2], None, "too short"), "silent": (tone * 0, None, "is silent"),
+             "truncated": (tone, 10.0, "looks truncated")}
+    for name, (samples, expected_s, problem) in cases.items():
+        wav = tmp_path / f"{name}.wav"
+        soundfile.write(str(wav), samples, rate, subtype="PCM_16")
+        with pytest.raises(CinesubError, match=problem):
+            _check_decoded(wav, name, expected_s)
+    _check_decoded(tmp_path / "truncated.wav", "fine", 4.5)  # within the slack: accepted
