@@ -356,6 +356,23 @@ def test_ffmpeg_write_failures_are_found_in_its_messages():
     assert write_failure("[matroska @ 0x1] File ended prematurely\n", "out.mkv") is None
 
 
+def test_ffmpeg_killed_at_the_file_size_limit_is_named(tmp_path):
+    """Under RLIMIT_FSIZE ffmpeg dies of SIGXFSZ without a message: the partial file's size tells."""
+    from cinesub.demux import write_failure
+
+    partial = tmp_path / ".audio.wav.abcdefgh.wav"
+    partial.write_bytes(b"x" * 4096)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY:
+        assert write_failure("", "audio.wav", partial) is None  # no limit, nothing to blame
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        failure = write_failure("", "jobs/j/01_demux/audio.wav", partial)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert str(failure) == "file size limit exceeded while writing jobs/j/01_demux/audio.wav"
+
+
 @pytest.mark.parametrize("code, words", [(28, "no space left on device"), (27, "file size limit exceeded"),
                                          (122, "disk quota exceeded")])
 def test_failed_writes_name_the_output_and_leave_nothing(tmp_path, code, words):

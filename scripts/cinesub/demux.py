@@ -9,6 +9,7 @@ spaces, ``;``, ``$(…)`` or a leading ``-`` are read as plain files.
 from __future__ import annotations
 
 import os
+import resource
 from fractions import Fraction
 from typing import Any
 
@@ -123,13 +124,18 @@ def preflight(path: str) -> None:
         raise CinesubError(f"media file is not readable: {path}")
 
 
-def write_failure(stderr: str, out_path: str) -> CinesubError | None:
-    """ffmpeg exits 0 when it cannot write its trailer (a full disk): find that in its messages."""
+def write_failure(stderr: str, out_path: str, partial: os.PathLike | None = None) -> CinesubError | None:
+    """A failed write behind an ffmpeg run: ffmpeg exits 0 when it cannot write its trailer (a
+    full disk), and is killed without a word when ``partial`` reaches the file-size limit."""
     for line in stderr.splitlines():
         if "No space left on device" in line:
             return CinesubError(f"no space left on device while writing {out_path}")
         if line.startswith(("Error writing", "Error closing")):
             return CinesubError(f"could not write {out_path}: {line.strip()}")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if partial is not None and limit != resource.RLIM_INFINITY and os.path.exists(partial) \
+            and os.path.getsize(partial) >= limit:
+        return CinesubError(f"file size limit exceeded while writing {out_path}")
     return None
 
 
@@ -182,6 +188,9 @@ def extract_audio(
         try:
             _, stderr = stream.run(capture_stdout=True, capture_stderr=True)
         except ffmpeg.Error as err:
+            failure = write_failure((err.stderr or b"").decode("utf-8", "replace"), out_wav, tmp)
+            if failure:
+                raise failure from None
             detail = _last_line(err.stderr)
             raise CinesubError(f"ffmpeg could not decode the audio of {path}: {detail}") from None
         text = (stderr or b"").decode("utf-8", "replace")

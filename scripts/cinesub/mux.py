@@ -124,6 +124,9 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
         args = build_command(film, tracks, media, clip_start, str(tmp))
         result = subprocess.run(args, capture_output=True, text=True)
         if result.returncode != 0:
+            failure = write_failure(result.stderr, out_path, tmp)
+            if failure:
+                raise failure
             detail = result.stderr.strip().splitlines()
             raise CinesubError(f"ffmpeg could not mux {film}: {detail[-1] if detail else 'no details'}")
         failure = write_failure(result.stderr, out_path)
