@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-FIGURES = ("overhead", "noop", "dag", "longfilm", "translation")
+FIGURES = ("overhead", "noop", "asr", "dag", "longfilm", "translation")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
             print("[2] no-op and 09 re-run", flush=True)
             results["noop"] = noop.run(workdir, overhead.TARGET, runs)
             tables["noop"] = noop.table(results["noop"])
+    if "asr" in wanted:
+        import asr_modes
+
+        minutes = 3.0 if quick else 10.0
+        print(f"[1b] ASR alone: bare vs engine sequential vs batched, {minutes:g}-min audio", flush=True)
+        results["asr"] = asr_modes.run(minutes, runs)
+        tables["asr"] = asr_modes.table(results["asr"])
     if "dag" in wanted:
         import dag
 

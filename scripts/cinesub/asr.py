@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,6 +23,7 @@ STAGE = "04_asr"
 BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1
+MAX_CHUNK_S = 24.0  # batched decoding: longest chunk of speech (Whisper sees 30 s at a time)
 
 log = logging.getLogger("cinesub")
 
@@ -185,6 +187,44 @@ def decode_options(settings: dict, language: str, prompt: str | None) -> dict:
     }
 
 
+def group_speech(regions: list[tuple[float, float]], max_chunk_s: float) -> list[dict]:
+    """Speech regions (start, end seconds, in order) grouped into chunks of at most ``max_chunk_s``,
+    cut only in the pauses between regions (a region longer than that stays alone)."""
+    chunks: list[dict] = []
+    for start, end in regions:
+        if chunks and end - chunks[-1]["start"] <= max_chunk_s:
+            chunks[-1]["end"] = end
+            chunks[-1]["regions"].append((start, end))
+        else:
+            chunks.append({"start": start, "end": end, "regions": [(start, end)]})
+    return chunks
+
+
+def chunk_of(segment: dict, chunks: list[dict]) -> int:
+    """Index of the chunk that holds the segment's midpoint (else the nearest chunk)."""
+    middle = (segment["start"] + segment["end"]) / 2
+
+    def distance(chunk: dict) -> float:
+        return max(chunk["start"] - middle, middle - chunk["end"], 0.0)
+
+    return min(range(len(chunks)), key=lambda i: distance(chunks[i]))
+
+
+def needs_redecode(chunk: dict, segments: list[dict], settings: dict, min_region_s: float = 0.5) -> bool:
+    """True when a batched (temperature 0, no fallback) result for ``chunk`` cannot be trusted: a segment
+    fails the compression-ratio or log-probability check, or a speech region got no text at all."""
+    for segment in segments:
+        ratio, logprob = segment.get("compression_ratio"), segment.get("avg_logprob")
+        if ratio is not None and ratio > settings["compression_ratio_threshold"]:
+            return True
+        if logprob is not None and logprob < settings["log_prob_threshold"]:
+            return True
+    for start, end in chunk["regions"]:
+        if end - start >= min_region_s and not any(s["start"] < end and s["end"] > start for s in segments):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------- model files
 
 
@@ -251,16 +291,62 @@ class FasterWhisperEngine:
         self.prompt = prompt
         self.batched = BatchedInferencePipeline(self.model) if settings["batch_size"] > 1 else None
         self.batch_size = settings["batch_size"]
+        self.max_chunk_s = float(settings.get("max_chunk_s", MAX_CHUNK_S))
+        self.settings = settings
         self.options = decode_options(settings, language, prompt)
         self.options["vad_filter"] = settings["vad"]
         self.model_path = path
+        self.redecoded_chunks = 0
 
     def transcribe(self, audio: np.ndarray) -> list[dict]:
-        if self.batched is not None:
-            raw, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **self.options)
-        else:
+        if self.batched is None:
             raw, _ = self.model.transcribe(audio, **self.options)
-        return [_segment_dict(seg) for seg in raw]
+            return [_segment_dict(seg) for seg in raw]
+        return self._transcribe_batched(audio)
+
+    def _transcribe_batched(self, audio: np.ndarray) -> list[dict]:
+        """Batch bounded chunks cut at pauses, then re-decode sequentially (with temperature fallback)
+        any chunk whose batched result fails the quality checks or misses a speech region.
+
+        Chunks stay under ``max_chunk_s`` (default 24 s) because Whisper drops a last sentence that
+        runs into the 30 s edge, and batched decoding has no seek to recover it.
+        """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        rate = 16000
+        stamps = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=200,
+                                                         max_speech_duration_s=self.max_chunk_s))
+        chunks = group_speech([(s["start"] / rate, s["end"] / rate) for s in stamps], self.max_chunk_s)
+        if not chunks:
+            return []
+        options = {k: v for k, v in self.options.items() if k != "vad_filter"}
+        options["temperature"] = options["temperature"][:1]
+        clips = [{"start": c["start"], "end": c["end"]} for c in chunks]
+        raw, _ = self.batched.transcribe(audio, batch_size=self.batch_size, vad_filter=False,
+                                         without_timestamps=False, clip_timestamps=clips, **options)
+        per_chunk: list[list[dict]] = [[] for _ in chunks]
+        for seg in raw:
+            segment = _segment_dict(seg)
+            per_chunk[chunk_of(segment, chunks)].append(segment)
+        segments: list[dict] = []
+        for chunk, found in zip(chunks, per_chunk, strict=True):
+            if needs_redecode(chunk, found, self.settings):
+                self.redecoded_chunks += 1
+                first, last = int(chunk["start"] * rate), int(chunk["end"] * rate)
+                again, _ = self.model.transcribe(audio[first:last], **self.options)
+                found = [_shifted(_segment_dict(seg), chunk["start"]) for seg in again]
+            segments.extend(found)
+        return segments
+
+
+def _shifted(segment: dict, offset: float) -> dict:
+    """An engine segment dict with its segment and word times moved by ``offset`` seconds."""
+    segment["start"] += offset
+    segment["end"] += offset
+    for word in segment["words"]:
+        word["start"] = None if word["start"] is None else word["start"] + offset
+        word["end"] = None if word["end"] is None else word["end"] + offset
+    return segment
 
 
 def _segment_dict(seg: Any) -> dict:

@@ -1,0 +1,93 @@
+"""04_asr batched mode: bounded chunks cut at pauses, re-decoded when the batched result is not trusted."""
+
+from __future__ import annotations
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile
+from cinesub import asr
+
+SETTINGS = {"compression_ratio_threshold": 2.4, "log_prob_threshold": -1.0}
+
+
+def test_group_speech_cuts_only_between_regions_and_respects_the_limit():
+    regions = [(0.0, 5.0), (6.0, 12.0), (13.0, 20.0), (21.0, 30.0), (31.0, 70.0), (71.0, 72.0)]
+    chunks = asr.group_speech(regions, 24.0)
+    assert [(c["start"], c["end"]) for c in chunks] == [(0.0, 20.0), (21.0, 30.0), (31.0, 70.0), (71.0, 72.0)]
+    assert sum(len(c["regions"]) for c in chunks) == len(regions)
+    assert all(c["end"] - c["start"] <= 24.0 or len(c["regions"]) == 1 for c in chunks)
+    assert asr.group_speech([], 24.0) == []
+
+
+def test_chunk_of_uses_the_midpoint_then_the_nearest_chunk():
+    chunks = [{"start": 0.0, "end": 10.0}, {"start": 20.0, "end": 30.0}]
+    assert asr.chunk_of({"start": 8.0, "end": 14.0}, chunks) == 0
+    assert asr.chunk_of({"start": 17.0, "end": 19.0}, chunks) == 1  # in the gap, nearer the second
+    assert asr.chunk_of({"start": 25.0, "end": 40.0}, chunks) == 1
+
+
+@pytest.mark.parametrize(("segments", "expected"), [
+    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3},
+      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], False),
+    ([{"start": 0.5, "end": 4.0, "compression_ratio": 3.1, "avg_logprob": -0.3},
+      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], True),   # repetitive text
+    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -1.4},
+      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], True),   # unsure decode
+    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3}], True),  # a region lost
+    ([{"start": 0.5, "end": 9.0, "compression_ratio": None, "avg_logprob": None}], False),
+])
+def test_needs_redecode(segments, expected):
+    chunk = {"start": 0.0, "end": 10.0, "regions": [(0.0, 4.5), (5.5, 9.5), (9.7, 9.9)]}
+    assert asr.needs_redecode(chunk, segments, SETTINGS) is expected
+
+
+def _settings(batch_size: int) -> dict:
+    return {"backend": "faster-whisper", "model": asr.BUNDLED, "model_cache": "", "device": "cpu",
+            "compute_type": "int8", "threads": 2, "batch_size": batch_size, "beam_size": 5,
+            "temperatures": [0.0, 0.2, 0.4], "no_speech_threshold": 0.6, "log_prob_threshold": -1.0,
+            "compression_ratio_threshold": 2.4, "condition_on_previous_text": False, "vad": True,
+            "word_timestamps": True, "window_s": 600, "seed": 0}
+
+
+def _normalise(text: str) -> str:
+    return jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                          jiwer.Strip()])(text)
+
+
+@pytest.fixture(scope="module")
+def wav16k(english_film, tmp_path_factory):
+    import ffmpeg
+
+    film, truth = english_film
+    path = tmp_path_factory.mktemp("batched") / "audio.wav"
+    (ffmpeg.input(str(film)).output(str(path), ac=1, ar=16000, acodec="pcm_s16le")
+     .global_args("-nostdin", "-loglevel", "error").overwrite_output().run())
+    return path, truth
+
+
+def test_batched_mode_matches_known_text_and_timing(wav16k):
+    path, truth = wav16k
+    engine = asr.load_engine(_settings(4), "en")
+    segments = asr.transcribe_file(str(path), _settings(4), "en", engine=engine)
+    reference = _normalise(" ".join(s["text"] for s in truth))
+    wer = jiwer.wer(reference, _normalise(" ".join(s["text"] for s in segments)))
+    assert wer <= 0.15, wer
+    for sentence in truth:  # every sentence is found (none dropped at a chunk edge), near its true start
+        starts = [s["start"] for s in segments
+                  if s["end"] > sentence["start"] and s["start"] < sentence["end"]]
+        assert starts and abs(starts[0] - sentence["start"]) <= 0.5, (sentence, starts)
+    assert [s["id"] for s in segments] == list(range(len(segments)))
+    assert all(w["start"] <= w["end"] for s in segments for w in s["words"])
+
+
+def test_batched_mode_redecodes_a_chunk_that_fails_the_checks(wav16k):
+    path, truth = wav16k
+    settings = dict(_settings(4), log_prob_threshold=-0.0001)  # nothing passes: every chunk is re-decoded
+    engine = asr.load_engine(settings, "en")
+    audio, _ = soundfile.read(str(path), dtype="float32")
+    segments = engine.transcribe(audio)
+    assert engine.redecoded_chunks >= 1
+    reference = _normalise(" ".join(s["text"] for s in truth))
+    assert jiwer.wer(reference, _normalise(" ".join(s["text"] for s in segments))) <= 0.15
+    assert engine.transcribe(np.zeros(16000 * 3, dtype=np.float32)) == []  # silence: no chunks, no text
