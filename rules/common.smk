@@ -130,6 +130,21 @@ def split_langs(cell):
 JOBS = load_job_sheet(config["jobs"])
 
 
+def check_local_models():
+    """A model given as a local path must exist before anything runs: a rerun triggered by a
+    changed setting deletes the old outputs first, so a typo must not cost finished work."""
+    from cinesub.asr import looks_like_path
+
+    named = [("asr.model", config["asr"]["model"])]
+    if any(target_langs(job) for job in JOBS.index):
+        named += [(f"translation.models.{k}", v) for k, v in config["translation"]["models"].items()]
+    for key, value in named:
+        if looks_like_path(value) and not os.path.isdir(os.path.expanduser(value)):
+            raise WorkflowError(f"config: {key}: model directory not found: {value}")
+
+
+
+
 wildcard_constraints:
     job=r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}",
     lang=r"[a-z]{2,3}",
@@ -269,3 +284,6 @@ def gpu_slots(section):
         return 1 if uses_cuda(section) else 0
 
     return slots
+
+
+check_local_models()

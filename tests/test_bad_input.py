@@ -190,9 +190,11 @@ CASES = [
     Case("job id with ; and a leading -", "is not allowed", job="-x;touch pwned",
          row=media("good.mkv", job="-x;touch pwned")),
     # -- environment
-    Case("ASR model missing", "ASR model directory not found: ./models/asr", stage="04_asr",
+    # a local model path is checked before anything runs: a rerun would delete finished outputs first
+    Case("ASR model missing", "config: asr.model: model directory not found: ./models/asr", job=None,
          row=media("good.mkv"), setup=remove_model),
-    Case("translation model missing", "./models/en-indic", stage="08_translation",
+    Case("translation model missing",
+         "config: translation.models.en-indic: model directory not found: ./models/en-indic", job=None,
          config={"translation": {"models": {"en-indic": "./models/en-indic"}}},
          row=media("good.mkv", target_langs="hi")),
     # -- the files that later stages read

@@ -123,12 +123,14 @@ def test_second_run_does_nothing(spine_run):
 def test_failure_then_fix_resumes_without_redoing_demux(tmp_path, english_film):
     film, _ = english_film
     jobs = [{"job": "film2", "media": str(film), "source_lang": "en"}]
+    broken_model = tmp_path / "broken-model"
+    broken_model.mkdir()  # a model folder without model.bin: found at start, fails when 04_asr loads it
     workdir = write_workdir(
-        tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES, "asr": {"model": str(tmp_path / "no-such-model")}}
+        tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES, "asr": {"model": str(broken_model)}}
     )
     failed = run_snakemake(workdir, "jobs/film2/10_mux/out.mkv", check=False)
     assert failed.returncode != 0
-    assert "job film2: 04_asr: ASR model directory not found" in failed.stderr
+    assert f"job film2: 04_asr: ASR model directory {broken_model} has no model.bin" in failed.stderr
     audio = workdir / "jobs/film2/01_demux/audio.wav"
     assert audio.exists()
     assert not (workdir / "jobs/film2/04_asr/segments.json").exists()
@@ -138,3 +140,15 @@ def test_failure_then_fix_resumes_without_redoing_demux(tmp_path, english_film):
     assert "demux_extract" not in fixed.stdout + fixed.stderr
     assert os.path.getmtime(audio) == demux_mtime
     assert Path(workdir / "jobs/film2/10_mux/out.mkv").exists()
+
+
+def test_missing_local_model_stops_before_anything_runs(tmp_path, english_film):
+    film, _ = english_film
+    jobs = [{"job": "film3", "media": str(film), "source_lang": "en"}]
+    workdir = write_workdir(
+        tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES, "asr": {"model": "./no/such/model"}}
+    )
+    failed = run_snakemake(workdir, "jobs/film3/10_mux/out.mkv", check=False)
+    assert failed.returncode != 0
+    assert "config: asr.model: model directory not found: ./no/such/model" in failed.stderr
+    assert not (workdir / "jobs").exists()
