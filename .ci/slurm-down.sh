@@ -9,12 +9,10 @@ fi
 
 stop() {
     local name=$1 pidfile=$2 pid
-    if [[ -s $pidfile ]]; then
-        pid=$(cat "$pidfile")
-    else
-        pid=$(pgrep -x "$name" | head -n1)
-    fi
-    [[ -n ${pid:-} ]] || return 0
+    [[ -s $pidfile ]] || return 0
+    pid=$(cat "$pidfile")
+    # Only the daemon the pid file names, and only if that pid still is it.
+    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$name" ]] || return 0
     kill "$pid" 2>/dev/null || return 0
     for _ in $(seq 1 20); do
         kill -0 "$pid" 2>/dev/null || return 0

@@ -11,10 +11,33 @@ fi
 
 node_ready() {
     # The node must be up and schedulable, not merely the controller answering.
-    scontrol ping >/dev/null 2>&1 || return 1
+    timeout 5 scontrol ping >/dev/null 2>&1 || return 1
     local state
-    state=$(sinfo -h -N -n localhost -o '%T' 2>/dev/null | head -n1)
+    state=$(timeout 5 sinfo -h -N -n localhost -o '%T' 2>/dev/null | head -n1)
     [[ $state == idle* || $state == mixed* || $state == allocated* ]]
+}
+
+# A daemon counts as running only in a live state: a killed daemon can leave a zombie with its name.
+running() {
+    pgrep -r R,S,D -x "$1" >/dev/null
+}
+
+# Stop the daemon recorded in its pid file (only if that pid really is the named daemon).
+stop_daemon() {
+    local name=$1 pidfile=$2 pid
+    [[ -s $pidfile ]] || return 0
+    pid=$(cat "$pidfile")
+    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$name" ]] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 20); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.25
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+munge_works() {
+    timeout 5 munge -n 2>/dev/null | timeout 5 unmunge >/dev/null 2>&1
 }
 
 if command -v scontrol >/dev/null 2>&1 && [[ -f /etc/slurm/slurm.conf ]] && node_ready; then
@@ -41,8 +64,10 @@ chown munge:munge /etc/munge/munge.key
 chmod 0400 /etc/munge/munge.key
 install -d -o munge -g munge -m0755 /run/munge
 install -d -o munge -g munge -m0700 /var/lib/munge /var/log/munge
-if ! pgrep -x munged >/dev/null; then
+if ! munge_works; then
+    stop_daemon munged /run/munge/munged.pid
     runuser -u munge -- /usr/sbin/munged
+    for _ in $(seq 1 20); do munge_works && break; sleep 0.25; done
 fi
 
 cpus=$(nproc)
@@ -85,23 +110,28 @@ cat >/etc/slurm/gres.conf <<EOF
 NodeName=localhost Name=gpu File=/dev/null
 EOF
 
-if ! pgrep -x slurmctld >/dev/null; then
+if ! timeout 5 scontrol ping >/dev/null 2>&1; then
+    # A controller that does not answer (or died and left a pid file) is restarted.
+    stop_daemon slurmctld /run/slurmctld.pid
     slurmctld
+    # slurmd registers with the controller when it starts: a slurmd older than the controller is restarted.
+    stop_daemon slurmd /run/slurmd.pid
 fi
-if ! pgrep -x slurmd >/dev/null; then
+if ! running slurmd; then
     slurmd -N localhost
 fi
 
-for _ in $(seq 1 30); do
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
     if node_ready; then
         echo "slurm-up: node localhost ready (CPUs=${cpus} RealMemory=${real_memory} gpu:1)"
         exit 0
     fi
     # A node left DOWN/DRAIN by an earlier run is brought back explicitly.
-    scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true
+    timeout 5 scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true
     sleep 1
 done
 echo "slurm-up: node did not become ready; sinfo says:" >&2
-sinfo -N -l >&2 || true
+timeout 5 sinfo -N -l >&2 || true
 tail -n 20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
 exit 1
