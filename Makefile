@@ -63,8 +63,9 @@ bench-full: setup
 models: $(VENV)/.installed
 	HF_HUB_OFFLINE=0 PYTHONPATH=scripts python -m cinesub.models fetch --config config/config.yaml
 
-report: demo
-	snakemake --cores 2 --report report.html jobs/demo/10_mux/out.mkv
+report: setup
+	snakemake --cores 2 jobs/demo/report/timeline.png
+	snakemake --cores 2 --report report.html jobs/demo/report/timeline.png
 
 clean:
 	rm -rf jobs demo .snakemake report.html

@@ -26,4 +26,5 @@ include: "rules/report.smk"
 rule all:
     input:
         final_targets(),
+        report_targets(),
     default_target: True

@@ -127,6 +127,17 @@ def split_langs(cell):
     return list(dict.fromkeys(langs))
 
 
+def check_stage_switches():
+    """Switch combinations that cannot work stop the run at start."""
+    stages = config["stages"]
+    if stages["tmdb"] and not stages["glossary"]:
+        raise WorkflowError(
+            "config: stages.tmdb needs stages.glossary: the film's names reach ASR, NER and "
+            "translation only through the glossary (switch tmdb off too, or glossary on)"
+        )
+
+
+check_stage_switches()
 JOBS = load_job_sheet(config["jobs"])
 
 

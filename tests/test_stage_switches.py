@@ -118,14 +118,11 @@ def test_targets_without_translation_fail_at_start(tmp_path, film):
     assert "Job stats" not in output  # stopped before any DAG was built
 
 
-def test_tmdb_without_glossary_is_refused_or_skipped(tmp_path, film):
-    # Nothing but the glossary reads TMDB's names: either the config is refused at start with a message
-    # naming both switches, or the lookup is left out of the DAG. It must never run for nothing.
+def test_tmdb_without_glossary_is_refused(tmp_path, film):
+    # Nothing but the glossary passes TMDB's names on: the lookup would run for nothing.
     returncode, output = dry_run(tmp_path, film, {**ALL_ON, "glossary": False})
-    if returncode != 0:
-        assert re.search(r"tmdb.*glossary|glossary.*tmdb", output), output[-2000:]
-    else:
-        assert "tmdb_fetch" not in {rule for rule, _ in dry_run_jobs(output)}
+    assert returncode != 0
+    assert "config: stages.tmdb needs stages.glossary" in output, output[-2000:]
 
 
 @pytest.mark.parametrize("bad, words", [
