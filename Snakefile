@@ -24,7 +24,7 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_targets(),
         report_targets(),
-    default_target: True

@@ -6,17 +6,17 @@ rule demux_extract:
         audio="jobs/{job}/01_demux/audio.wav",
         media="jobs/{job}/01_demux/media.json",
         manifest="jobs/{job}/01_demux/manifest.json",
-    params:
-        media=job_field("media"),
-        source_lang=job_field("source_lang"),
-        clip_start=job_field("clip_start"),
-        clip_end=job_field("clip_end"),
-        sample_rate=config["demux"]["sample_rate"],
     log:
         "jobs/{job}/logs/01_demux.log",
     benchmark:
         "jobs/{job}/benchmarks/01_demux.tsv"
     conda:
         "../envs/media.yaml"
+    params:
+        media=job_field("media"),
+        source_lang=job_field("source_lang"),
+        clip_start=job_field("clip_start"),
+        clip_end=job_field("clip_end"),
+        sample_rate=config["demux"]["sample_rate"],
     script:
         "../scripts/demux.py"

@@ -1,19 +1,9 @@
-def glossary_settings(wildcards):
-    return config["glossary"]
-
-
-def job_glossary_file(wildcards):
-    """The per-job glossary config/glossary/<job>.tsv as an input when it exists (optional)."""
-    path = os.path.join(config["glossary"]["job_dir"], f"{wildcards.job}.tsv")
-    return [path] if os.path.isfile(path) else []
-
-
 rule glossary_load_merge:
     """Merge the shipped Hinglish glossary, the per-job glossary and the film's names into
     glossary.json, with the names and terms prompt for ASR."""
     input:
         shipped=workflow_path(config["glossary"]["shipped"]),
-        job_glossary=job_glossary_file,
+        job_glossary=per_job_file("glossary", "job_dir", "tsv"),
         metadata=optional_input("tmdb", "jobs/{job}/02_tmdb/metadata.json"),
     output:
         glossary="jobs/{job}/03_glossary_load/glossary.json",
@@ -25,7 +15,7 @@ rule glossary_load_merge:
     conda:
         "../envs/media.yaml"
     params:
-        glossary=glossary_settings,
+        glossary=config_section("glossary"),
         language=job_field("source_lang"),
     script:
         "../scripts/glossary_load.py"

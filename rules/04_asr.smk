@@ -1,11 +1,3 @@
-def asr_settings(wildcards):
-    return config["asr"]
-
-
-def asr_conda_env():
-    return f"../envs/{config['asr']['backend'].replace('-', '_')}.yaml"
-
-
 rule asr_transcribe:
     """Speech to canonical segments with word timestamps (faster-whisper or WhisperX)."""
     input:
@@ -14,18 +6,18 @@ rule asr_transcribe:
     output:
         segments="jobs/{job}/04_asr/segments.json",
         manifest="jobs/{job}/04_asr/manifest.json",
-    params:
-        asr=asr_settings,
-        language=job_field("source_lang"),
-    threads: config["asr"]["threads"]
-    resources:
-        gpu=gpu_slots("asr"),
-        mem_mb=config["asr"]["mem_mb"],
     log:
         "jobs/{job}/logs/04_asr.log",
     benchmark:
         "jobs/{job}/benchmarks/04_asr.tsv"
     conda:
         asr_conda_env()
+    threads: config["asr"]["threads"]
+    resources:
+        gpu=gpu_slots("asr"),
+        mem_mb=config["asr"]["mem_mb"],
+    params:
+        asr=config_section("asr"),
+        language=job_field("source_lang"),
     script:
         "../scripts/asr.py"

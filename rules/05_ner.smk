@@ -1,7 +1,3 @@
-def ner_settings(wildcards):
-    return config["ner"]
-
-
 rule ner_tag:
     """Names in the transcript: a glossary gazetteer (Latin and Devanagari spellings) plus spaCy NER
     on Latin-script lines; entities go into the segments and entities.json."""
@@ -19,6 +15,6 @@ rule ner_tag:
     conda:
         "../envs/nlp.yaml"
     params:
-        ner=ner_settings,
+        ner=config_section("ner"),
     script:
         "../scripts/ner_tag.py"

@@ -1,11 +1,8 @@
-def lyrics_settings(wildcards):
-    return config["lyrics"]
-
-
 rule lyrics_detection_detect:
     """Songs from music features of the audio (beat regularity, harmonic/percussive energy, chroma) plus
     transcript cues (repeated lines, short lines, low confidence) and a voice check; sung segments are
-    flagged lyrics (or dropped with lyrics.action: drop). Every span and its cues go to songs.json."""
+    flagged lyrics (or dropped with lyrics.action: drop). Every span and its cues go to songs.json.
+    """
     input:
         audio="jobs/{job}/01_demux/audio.wav",
         segments=segments_input_for("06_lyrics_detection"),
@@ -13,13 +10,13 @@ rule lyrics_detection_detect:
         segments="jobs/{job}/06_lyrics_detection/segments.json",
         songs="jobs/{job}/06_lyrics_detection/songs.json",
         manifest="jobs/{job}/06_lyrics_detection/manifest.json",
-    params:
-        cfg=lyrics_settings,
     log:
         "jobs/{job}/logs/06_lyrics_detection.log",
     benchmark:
         "jobs/{job}/benchmarks/06_lyrics_detection.tsv"
     conda:
         "../envs/nlp.yaml"
+    params:
+        cfg=config_section("lyrics"),
     script:
         "../scripts/lyrics_detection.py"

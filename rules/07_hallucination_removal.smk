@@ -1,13 +1,7 @@
-def hallucination_settings(wildcards):
-    """The hallucination section, with the phrase lists resolved so any working directory finds them."""
-    settings = dict(config["hallucination"])
-    settings["phrases_dir"] = workflow_path(settings.get("phrases_dir", "resources/hallucination"))
-    return settings
-
-
 rule hallucination_removal_filter:
     """Drop or trim invented text (boilerplate, loops, identical runs, compression ratio, low confidence,
-    no speech in the audio, impossible speaking rate, wrong script); removed.json says what and why."""
+    no speech in the audio, impossible speaking rate, wrong script); removed.json says what and why.
+    """
     input:
         audio="jobs/{job}/01_demux/audio.wav",
         segments=segments_input_for("07_hallucination_removal"),
@@ -15,13 +9,13 @@ rule hallucination_removal_filter:
         segments="jobs/{job}/07_hallucination_removal/segments.json",
         removed="jobs/{job}/07_hallucination_removal/removed.json",
         manifest="jobs/{job}/07_hallucination_removal/manifest.json",
-    params:
-        cfg=hallucination_settings,
     log:
         "jobs/{job}/logs/07_hallucination_removal.log",
     benchmark:
         "jobs/{job}/benchmarks/07_hallucination_removal.tsv"
     conda:
         "../envs/faster_whisper.yaml"
+    params:
+        cfg=hallucination_settings,
     script:
         "../scripts/hallucination_removal.py"

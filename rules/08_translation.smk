@@ -1,11 +1,3 @@
-def translation_settings(wildcards):
-    return config["translation"]
-
-
-def translation_target(wildcards):
-    return wildcards.lang
-
-
 rule translation_translate:
     """Source segments to one target language (IndicTrans2, or NLLB for non-Indic pairs), names kept."""
     input:
@@ -25,7 +17,7 @@ rule translation_translate:
         gpu=gpu_slots("translation"),
         mem_mb=config["translation"]["mem_mb"],
     params:
-        translation=translation_settings,
-        target_lang=translation_target,
+        translation=config_section("translation"),
+        target_lang=wildcard_value("lang"),
     script:
         "../scripts/translate.py"

@@ -14,7 +14,6 @@ sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
 from cinesub import languages  # noqa: E402
 
-
 # ---------------------------------------------------------------- validation
 
 
@@ -34,7 +33,11 @@ def _one_line(where, exc):
         return f"{where}: {' '.join(str(exc).split())}"
     path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     message = err.message
-    if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
+    if (
+        err.validator == "pattern"
+        and isinstance(err.schema, dict)
+        and err.schema.get("description")
+    ):
         # a bare regular expression is no help to a user: say what is allowed
         message = f"{err.instance!r} is not allowed ({err.schema['description']})"
     return f"{where}: {path}: {' '.join(message.split())}"
@@ -71,30 +74,24 @@ MAX_TARGETS = 5
 def load_job_sheet(path):
     if not os.path.exists(path):
         raise WorkflowError(f"job sheet {path}: file not found")
-    sheet = pd.read_csv(
-        path, sep="\t", dtype=str, keep_default_na=False, comment="#"
-    ).rename(columns=str.strip)
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#").rename(
+        columns=str.strip
+    )
     missing = [c for c in ("job", "media", "source_lang") if c not in sheet.columns]
     if missing:
-        raise WorkflowError(
-            f"job sheet {path}: missing column(s) {', '.join(missing)}"
-        )
+        raise WorkflowError(f"job sheet {path}: missing column(s) {', '.join(missing)}")
     sheet = sheet.apply(lambda column: column.str.strip())
     for index, row in sheet.iterrows():
         try:
             validate(sheet.iloc[[index]], "../workflow/schemas/jobs.schema.json")
         except WorkflowError as exc:
-            raise WorkflowError(
-                _one_line(f"job sheet {path}, job {row['job']!r}", exc)
-            ) from None
+            raise WorkflowError(_one_line(f"job sheet {path}, job {row['job']!r}", exc)) from None
     for column in JOB_COLUMNS:
         if column not in sheet.columns:
             sheet[column] = ""
     duplicated = sorted(set(sheet.loc[sheet["job"].duplicated(), "job"]))
     if duplicated:
-        raise WorkflowError(
-            f"job sheet {path}: duplicate job id(s) {', '.join(duplicated)}"
-        )
+        raise WorkflowError(f"job sheet {path}: duplicate job id(s) {', '.join(duplicated)}")
     for _, row in sheet.iterrows():
         check_job_row(path, row)
     return sheet.set_index("job", drop=False)
@@ -148,12 +145,12 @@ def check_local_models():
 
     named = [("asr.model", config["asr"]["model"])]
     if any(target_langs(job) for job in JOBS.index):
-        named += [(f"translation.models.{k}", v) for k, v in config["translation"]["models"].items()]
+        named += [
+            (f"translation.models.{k}", v) for k, v in config["translation"]["models"].items()
+        ]
     for key, value in named:
         if looks_like_path(value) and not os.path.isdir(os.path.expanduser(value)):
             raise WorkflowError(f"config: {key}: model directory not found: {value}")
-
-
 
 
 wildcard_constraints:
@@ -219,6 +216,83 @@ def optional_input(stage_key, path):
     return optional
 
 
+# ------------------------------------------------------------ params helpers
+
+
+def config_section(name):
+    """A params function giving a rule its whole config section (schema defaults filled in)."""
+
+    def section(wildcards):
+        return config[name]
+
+    return section
+
+
+def wildcard_value(name):
+    def value(wildcards):
+        return wildcards[name]
+
+    return value
+
+
+def job_path(relative):
+    def path(wildcards):
+        return f"jobs/{wildcards.job}/{relative}"
+
+    return path
+
+
+def per_job_file(section, dir_key, extension):
+    """An input function: the job's optional hand-written file ``<dir>/<job>.<ext>`` when it
+    exists (so editing it reruns the stage), else nothing."""
+
+    def optional_file(wildcards):
+        path = os.path.join(config[section][dir_key], f"{wildcards.job}.{extension}")
+        return [path] if os.path.isfile(path) else []
+
+    return optional_file
+
+
+def track_langs(wildcards):
+    return subtitle_langs(wildcards.job)
+
+
+def per_track_files(pattern):
+    """One file per subtitle language, ``pattern`` relative to jobs/<job>/ with a {lang} field."""
+
+    def files(wildcards):
+        return [
+            f"jobs/{wildcards.job}/{pattern.format(lang=lang)}"
+            for lang in subtitle_langs(wildcards.job)
+        ]
+
+    return files
+
+
+def asr_conda_env():
+    return f"../envs/{config['asr']['backend'].replace('-', '_')}.yaml"
+
+
+def hallucination_settings(wildcards):
+    """The hallucination section, with the phrase lists resolved so any working directory finds them."""
+    settings = dict(config["hallucination"])
+    settings["phrases_dir"] = workflow_path(settings.get("phrases_dir", "resources/hallucination"))
+    return settings
+
+
+def subtitle_format_outputs():
+    """One named output per format in ``subtitles.formats``: srt=..., vtt=..."""
+    return {
+        fmt: f"jobs/{{job}}/09_subtitle_gen/{{lang}}.{fmt}"
+        for fmt in config["subtitles"]["formats"]
+    }
+
+
+def report_targets():
+    """Every job's report figures: in the default target so ``--report`` finds them."""
+    return expand("jobs/{job}/report/timeline.png", job=JOBS.index)
+
+
 # ------------------------------------------------------- segments flow forward
 
 # Producers of the canonical source-language segments, in pipeline order:
@@ -267,14 +341,6 @@ def subtitle_source_segments(wildcards):
             f"job {wildcards.job}: {wildcards.lang} is neither the source nor a target language"
         )
     return f"jobs/{wildcards.job}/08_translation/{wildcards.lang}.segments.json"
-
-
-def subtitle_files(wildcards):
-    """The SRT of each track language (the schema makes srt a required format)."""
-    return [
-        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt"
-        for lang in subtitle_langs(wildcards.job)
-    ]
 
 
 def final_targets():

@@ -1,32 +1,6 @@
 """Per-job figures for ``snakemake --report``: timeline, reading speed, conformance, stage runtimes."""
 
 
-def report_langs(wildcards):
-    return subtitle_langs(wildcards.job)
-
-
-def report_cue_files(wildcards):
-    return [
-        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.srt" for lang in subtitle_langs(wildcards.job)
-    ]
-
-
-def report_qc_files(wildcards):
-    return [
-        f"jobs/{wildcards.job}/09_subtitle_gen/{lang}.qc.json"
-        for lang in subtitle_langs(wildcards.job)
-    ]
-
-
-def report_benchmark_dir(wildcards):
-    return f"jobs/{wildcards.job}/benchmarks"
-
-
-def report_targets():
-    """Every job's report figures: add to the default target so ``--report`` finds them."""
-    return expand("jobs/{job}/report/timeline.png", job=JOBS.index)
-
-
 rule report_plots:
     """Timeline, reading-speed histogram, conformance table and stage runtimes of one job."""
     input:
@@ -35,8 +9,8 @@ rule report_plots:
         segments=segments_input_for("08_translation"),
         songs=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/songs.json"),
         removed=optional_input("hallucination", "jobs/{job}/07_hallucination_removal/removed.json"),
-        cues=report_cue_files,
-        qc=report_qc_files,
+        cues=per_track_files("09_subtitle_gen/{lang}.srt"),
+        qc=per_track_files("09_subtitle_gen/{lang}.qc.json"),
     output:
         timeline=report(
             "jobs/{job}/report/timeline.png",
@@ -77,7 +51,7 @@ rule report_plots:
     resources:
         mem_mb=1000,
     params:
-        langs=report_langs,
-        benchmark_dir=report_benchmark_dir,
+        langs=track_langs,
+        benchmark_dir=job_path("benchmarks"),
     script:
         "../scripts/report_plots.py"
