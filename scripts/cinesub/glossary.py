@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import languages
+from .languages import unique_texts
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
 from .tmdb import clean_character
@@ -159,17 +160,7 @@ def devanagari_variants(name: str, written: Iterable[str] = ()) -> list[str]:
         joined = ["".join(parts[:2]) + " " + " ".join(parts[2:])] if len(parts) >= 3 else []
         for form in [spelling, *joined]:
             forms.extend([form, strip_nukta(form)])
-    return _dedupe(forms)
-
-
-def _dedupe(items: Iterable[str]) -> list[str]:
-    seen, out = set(), []
-    for item in items:
-        item = " ".join(str(item).split())
-        if item and item.casefold() not in seen:
-            seen.add(item.casefold())
-            out.append(item)
-    return out
+    return unique_texts(forms)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -202,7 +193,7 @@ def read_glossary_tsv(path: str | os.PathLike, source: str) -> list[dict[str, An
             raise CinesubError(f"glossary {path}: data row {number} has no term")
         rows.append({
             "term": row["term"], "devanagari": row.get("devanagari", ""), "english": row.get("english", ""),
-            "variants": _dedupe(v for v in row.get("variants", "").split("|")),
+            "variants": unique_texts(v for v in row.get("variants", "").split("|")),
             "kind": (row.get("kind") or "term").lower(), "note": row.get("note", ""), "source": source,
         })
     return rows
@@ -218,7 +209,7 @@ def merge_terms(shipped: list[dict], job_terms: list[dict]) -> list[dict]:
         key = row["term"].casefold()
         if key in merged:
             continue
-        variants = _dedupe([row["devanagari"], *row["variants"]]) if row["devanagari"] else row["variants"]
+        variants = unique_texts([row["devanagari"], *row["variants"]]) if row["devanagari"] else row["variants"]
         merged[key] = {"term": row["term"], "english": row["english"] or row["term"],
                        "variants": [v for v in variants if v.casefold() != key], "kind": row["kind"],
                        "source": row["source"], "devanagari": row["devanagari"], "note": row["note"]}
@@ -270,7 +261,7 @@ def merge_names(metadata: Mapping[str, Any] | None, job_rows: list[dict]) -> lis
     for entry in entries.values():
         written = entry.pop("written")
         latin = [w for w in written if not is_devanagari(w)]
-        entry["variants"] = [v for v in _dedupe([*latin, *devanagari_variants(entry["name"], written)])
+        entry["variants"] = [v for v in unique_texts([*latin, *devanagari_variants(entry["name"], written)])
                              if v.casefold() != entry["name"].casefold()]
         names.append(entry)
     return names
@@ -306,7 +297,7 @@ def fit_list(items: Iterable[str], max_tokens: int, count: Callable[[str], int],
              end: str = "") -> str:
     """Comma-join ``items`` in priority order, skipping any that would push the text over ``max_tokens``."""
     chosen: list[str] = []
-    for item in _dedupe(items):
+    for item in unique_texts(items):
         candidate = ", ".join([*chosen, item]) + end
         if count(candidate) <= max_tokens:
             chosen.append(item)

@@ -108,3 +108,15 @@ def script_share(text: str) -> dict[str, float]:
             counts[script] = counts.get(script, 0) + 1
     total = sum(counts.values())
     return {script: n / total for script, n in counts.items()} if total else {}
+
+
+def unique_texts(items) -> list[str]:
+    """Whitespace-normalised, non-empty texts in first-seen order, deduplicated case-insensitively."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        text = " ".join(str(item).split())
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            unique.append(text)
+    return unique

@@ -30,6 +30,7 @@ from typing import Any
 
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
+from .languages import unique_texts
 
 STAGE = "02_tmdb"
 ENV_KEY = "TMDB_API_KEY"
@@ -342,18 +343,12 @@ def summarize_credits(credits: Mapping[str, Any], top_cast: int) -> tuple[list[d
 
 def collect_names(cast: list[Mapping[str, Any]], crew: list[Mapping[str, Any]]) -> list[str]:
     """Every person and character name, in billing order, deduplicated case-insensitively."""
-    names, seen = [], set()
     candidates: list[str] = []
     for member in cast:
         candidates.append(member["name"])
         candidates.extend(clean_character(member.get("character", "")))
     candidates.extend(member["name"] for member in crew)
-    for name in candidates:
-        name = " ".join(str(name).split())
-        if name and name.casefold() not in seen:
-            seen.add(name.casefold())
-            names.append(name)
-    return names
+    return unique_texts(candidates)
 
 
 def empty_metadata(title: str, year: int | None, source: str = "none",
