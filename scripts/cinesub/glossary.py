@@ -33,16 +33,22 @@ from pathlib import Path
 from typing import Any
 
 from . import languages
-from .languages import unique_texts
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
+from .languages import unique_texts
 from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
 COLUMNS = ("term", "devanagari", "english", "variants", "kind", "note")
 # Per-job kinds that are names (kept verbatim, found by NER), with the NER label they get.
-NAME_KINDS = {"person": "PERSON", "character": "PERSON", "name": "PERSON", "nickname": "PERSON",
-              "place": "GPE", "org": "ORG"}
+NAME_KINDS = {
+    "person": "PERSON",
+    "character": "PERSON",
+    "name": "PERSON",
+    "nickname": "PERSON",
+    "place": "GPE",
+    "org": "ORG",
+}
 NUKTA = "\u093c"
 VIRAMA = "\u094d"
 
@@ -51,31 +57,112 @@ VIRAMA = "\u094d"
 # Common name parts whose Hindi spelling the rules cannot guess (long vowels written short in
 # English, nuktas, retroflex consonants, Hindi spellings that differ from the romanization).
 NAME_LEXICON = {
-    "khan": "ख़ान", "shah": "शाह", "rukh": "रुख़", "shahrukh": "शाहरुख़", "singh": "सिंह", "kumar": "कुमार",
-    "raj": "राज", "rao": "राव", "dev": "देव", "ram": "राम", "shri": "श्री", "sri": "श्री", "dutt": "दत्त",
-    "roy": "रॉय", "kapoor": "कपूर", "kapur": "कपूर", "khanna": "खन्ना", "bachchan": "बच्चन",
-    "mukherjee": "मुखर्जी", "chatterjee": "चटर्जी", "banerjee": "बनर्जी", "patel": "पटेल", "rahul": "राहुल",
-    "chopra": "चोपड़ा", "aditya": "आदित्य", "asha": "आशा", "amitabh": "अमिताभ", "aamir": "आमिर",
-    "joshi": "जोशी", "gupta": "गुप्ता", "verma": "वर्मा", "varma": "वर्मा", "jain": "जैन",
-    "reddy": "रेड्डी", "nair": "नायर", "iyer": "अय्यर", "mumbai": "मुंबई", "delhi": "दिल्ली",
-    "ji": "जी", "devi": "देवी", "lal": "लाल", "nath": "नाथ", "prasad": "प्रसाद", "mohammed": "मोहम्मद",
-    "mohammad": "मोहम्मद", "ali": "अली", "sheikh": "शेख़", "thakur": "ठाकुर", "pandey": "पांडे",
-    "tiwari": "तिवारी", "mishra": "मिश्रा", "yadav": "यादव", "chaudhary": "चौधरी", "chaudhry": "चौधरी",
+    "khan": "ख़ान",
+    "shah": "शाह",
+    "rukh": "रुख़",
+    "shahrukh": "शाहरुख़",
+    "singh": "सिंह",
+    "kumar": "कुमार",
+    "raj": "राज",
+    "rao": "राव",
+    "dev": "देव",
+    "ram": "राम",
+    "shri": "श्री",
+    "sri": "श्री",
+    "dutt": "दत्त",
+    "roy": "रॉय",
+    "kapoor": "कपूर",
+    "kapur": "कपूर",
+    "khanna": "खन्ना",
+    "bachchan": "बच्चन",
+    "mukherjee": "मुखर्जी",
+    "chatterjee": "चटर्जी",
+    "banerjee": "बनर्जी",
+    "patel": "पटेल",
+    "rahul": "राहुल",
+    "chopra": "चोपड़ा",
+    "aditya": "आदित्य",
+    "asha": "आशा",
+    "amitabh": "अमिताभ",
+    "aamir": "आमिर",
+    "joshi": "जोशी",
+    "gupta": "गुप्ता",
+    "verma": "वर्मा",
+    "varma": "वर्मा",
+    "jain": "जैन",
+    "reddy": "रेड्डी",
+    "nair": "नायर",
+    "iyer": "अय्यर",
+    "mumbai": "मुंबई",
+    "delhi": "दिल्ली",
+    "ji": "जी",
+    "devi": "देवी",
+    "lal": "लाल",
+    "nath": "नाथ",
+    "prasad": "प्रसाद",
+    "mohammed": "मोहम्मद",
+    "mohammad": "मोहम्मद",
+    "ali": "अली",
+    "sheikh": "शेख़",
+    "thakur": "ठाकुर",
+    "pandey": "पांडे",
+    "tiwari": "तिवारी",
+    "mishra": "मिश्रा",
+    "yadav": "यादव",
+    "chaudhary": "चौधरी",
+    "chaudhry": "चौधरी",
 }
 
 # Latin letter groups, longest first, to Devanagari consonants.
 CONSONANTS = [
-    ("chh", "छ"), ("ksh", "क्ष"), ("sh", "श"), ("ch", "च"), ("kh", "ख"), ("gh", "घ"), ("th", "थ"),
-    ("dh", "ध"), ("ph", "फ"), ("bh", "भ"), ("jh", "झ"), ("k", "क"), ("g", "ग"), ("c", "क"), ("j", "ज"),
-    ("t", "त"), ("d", "द"), ("n", "न"), ("p", "प"), ("b", "ब"), ("m", "म"), ("y", "य"), ("r", "र"),
-    ("l", "ल"), ("v", "व"), ("w", "व"), ("s", "स"), ("h", "ह"), ("f", "फ़"), ("z", "ज़"), ("q", "क़"),
+    ("chh", "छ"),
+    ("ksh", "क्ष"),
+    ("sh", "श"),
+    ("ch", "च"),
+    ("kh", "ख"),
+    ("gh", "घ"),
+    ("th", "थ"),
+    ("dh", "ध"),
+    ("ph", "फ"),
+    ("bh", "भ"),
+    ("jh", "झ"),
+    ("k", "क"),
+    ("g", "ग"),
+    ("c", "क"),
+    ("j", "ज"),
+    ("t", "त"),
+    ("d", "द"),
+    ("n", "न"),
+    ("p", "प"),
+    ("b", "ब"),
+    ("m", "म"),
+    ("y", "य"),
+    ("r", "र"),
+    ("l", "ल"),
+    ("v", "व"),
+    ("w", "व"),
+    ("s", "स"),
+    ("h", "ह"),
+    ("f", "फ़"),
+    ("z", "ज़"),
+    ("q", "क़"),
     ("x", "क्स"),
 ]
 # Latin vowel groups to (independent letter, matra after a consonant); "a" after a consonant is inherent.
 VOWELS = [
-    ("aa", "आ", "ा"), ("ai", "ऐ", "ै"), ("au", "औ", "ौ"), ("ee", "ई", "ी"), ("ii", "ई", "ी"),
-    ("oo", "ऊ", "ू"), ("uu", "ऊ", "ू"), ("ou", "औ", "ौ"), ("a", "अ", ""), ("i", "इ", "ि"), ("u", "उ", "ु"),
-    ("e", "ए", "े"), ("o", "ओ", "ो"),
+    ("aa", "आ", "ा"),
+    ("ai", "ऐ", "ै"),
+    ("au", "औ", "ौ"),
+    ("ee", "ई", "ी"),
+    ("ii", "ई", "ी"),
+    ("oo", "ऊ", "ू"),
+    ("uu", "ऊ", "ू"),
+    ("ou", "औ", "ौ"),
+    ("a", "अ", ""),
+    ("i", "इ", "ि"),
+    ("u", "उ", "ु"),
+    ("e", "ए", "े"),
+    ("o", "ओ", "ो"),
 ]
 _NASAL_BEFORE = set("kgcjtdpbs")  # "n" before these is written as anusvara (Anand -> अनंद, Chandra)
 
@@ -122,7 +209,7 @@ def transliterate_word(word: str) -> str:
             after_consonant = False
             continue
         latin, letter = consonant
-        nxt = text[i + len(latin): i + len(latin) + 1]
+        nxt = text[i + len(latin) : i + len(latin) + 1]
         if after_consonant:
             out.append(VIRAMA)
         if latin == "n" and nxt and nxt in _NASAL_BEFORE and out and not after_consonant:
@@ -178,12 +265,14 @@ def read_glossary_tsv(path: str | os.PathLike, source: str) -> list[dict[str, An
     reader = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     header = [h.strip() for h in reader.fieldnames or []]
     if "term" not in header:
-        raise CinesubError(f"glossary {path}: the header must name a 'term' column "
-                           f"(columns: {' '.join(COLUMNS)})")
+        raise CinesubError(
+            f"glossary {path}: the header must name a 'term' column (columns: {' '.join(COLUMNS)})"
+        )
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise CinesubError(f"glossary {path}: unknown column(s) {', '.join(unknown)} "
-                           f"(columns: {' '.join(COLUMNS)})")
+        raise CinesubError(
+            f"glossary {path}: unknown column(s) {', '.join(unknown)} (columns: {' '.join(COLUMNS)})"
+        )
     rows = []
     for number, raw in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -191,11 +280,17 @@ def read_glossary_tsv(path: str | os.PathLike, source: str) -> list[dict[str, An
             raise CinesubError(f"glossary {path}: data row {number} has more fields than the header")
         if not row.get("term"):
             raise CinesubError(f"glossary {path}: data row {number} has no term")
-        rows.append({
-            "term": row["term"], "devanagari": row.get("devanagari", ""), "english": row.get("english", ""),
-            "variants": unique_texts(v for v in row.get("variants", "").split("|")),
-            "kind": (row.get("kind") or "term").lower(), "note": row.get("note", ""), "source": source,
-        })
+        rows.append(
+            {
+                "term": row["term"],
+                "devanagari": row.get("devanagari", ""),
+                "english": row.get("english", ""),
+                "variants": unique_texts(v for v in row.get("variants", "").split("|")),
+                "kind": (row.get("kind") or "term").lower(),
+                "note": row.get("note", ""),
+                "source": source,
+            }
+        )
     return rows
 
 
@@ -209,10 +304,18 @@ def merge_terms(shipped: list[dict], job_terms: list[dict]) -> list[dict]:
         key = row["term"].casefold()
         if key in merged:
             continue
-        variants = unique_texts([row["devanagari"], *row["variants"]]) if row["devanagari"] else row["variants"]
-        merged[key] = {"term": row["term"], "english": row["english"] or row["term"],
-                       "variants": [v for v in variants if v.casefold() != key], "kind": row["kind"],
-                       "source": row["source"], "devanagari": row["devanagari"], "note": row["note"]}
+        variants = (
+            unique_texts([row["devanagari"], *row["variants"]]) if row["devanagari"] else row["variants"]
+        )
+        merged[key] = {
+            "term": row["term"],
+            "english": row["english"] or row["term"],
+            "variants": [v for v in variants if v.casefold() != key],
+            "kind": row["kind"],
+            "source": row["source"],
+            "devanagari": row["devanagari"],
+            "note": row["note"],
+        }
     return list(merged.values())
 
 
@@ -225,16 +328,26 @@ def merge_names(metadata: Mapping[str, Any] | None, job_rows: list[dict]) -> lis
     case-insensitively with every Latin and Devanagari spelling."""
     entries: dict[str, dict] = {}
 
-    def add(name: str, source: str, label: str = "PERSON", written: Iterable[str] = (),
-            character_of: str | None = None) -> None:
+    def add(
+        name: str,
+        source: str,
+        label: str = "PERSON",
+        written: Iterable[str] = (),
+        character_of: str | None = None,
+    ) -> None:
         name = " ".join(name.split())
         if not name:
             return
         key = name.casefold()
         entry = entries.get(key)
         if entry is None:
-            entry = entries[key] = {"name": name, "variants": [], "source": source, "label": label,
-                                    "written": []}
+            entry = entries[key] = {
+                "name": name,
+                "variants": [],
+                "source": source,
+                "label": label,
+                "written": [],
+            }
         elif source not in entry["source"].split("+"):
             entry["source"] += "+" + source
         entry["written"].extend(written)
@@ -246,23 +359,31 @@ def merge_names(metadata: Mapping[str, Any] | None, job_rows: list[dict]) -> lis
         hand = {str(k).casefold(): list(v) for k, v in (metadata.get("variants") or {}).items()}
         for member in metadata.get("cast") or []:
             for character in clean_character(member.get("character", "")):
-                add(character, source, written=hand.get(character.casefold(), ()),
-                    character_of=member["name"])
+                add(
+                    character, source, written=hand.get(character.casefold(), ()), character_of=member["name"]
+                )
             add(member["name"], source, written=hand.get(member["name"].casefold(), ()))
         for name in metadata.get("names") or []:
             add(name, source, written=hand.get(str(name).casefold(), ()))
     for row in job_rows:
         written = [row["devanagari"], *row["variants"]] if row["devanagari"] else row["variants"]
         canonical = row["english"] or row["term"]
-        add(canonical, "job", NAME_KINDS[row["kind"]],
-            written=[row["term"], *written] if canonical != row["term"] else written)
+        add(
+            canonical,
+            "job",
+            NAME_KINDS[row["kind"]],
+            written=[row["term"], *written] if canonical != row["term"] else written,
+        )
 
     names = []
     for entry in entries.values():
         written = entry.pop("written")
         latin = [w for w in written if not is_devanagari(w)]
-        entry["variants"] = [v for v in unique_texts([*latin, *devanagari_variants(entry["name"], written)])
-                             if v.casefold() != entry["name"].casefold()]
+        entry["variants"] = [
+            v
+            for v in unique_texts([*latin, *devanagari_variants(entry["name"], written)])
+            if v.casefold() != entry["name"].casefold()
+        ]
         names.append(entry)
     return names
 
@@ -293,8 +414,7 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len((" " + text.strip()).encode("utf-8")) * 3 / 4)
 
 
-def fit_list(items: Iterable[str], max_tokens: int, count: Callable[[str], int],
-             end: str = "") -> str:
+def fit_list(items: Iterable[str], max_tokens: int, count: Callable[[str], int], end: str = "") -> str:
     """Comma-join ``items`` in priority order, skipping any that would push the text over ``max_tokens``."""
     chosen: list[str] = []
     for item in unique_texts(items):
@@ -322,21 +442,32 @@ def prompt_items(names: list[dict], terms: list[dict], language: str) -> tuple[l
     return [], []
 
 
-def build_glossary(shipped: list[dict], job_rows: list[dict], metadata: Mapping[str, Any] | None,
-                   language: str, prompt_max_tokens: int,
-                   count: Callable[[str], int] = estimate_tokens) -> dict[str, Any]:
+def build_glossary(
+    shipped: list[dict],
+    job_rows: list[dict],
+    metadata: Mapping[str, Any] | None,
+    language: str,
+    prompt_max_tokens: int,
+    count: Callable[[str], int] = estimate_tokens,
+) -> dict[str, Any]:
     """The merged glossary document with the ASR prompt and hotwords."""
     job_names = [r for r in job_rows if r["kind"] in NAME_KINDS]
     job_terms = [r for r in job_rows if r["kind"] not in NAME_KINDS]
     terms = merge_terms(shipped, job_terms)
     names = merge_names(metadata, job_names)
     # Characters are spoken most, then the cast, then anything else; job names were written for this film.
-    ranked = sorted(names, key=lambda n: (0 if "job" in n["source"] else 1 if n.get("character_of") else 2))
+    ranked = sorted(names, key=lambda n: 0 if "job" in n["source"] else 1 if n.get("character_of") else 2)
     name_items, term_items = prompt_items(ranked, terms, language)
     prompt = fit_list([*name_items, *term_items], prompt_max_tokens, count, end=".")
     hotwords = fit_list(name_items, prompt_max_tokens, count)
-    return {"language": language, "terms": terms, "names": names, "prompt": prompt, "hotwords": hotwords,
-            "prompt_tokens": count(prompt) if prompt else 0}
+    return {
+        "language": language,
+        "terms": terms,
+        "names": names,
+        "prompt": prompt,
+        "hotwords": hotwords,
+        "prompt_tokens": count(prompt) if prompt else 0,
+    }
 
 
 # ----------------------------------------------------------------------------- stage edge
@@ -346,8 +477,9 @@ def run(ctx) -> None:
     settings = ctx.params.glossary
     shipped = read_glossary_tsv(ctx.input.shipped, "shipped")
     job_file = getattr(ctx.input, "job_glossary", None)
-    job_rows = read_glossary_tsv(job_file[0] if isinstance(job_file, list) else job_file, "job") \
-        if job_file else []
+    job_rows = (
+        read_glossary_tsv(job_file[0] if isinstance(job_file, list) else job_file, "job") if job_file else []
+    )
     for row in job_rows:
         if row["kind"] == "place" and not row["english"]:
             row["english"] = row["term"]
@@ -355,9 +487,15 @@ def run(ctx) -> None:
     if isinstance(metadata_path, list):
         metadata_path = metadata_path[0] if metadata_path else None
     metadata = read_json(metadata_path) if metadata_path else None
-    glossary = build_glossary(shipped, job_rows, metadata, ctx.params.language,
-                              int(settings["prompt_max_tokens"]), token_counter())
-    ctx.log.info("glossary: %d terms (%d per-job rows), %d names; prompt %d tokens: %s",
-                 len(glossary["terms"]), len(job_rows), len(glossary["names"]), glossary["prompt_tokens"],
-                 glossary["prompt"][:200])
+    glossary = build_glossary(
+        shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()
+    )
+    ctx.log.info(
+        "glossary: %d terms (%d per-job rows), %d names; prompt %d tokens: %s",
+        len(glossary["terms"]),
+        len(job_rows),
+        len(glossary["names"]),
+        glossary["prompt_tokens"],
+        glossary["prompt"][:200],
+    )
     write_json_atomic(ctx.output.glossary, glossary)
