@@ -640,3 +640,27 @@ def test_pipeline_muxes_source_and_two_translated_tracks(tmp_path, english_film,
         assert manifest["models"]["translation"]["model_calls"] == calls
         named = [seg for seg in out["segments"] if re.search(r"\b(Meera|Mira)\b", seg["source_text"])]
         assert named and all(spelling in seg["text"] for seg in named), named
+
+
+def test_result_cache_translates_the_same_source_once(tmp_path, standin, glossary_path):
+    params = {"models": {"en-indic": standin}, "num_beams": 1, "max_new_tokens": 8,
+              "result_cache": str(tmp_path / "cache")}
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first = stage_context(first_dir, make_doc(LINES), params, "hi", glossary=[str(glossary_path)])
+    translation.run(first)
+    assert first.models["translation"]["result_cache"]["hit"] is False
+    second = stage_context(second_dir, make_doc(LINES), params, "hi", glossary=[str(glossary_path)])
+    second.job = "j2"
+    translation.run(second)
+    assert second.models["translation"]["result_cache"]["hit"] is True
+    a, b = segments.load(first.output.segments), segments.load(second.output.segments)
+    assert [s["text"] for s in a["segments"]] == [s["text"] for s in b["segments"]]
+    assert b["meta"]["08_translation"]["model_calls"] == a["meta"]["08_translation"]["model_calls"]
+    # a different source misses
+    third_dir = tmp_path / "c"
+    third_dir.mkdir()
+    third = stage_context(third_dir, make_doc(LINES[:2]), params, "hi", glossary=[str(glossary_path)])
+    translation.run(third)
+    assert third.models["translation"]["result_cache"]["hit"] is False

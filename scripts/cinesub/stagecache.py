@@ -97,3 +97,26 @@ def cached(cache: ResultCache, key: str, compute: Callable[[], T]) -> tuple[T, b
     result = compute()
     cache.put(key, result)
     return result, False
+
+
+# Settings that change where or how fast a stage runs, not what it produces.
+IGNORED_SETTINGS = ("mem_mb", "model_cache", "result_cache", "threads")
+
+
+def result_settings(settings: dict) -> dict:
+    """The settings that determine a stage's result (the key material)."""
+    return {k: v for k, v in settings.items() if k not in IGNORED_SETTINGS}
+
+
+def model_identity(path: str | os.PathLike) -> Any:
+    """What identifies a model folder cheaply: each file's name, size and modification time.
+
+    (Hashing multi-GB weights on every run would cost more than it saves; a Hugging Face
+    snapshot folder's path already names the commit.)"""
+    folder = Path(path)
+    if not folder.is_dir():
+        return str(path)
+    return [str(folder)] + sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*") if p.is_file()
+    )

@@ -636,7 +636,26 @@ def _single_path(value: Any) -> str | None:
     return str(value) or None
 
 
+def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Settings,
+              glossary_path: str | None, model_path: str) -> str:
+    """Key of a translation: the source text and timing, target, settings, glossary, model and code."""
+    from . import mt_backends, stagecache
+    from .manifest import package_versions
+
+    source = [{k: seg.get(k) for k in ("text", "start", "end", "lyrics", "entities")} for seg in doc["segments"]]
+    return cache.key(
+        files={"glossary": glossary_path} if glossary_path else {},
+        code=[__file__, mt_backends.__file__],
+        data={"source": source, "language": doc["language"], "target": target, "direction": direction,
+              "settings": stagecache.result_settings(vars(settings)),
+              "model": stagecache.model_identity(model_path),
+              "versions": package_versions(("transformers", "IndicTransToolkit", "sentencepiece", "torch"))},
+    )
+
+
 def run(ctx: Any) -> None:
+    from . import stagecache
+
     settings = settings_from(dict(ctx.params.translation))
     target = str(ctx.params.target_lang)
     doc = segments_doc.load(ctx.input.segments)
@@ -645,6 +664,22 @@ def run(ctx: Any) -> None:
     direction = direction_for(doc["language"], target)
     ctx.log.info("translating %d segments %s -> %s (%s), glossary: %s", len(doc["segments"]), doc["language"],
                  target, direction, glossary_path or "none")
+    cache = stagecache.ResultCache(stagecache.cache_root(dict(ctx.params.translation).get("result_cache")), STAGE)
+    key = None
+    if cache.enabled and direction != "identity":
+        from .models import resolve_hf_model
+
+        model_path = resolve_hf_model(settings.models.get(direction, ""), settings.model_cache or None,
+                                      f"translation model ({direction})")
+        key = cache_key(cache, doc, target, direction, settings, glossary_path, model_path)
+        hit = cache.get(key)
+        if hit is not None:
+            # The same source, settings and model were translated before (maybe for another job).
+            ctx.models["translation"] = {**hit["model"], "result_cache": {"entry": key, "hit": True}}
+            ctx.log.info("result cache hit %s: translation reused", key[:16])
+            result = segments_doc.derive(doc, STAGE, hit["segments"], language=target, meta=hit["meta"])
+            segments_doc.save(ctx.output.segments, result)
+            return
     translator = load_translator(direction, settings)
     result = translate_document(doc, target, translator, glossary, settings)
     described = translator.describe()
@@ -652,4 +687,7 @@ def run(ctx: Any) -> None:
     summary = result["meta"][STAGE]
     ctx.log.info("%d units, %d model calls in %d batches, %d names re-inserted", summary["units"],
                  described["model_calls"], described["batches"], summary["reinserted_names"])
+    if key is not None:
+        cache.put(key, {"segments": result["segments"], "meta": summary, "model": described})
+        ctx.models["translation"] = {**described, "result_cache": {"entry": key, "hit": False}}
     segments_doc.save(ctx.output.segments, result)
