@@ -642,7 +642,8 @@ def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Sett
     from . import mt_backends, stagecache
     from .manifest import package_versions
 
-    source = [{k: seg.get(k) for k in ("text", "start", "end", "lyrics", "entities")} for seg in doc["segments"]]
+    fields = ("text", "start", "end", "lyrics", "entities")
+    source = [{k: seg.get(k) for k in fields} for seg in doc["segments"]]
     return cache.key(
         files={"glossary": glossary_path} if glossary_path else {},
         code=[__file__, mt_backends.__file__],
@@ -664,7 +665,8 @@ def run(ctx: Any) -> None:
     direction = direction_for(doc["language"], target)
     ctx.log.info("translating %d segments %s -> %s (%s), glossary: %s", len(doc["segments"]), doc["language"],
                  target, direction, glossary_path or "none")
-    cache = stagecache.ResultCache(stagecache.cache_root(dict(ctx.params.translation).get("result_cache")), STAGE)
+    cache_dir = stagecache.cache_root(dict(ctx.params.translation).get("result_cache"))
+    cache = stagecache.ResultCache(cache_dir, STAGE)
     key = None
     if cache.enabled and direction != "identity":
         from .models import resolve_hf_model
