@@ -474,24 +474,57 @@ def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | Non
     return read_json(glossary_path).get("prompt") or None
 
 
+def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str | None) -> str:
+    """Key of a transcription: the audio's bytes, the decoding settings, prompt, model files and code."""
+    from . import stagecache
+    from .manifest import package_versions
+
+    model = settings["model"]
+    local = model == BUNDLED or os.path.isdir(os.path.expanduser(model))
+    return cache.key(
+        files={"audio": audio},
+        code=[__file__],
+        data={"settings": stagecache.result_settings(settings), "language": language, "prompt": prompt,
+              "model": stagecache.model_identity(resolve_model(model)) if local else model,
+              "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx"))},
+    )
+
+
 def run(ctx) -> None:
+    from . import stagecache
+
     settings = dict(ctx.params.asr)
     language = str(ctx.params.language)
     glossary = getattr(ctx.input, "glossary", None)  # optional input: a path, or an empty list when disabled
     if isinstance(glossary, (list, tuple)):
         glossary = glossary[0] if glossary else None
     prompt = glossary_prompt(glossary, settings["use_glossary_prompt"])
-    engine = load_engine(settings, language, prompt)
-    prompt = getattr(engine, "prompt", prompt)  # the engine may decline the prompt (use_glossary_prompt: auto)
-    ctx.models["asr"] = {"backend": engine.name, "model": settings["model"],
-                         "path": getattr(engine, "model_path", settings["model"]),
-                         "prompt_chars": len(prompt or "")}
-    segments = transcribe_file(ctx.input.audio, settings, language, prompt, engine=engine,
-                               progress=ProgressLog(ctx.log))
+
+    def transcribe() -> dict:
+        engine = load_engine(settings, language, prompt)
+        segments = transcribe_file(ctx.input.audio, settings, language, prompt, engine=engine,
+                                   progress=ProgressLog(ctx.log))
+        # the engine may decline the prompt (use_glossary_prompt: auto)
+        return {"segments": segments, "backend": engine.name, "prompt": getattr(engine, "prompt", prompt),
+                "path": getattr(engine, "model_path", settings["model"])}
+
+    # The same audio with the same settings is transcribed once, whichever job asks.
+    cache = stagecache.ResultCache(stagecache.cache_root(settings.get("result_cache")), STAGE)
+    if cache.enabled:
+        key = cache_key(cache, ctx.input.audio, settings, language, prompt)
+        result, hit = stagecache.cached(cache, key, transcribe)
+        if hit:
+            ctx.log.info("result cache hit %s: transcription reused", key[:16])
+    else:
+        key, result, hit = None, transcribe(), False
+    ctx.models["asr"] = {"backend": result["backend"], "model": settings["model"], "path": result["path"],
+                         "prompt_chars": len(result["prompt"] or ""),
+                         "result_cache": {"entry": key, "hit": hit} if key else None}
     import soundfile
 
     duration = soundfile.info(ctx.input.audio).duration
-    meta = {"04_asr": {"backend": engine.name, "model": settings["model"], "language": language,
-                       "prompt": prompt or ""}}
-    save(ctx.output.segments, new_document(ctx.job, language, STAGE, segments, duration=duration, meta=meta))
-    ctx.log.info("%d segments", len(segments))
+    meta = {"04_asr": {"backend": result["backend"], "model": settings["model"], "language": language,
+                       "prompt": result["prompt"] or ""}}
+    doc = new_document(ctx.job, language, STAGE, result["segments"], duration=duration, meta=meta)
+    save(ctx.output.segments, doc)
+    ctx.log.info("%d segments", len(result["segments"]))
