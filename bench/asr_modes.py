@@ -21,8 +21,11 @@ def _engine_run(audio: str, batch_size: int) -> dict:
     started = time.perf_counter()
     engine = asr.load_engine(settings, "en")
     segments = asr.transcribe_file(audio, settings, "en", engine=engine)
-    return {"wall_s": round(time.perf_counter() - started, 2), "texts": [s["text"] for s in segments],
-            "redecoded_chunks": getattr(engine, "redecoded_chunks", 0)}
+    return {
+        "wall_s": round(time.perf_counter() - started, 2),
+        "texts": [s["text"] for s in segments],
+        "redecoded_chunks": getattr(engine, "redecoded_chunks", 0),
+    }
 
 
 def run(minutes: float = 10.0, runs: int = 3, batch_size: int = 8) -> dict:
@@ -35,25 +38,40 @@ def run(minutes: float = 10.0, runs: int = 3, batch_size: int = 8) -> dict:
         samples, rate = soundfile.read(str(wav), dtype="float32")
         import librosa
 
-        soundfile.write(str(audio), librosa.resample(samples, orig_sr=rate, target_sr=16000), 16000,
-                        subtype="PCM_16")
+        soundfile.write(
+            str(audio), librosa.resample(samples, orig_sr=rate, target_sr=16000), 16000, subtype="PCM_16"
+        )
     reference = [t["text"] for t in truth]
     rows: dict[str, list[dict]] = {"bare": [], "engine_sequential": [], f"engine_batched_{batch_size}": []}
     for _ in range(runs):
         out = common.OUT / "tmp" / "asr_modes_bare.json"
-        bare = common.timed_run([common.PYTHON, str(common.REPO / "bench" / "bare_whisper.py"), str(audio),
-                                 str(out)])
+        bare = common.timed_run(
+            [common.PYTHON, str(common.REPO / "bench" / "bare_whisper.py"), str(audio), str(out)]
+        )
         texts = json.loads(out.read_text())["texts"]
         rows["bare"].append({"wall_s": bare["wall_s"], "wer": common.wer(reference, texts)})
         for name, size in (("engine_sequential", 1), (f"engine_batched_{batch_size}", batch_size)):
             result = _engine_run(str(audio), size)
-            rows[name].append({"wall_s": result["wall_s"], "wer": common.wer(reference, result["texts"]),
-                               "redecoded_chunks": result["redecoded_chunks"]})
-        print("  asr modes: " + ", ".join(f"{k} {v[-1]['wall_s']:.1f} s WER {v[-1]['wer']:.3f}"
-                                          for k, v in rows.items()), flush=True)
-    summary = {name: {"wall_s_median": common.median([r["wall_s"] for r in runs_]),
-                      "wer_median": common.median([r["wer"] for r in runs_]), "runs": runs_}
-               for name, runs_ in rows.items()}
+            rows[name].append(
+                {
+                    "wall_s": result["wall_s"],
+                    "wer": common.wer(reference, result["texts"]),
+                    "redecoded_chunks": result["redecoded_chunks"],
+                }
+            )
+        print(
+            "  asr modes: "
+            + ", ".join(f"{k} {v[-1]['wall_s']:.1f} s WER {v[-1]['wer']:.3f}" for k, v in rows.items()),
+            flush=True,
+        )
+    summary = {
+        name: {
+            "wall_s_median": common.median([r["wall_s"] for r in runs_]),
+            "wer_median": common.median([r["wer"] for r in runs_]),
+            "runs": runs_,
+        }
+        for name, runs_ in rows.items()
+    }
     bare_s = summary["bare"]["wall_s_median"]
     for row in summary.values():
         row["vs_bare"] = round(row["wall_s_median"] / bare_s, 3)
@@ -61,5 +79,8 @@ def run(minutes: float = 10.0, runs: int = 3, batch_size: int = 8) -> dict:
 
 
 def table(result: dict) -> str:
-    return "\n".join(f"{name:<22} {row['wall_s_median']:>7.1f} s  x{row['vs_bare']:.2f} of bare  "
-                     f"WER {row['wer_median']:.3f}" for name, row in result["modes"].items())
+    return "\n".join(
+        f"{name:<22} {row['wall_s_median']:>7.1f} s  x{row['vs_bare']:.2f} of bare  "
+        f"WER {row['wer_median']:.3f}"
+        for name, row in result["modes"].items()
+    )

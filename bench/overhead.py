@@ -34,13 +34,19 @@ def cpu_timed_run(command: list[str], cwd: Path | None = None) -> dict:
     return result
 
 
-def workdir_for(minutes: float) -> tuple[Path, list[dict]]:
+def workdir_for(minutes: float, asr_batch_size: int | None = None) -> tuple[Path, list[dict]]:
+    """The working directory for ``minutes`` of film with the shipped config (``asr_batch_size``: the
+    04_asr batched mode instead of the shipped ``asr.batch_size``)."""
     film, _, truth = common.speech_film(minutes)
-    workdir = common.OUT / "overhead" / f"film_{minutes:g}min"
+    suffix = f"_asr_batch{asr_batch_size}" if asr_batch_size else ""
+    workdir = common.OUT / "overhead" / f"film_{minutes:g}min{suffix}"
+    overrides: dict = {"stages": common.missing_stages()}
+    if asr_batch_size:
+        overrides["asr"] = {"batch_size": asr_batch_size}
     common.write_workdir(
         workdir,
         [{"job": JOB, "media": str(film), "source_lang": "en", "title": "Bench film", "year": "2026"}],
-        {"stages": common.missing_stages()},
+        overrides,
     )
     return workdir, truth
 
@@ -121,8 +127,8 @@ def _bare(audio: Path, result_json: Path) -> dict:
     return result
 
 
-def run(minutes: float = 10.0, runs: int = 3) -> dict:
-    workdir, truth = workdir_for(minutes)
+def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None) -> dict:
+    workdir, truth = workdir_for(minutes, asr_batch_size)
     reference = [s["text"] for s in truth]
     pairs = []
     (workdir / "audio.wav").unlink(missing_ok=True)
@@ -179,6 +185,7 @@ def run(minutes: float = 10.0, runs: int = 3) -> dict:
     return {
         "film_minutes": minutes,
         "runs": runs,
+        "asr_batch_size": asr_batch_size or "shipped config",
         "disabled_stages_not_in_snakefile": sorted(common.missing_stages()),
         "ratio_median": common.median([p["ratio"] for p in pairs]),
         "cpu_ratio_median": common.median([p["cpu_ratio"] for p in pairs]),

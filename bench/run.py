@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[1] overhead: {minutes:g}-min film, {runs} pairs", flush=True)
         results["overhead"] = overhead.run(minutes, runs)
         tables["overhead"] = overhead.table(results["overhead"])
+        if not quick:
+            print(f"[1c] overhead with the 04_asr batched mode (asr.batch_size 8): {runs} pairs", flush=True)
+            results["overhead_asr_batched"] = overhead.run(minutes, runs, asr_batch_size=8)
+            tables["overhead_asr_batched"] = overhead.table(results["overhead_asr_batched"])
         if "noop" in wanted:
             import noop
 
@@ -88,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         tables["translation"] = translation_batching.table(results["translation"])
 
     results["total_s"] = round(time.perf_counter() - started, 1)
+    for name in tables:  # figures may be merged from several runs: each keeps when and under what load
+        results[name]["measured"] = {k: results["environment"][k] for k in ("date", "load_at_start")}
     results["tables"] = tables
-    path = common.save_result(f"latest_{results['mode']}", results)
+    path = common.save_result(f"latest_{results['mode']}", results, merge=set(FIGURES) - set(wanted) != set())
     print("\n" + "\n\n".join(f"== {name}\n{text}" for name, text in tables.items()))
     print(f"\nresults: {path.relative_to(common.REPO)} ({results['total_s']:.0f} s)")
     return 0
