@@ -174,7 +174,8 @@ def _close_gaps(voiced: np.ndarray, max_gap: int = 5) -> np.ndarray:
 
 
 def _onset(voiced: np.ndarray) -> int | None:
-    """First voiced frame; if the search starts inside sound (the previous line's tail), the first after a gap."""
+    """First voiced frame; if the search starts inside sound (the previous line's tail),
+    the first voiced frame after a gap."""
     voiced = _close_gaps(voiced)
     if not voiced.any():
         return None
