@@ -64,8 +64,8 @@ models: $(VENV)/.installed
 	HF_HUB_OFFLINE=0 PYTHONPATH=scripts python -m cinesub.models fetch --config config/config.yaml
 
 report: setup
-	snakemake --cores 2 jobs/demo/report/timeline.png
-	snakemake --cores 2 --report report.html jobs/demo/report/timeline.png
+	snakemake --cores 2 report_all
+	snakemake --cores 2 --report report.html report_all
 
 clean:
 	rm -rf jobs demo .snakemake report.html

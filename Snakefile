@@ -27,4 +27,9 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+rule report_all:
+    """Every job's report figures: `snakemake report_all && snakemake --report report.html report_all`."""
+    input:
         report_targets(),

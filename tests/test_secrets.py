@@ -75,7 +75,7 @@ def test_v3_key_with_a_fake_tmdb_never_leaks(tmp_path, film):
 def test_bearer_token_with_tmdb_unreachable_never_leaks(tmp_path, film):
     jobs = [{"job": "offline", "media": str(film), "source_lang": "en", "title": "Dilwale"}]
     workdir = write_workdir(tmp_path / "work", jobs, {
-        "stages": {**NO_OPTIONAL_STAGES, "tmdb": True},
+        "stages": {**NO_OPTIONAL_STAGES, "tmdb": True, "glossary": True},
         "tmdb": {"api_url": "http://127.0.0.1:9/3", "retries": 1, "backoff_s": 0.01}})
     run = run_snakemake(workdir, "jobs/offline/02_tmdb/metadata.json", env={"TMDB_API_KEY": BEARER})
     log = (workdir / "jobs/offline/logs/02_tmdb.log").read_text()
