@@ -7,21 +7,10 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 2
 fi
 
-stop() {
-    local name=$1 pidfile=$2 pid
-    [[ -s $pidfile ]] || return 0
-    pid=$(cat "$pidfile")
-    # Only the daemon the pid file names, and only if that pid still is it.
-    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$name" ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 20); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.25
-    done
-    kill -9 "$pid" 2>/dev/null || true
-}
+# stop_daemon NAME PIDFILE
+source "$(dirname "$0")/slurm-lib.sh"
 
-stop slurmd /run/slurmd.pid
-stop slurmctld /run/slurmctld.pid
-stop munged /run/munge/munged.pid
+stop_daemon slurmd /run/slurmd.pid
+stop_daemon slurmctld /run/slurmctld.pid
+stop_daemon munged /run/munge/munged.pid
 echo "slurm-down: stopped"
