@@ -2,7 +2,6 @@
 decide which file feeds which stage. Loaded first by the Snakefile."""
 
 import os
-import re
 import sys
 
 import jsonschema

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +16,7 @@ import srt
 from cinesub import report
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, REPO, run_snakemake, write_workdir
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -188,25 +187,6 @@ def test_run_writes_every_figure(tmp_path, caplog, with_optional):
 # ------------------------------------------------------------------------------------ snakemake --report
 
 
-def workflow_snakefile(tmp_path: Path) -> Path:
-    """The repository's Snakefile, or a copy of the workflow that includes rules/report.smk when the
-    Snakefile does not include it yet."""
-    snakefile = REPO / "Snakefile"
-    if 'include: "rules/report.smk"' in snakefile.read_text():
-        return snakefile
-    copy = tmp_path / "workflow_copy"
-    copy.mkdir()
-    for name in ("Snakefile", "rules", "scripts", "workflow", "envs", "resources", "config", "profiles"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, copy / name)
-    with open(copy / "Snakefile", "a", encoding="utf-8") as handle:
-        handle.write('\ninclude: "rules/report.smk"\n')
-    return copy / "Snakefile"
-
-
 @pytest.mark.slow
 def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
     film, _ = english_film
@@ -214,10 +194,9 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
     stages = {**NO_OPTIONAL_STAGES, "glossary": True, "ner": True, "lyrics": True, "hallucination": True}
     workdir = write_workdir(tmp_path / "work", [{"job": "film1", "media": str(film), "source_lang": "en"}],
                             {"stages": stages})
-    snakefile = workflow_snakefile(tmp_path)
     target = "jobs/film1/report/timeline.png"
-    run_snakemake(workdir, "-s", str(snakefile), target)
-    run_snakemake(workdir, "-s", str(snakefile), "--report", "report.html", target)
+    run_snakemake(workdir, target)
+    run_snakemake(workdir, "--report", "report.html", target)
 
     page = (workdir / "report.html").read_text(encoding="utf-8")
     embedded = {name: base64.b64decode(data) for name, data in
