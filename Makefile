@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 VENV ?= .venv
+WHISPERX_VENV ?= .venv-whisperx
 PYTHON ?= python3
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
@@ -13,7 +14,7 @@ SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng sox
 SYSTEM_PACKAGES := ffmpeg espeak-ng sox
 TEST_SYSTEM_PACKAGES := slurm-wlm munge
 
-.PHONY: setup system-deps test-system-deps demo test lint bench bench-full models report clean
+.PHONY: setup system-deps test-system-deps whisperx-venv demo test lint bench bench-full models report clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -42,10 +43,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# WhisperX (asr.backend: whisperx) in a venv of its own: whisperx 3.8.6 with --no-deps over this repository's
+# requirements plus what its code imports (requirements-whisperx.txt says why). tests/test_asr_whisperx.py
+# runs it. About 2.5 min with a warm pip cache on 2 cores.
+whisperx-venv: $(WHISPERX_VENV)/.installed
+
+$(WHISPERX_VENV)/.installed: requirements.txt requirements-whisperx.txt requirements-whisperx-nodeps.txt
+	test -x $(WHISPERX_VENV)/bin/python || $(PYTHON) -m venv $(WHISPERX_VENV)
+	$(WHISPERX_VENV)/bin/python -m pip install -q --upgrade pip
+	$(WHISPERX_VENV)/bin/python -m pip install -q -r requirements-whisperx.txt
+	$(WHISPERX_VENV)/bin/python -m pip install -q --no-deps -r requirements-whisperx-nodeps.txt
+	touch $@
+
 demo: setup
 	snakemake --cores 2 jobs/demo/10_mux/out.mkv
 
-test: test-system-deps $(VENV)/.installed
+test: test-system-deps $(VENV)/.installed $(WHISPERX_VENV)/.installed
 	pytest
 
 lint: $(VENV)/.installed

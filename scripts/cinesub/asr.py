@@ -8,9 +8,13 @@ long the film is, and progress (percent of audio done) goes to the log as it goe
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 import logging
 import os
+import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -407,63 +411,316 @@ def _segment_dict(seg: Any) -> dict:
     }
 
 
+# WhisperX 3.8.6's default alignment models (whisperx.alignment.DEFAULT_ALIGN_MODELS_HF) for the languages
+# it has one for among ours, with English as a Hugging Face id: WhisperX's own English default is a torchaudio
+# bundle, downloaded from download.pytorch.org, which HF_HUB_OFFLINE does not stop and `make models` cannot
+# fetch into the Hub cache. facebook/wav2vec2-base-960h is the checkpoint that bundle was converted from.
+ALIGN_MODELS = {
+    "en": "facebook/wav2vec2-base-960h",
+    "hi": "theainerd/Wav2Vec2-large-xlsr-hindi",
+    "ml": "gvs/wav2vec2-large-xlsr-malayalam",
+    "te": "anuragshas/wav2vec2-large-xlsr-53-telugu",
+    "ur": "kingabzpro/wav2vec2-large-xls-r-300m-Urdu",
+}
+WHISPERX_VAD = {"min_silence_duration_ms": 300, "speech_pad_ms": 200}  # as the batched faster-whisper path
+
+
+def alignment_model_for(language: str, settings: dict) -> str | None:
+    """The wav2vec2 alignment model a job in ``language`` needs (None: its backend aligns nothing).
+
+    ``asr.align_model`` when set (a Hub id or a local directory), else the table above. The one place
+    the choice is made: WhisperXEngine loads it and ``make models`` fetches it.
+    """
+    if settings.get("backend") != "whisperx":
+        return None
+    if settings.get("align_model"):
+        return settings["align_model"]
+    if language not in ALIGN_MODELS:
+        raise CinesubError(
+            f"asr.backend whisperx has no default alignment model for language {language!r}; "
+            "set asr.align_model to a wav2vec2 CTC model fine-tuned on it (or asr.backend: faster-whisper)"
+        )
+    return ALIGN_MODELS[language]
+
+
+def whisperx_devices(requested: str) -> tuple[str, str]:
+    """(Whisper device, alignment device) for ``asr.device``: ``auto`` takes a GPU only where the
+    library that runs on it (CTranslate2 for Whisper, torch for wav2vec2) sees one."""
+    if requested != "auto":
+        return requested, requested
+    import ctranslate2
+    import torch
+
+    whisper = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return whisper, "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def spread_unaligned(words: list[dict], seg_start: float, seg_end: float) -> list[dict]:
+    """WhisperX words → ours: ``score`` becomes ``probability``; a word the aligner could not place (no
+    score: a character missing from the alignment model, or the whole segment unaligned) gets
+    probability None and an equal share of the gap between its aligned neighbours, instead of the
+    neighbour's copied times WhisperX gives it."""
+    out = [
+        {
+            "word": w["word"],
+            "start": w.get("start") if "score" in w else None,
+            "end": w.get("end") if "score" in w else None,
+            "probability": w.get("score"),
+        }
+        for w in words
+    ]
+    i = 0
+    while i < len(out):
+        if out[i]["start"] is not None:
+            i += 1
+            continue
+        run_end = i
+        while run_end < len(out) and out[run_end]["start"] is None:
+            run_end += 1
+        gap_start = out[i - 1]["end"] if i else seg_start
+        gap_end = out[run_end]["start"] if run_end < len(out) else seg_end
+        share = max(0.0, gap_end - gap_start) / (run_end - i)
+        for k in range(i, run_end):
+            out[k]["start"] = gap_start + (k - i) * share
+            out[k]["end"] = gap_start + (k - i + 1) * share
+        i = run_end
+    return out
+
+
+def from_whisperx(aligned: dict, source: dict) -> dict:
+    """One aligned WhisperX segment → an engine segment dict, with the decoder signals of the VAD chunk
+    it came from (WhisperX keeps only avg_logprob; no_speech_prob and compression_ratio are ours)."""
+    words = aligned.get("words") or [{"word": w} for w in str(aligned["text"]).split()]
+    return {
+        "start": aligned["start"],
+        "end": aligned["end"],
+        "text": aligned["text"],
+        "words": spread_unaligned(words, aligned["start"], aligned["end"]),
+        "avg_logprob": source.get("avg_logprob"),
+        "no_speech_prob": source.get("no_speech_prob"),
+        "compression_ratio": source.get("compression_ratio"),
+        "aligned": bool(aligned.get("words")),
+    }
+
+
+def _stand_in_module(name: str, reason: str, names: tuple[str, ...]) -> types.ModuleType:
+    """A module whose listed classes exist (so imports resolve) but refuse to be used."""
+    module = types.ModuleType(name)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+
+    def refuse(*_args, **_kwargs):
+        raise CinesubError(f"{name} is not importable here ({reason}); cinesub passes WhisperX its own VAD")
+
+    for attr in names:
+        setattr(module, attr, type(attr, (), {"__init__": refuse, "from_pretrained": staticmethod(refuse)}))
+    return module
+
+
+def _import_whisperx() -> types.ModuleType:
+    """whisperx, with stand-ins for the two imports its transcription/alignment path only needs to resolve
+    when they cannot load (PyPI's torchaudio wheels need CUDA libraries; pyannote.audio needs torchaudio):
+    pyannote.audio (its VAD and diarization, unused: we pass our own VAD) and torchaudio (its English
+    bundles, unused: alignment_model_for names Hugging Face models only)."""
+    import transformers  # noqa: F401 - before any stand-in, so its package probes see the real state
+
+    stand_ins = {
+        "torchaudio": {"torchaudio": (), "torchaudio.pipelines": ()},
+        "pyannote.audio": {
+            "pyannote.audio": ("Model", "Pipeline"),
+            "pyannote.audio.core": (),
+            "pyannote.audio.core.io": ("AudioFile",),
+            "pyannote.audio.pipelines": ("VoiceActivityDetection",),
+            "pyannote.audio.pipelines.utils": ("PipelineModel",),
+        },
+    }
+    for package, modules in stand_ins.items():
+        try:
+            importlib.import_module(package)
+        except (ImportError, OSError) as exc:
+            log.warning("whisperx: %s does not import (%s); using a stand-in that refuses use", package, exc)
+            for name, names in modules.items():
+                sys.modules[name] = _stand_in_module(name, f"{type(exc).__name__}: {exc}", names)
+    if "torchaudio.pipelines" in sys.modules and not hasattr(sys.modules["torchaudio.pipelines"], "__all__"):
+        sys.modules["torchaudio.pipelines"].__all__ = []  # no bundles: alignment takes the Hugging Face path
+        sys.modules["torchaudio"].pipelines = sys.modules["torchaudio.pipelines"]
+    try:
+        import whisperx
+        import whisperx.alignment
+        import whisperx.asr
+    except ImportError as exc:
+        raise CinesubError(
+            f"asr.backend whisperx needs the whisperx package ({exc}): make whisperx-venv, or --sdm conda "
+            "(envs/whisperx.yaml), or set asr.backend: faster-whisper"
+        ) from None
+    return whisperx
+
+
+def _whisperx_classes(whisperx: types.ModuleType, max_chunk_s: float) -> tuple[type, type]:
+    """Our VAD for WhisperX (faster-whisper's bundled Silero, offline) and a WhisperX model that also
+    measures each chunk's no-speech probability, which WhisperX's batched decoding does not report."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from whisperx.diarize import Segment
+    from whisperx.vads import Vad
+
+    class BundledSileroVad(Vad):
+        def __init__(self, onset: float = 0.5):
+            super().__init__(onset)
+            self.options = VadOptions(threshold=onset, max_speech_duration_s=max_chunk_s, **WHISPERX_VAD)
+
+        def __call__(self, audio: dict, **_kwargs) -> list:
+            rate = audio["sample_rate"]
+            stamps = get_speech_timestamps(audio["waveform"], self.options, sampling_rate=rate)
+            return [Segment(s["start"] / rate, s["end"] / rate, "UNKNOWN") for s in stamps]
+
+        @staticmethod
+        def preprocess_audio(audio: np.ndarray) -> np.ndarray:
+            return audio
+
+        @staticmethod
+        def merge_chunks(segments: list, chunk_size: float, onset: float, offset: float | None) -> list[dict]:
+            return Vad.merge_chunks(segments, chunk_size, onset, offset) if segments else []
+
+    class MeasuredWhisperModel(whisperx.asr.WhisperModel):
+        no_speech_probs: list[float]
+
+        def encode(self, features):
+            self.last_encoded = super().encode(features)
+            return self.last_encoded
+
+        def generate_segment_batched(self, features, tokenizer, options, encoder_output=None):
+            result = super().generate_segment_batched(features, tokenizer, options, encoder_output)
+            initial = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
+            prompt = self.get_prompt(
+                tokenizer,
+                initial,
+                without_timestamps=options.without_timestamps,
+                prefix=options.prefix,
+                hotwords=options.hotwords,
+            )
+            # one decoder step on the same encoder output and prompt: the <|nospeech|> probability
+            # faster-whisper reports, which WhisperX's generate call does not request
+            first_step = self.model.generate(
+                self.last_encoded,
+                [prompt] * len(result["text"]),
+                max_length=len(prompt) + 1,
+                return_no_speech_prob=True,
+            )
+            self.no_speech_probs.extend(step.no_speech_prob for step in first_step)
+            return result
+
+    return BundledSileroVad, MeasuredWhisperModel
+
+
 class WhisperXEngine:
-    """WhisperX: batched decoding plus wav2vec2 forced alignment for word times."""
+    """WhisperX: its batched FasterWhisperPipeline over VAD chunks (our bundled-Silero VAD; no timestamp
+    tokens, no temperature fallback), then wav2vec2 forced alignment for word times."""
 
     name = "whisperx"
 
     def __init__(self, settings: dict, language: str, prompt: str | None):
-        try:
-            import whisperx
-        except ImportError:
-            raise CinesubError(
-                "asr.backend whisperx needs the whisperx package: run with --sdm conda "
-                "(envs/whisperx.yaml) or set asr.backend: faster-whisper"
-            ) from None
+        whisperx = _import_whisperx()
+        _require_punkt(language)
         self.whisperx = whisperx
-        self.device = "cuda" if settings["device"] in ("cuda", "auto") else "cpu"
-        name = settings["model"]
-        model_ref = resolve_model(name, settings.get("model_cache", "")) if name == BUNDLED else name
+        self.device, self.align_device = whisperx_devices(settings["device"])
+        self.max_chunk_s = float(settings.get("max_chunk_s", MAX_CHUNK_S))
+        vad_class, model_class = _whisperx_classes(whisperx, self.max_chunk_s)
+        self.model_path = resolve_model(settings["model"], settings.get("model_cache", ""))
         options = decode_options(settings, language, prompt)
-        asr_options = {
-            k: v for k, v in options.items() if k not in ("language", "temperature", "word_timestamps")
-        }
-        asr_options["temperatures"] = options["temperature"]
+        align_name = alignment_model_for(language, settings)
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         try:
+            whisper = model_class(
+                self.model_path,
+                device=self.device,
+                compute_type=settings["compute_type"],
+                cpu_threads=settings["threads"],
+            )
+            whisper.no_speech_probs = []
+            if not whisper.model.is_multilingual and language != "en":
+                raise CinesubError(
+                    f"ASR model {settings['model']} is English-only; the job's language is "
+                    f"{language}: use a multilingual model such as large-v3"
+                )
+            if settings.get("use_glossary_prompt") == "auto" and not whisper.model.is_multilingual:
+                options["initial_prompt"] = None  # as FasterWhisperEngine: no prompt for English-only models
+            asr_options = {k: v for k, v in options.items() if k not in ("language", "temperature")}
+            asr_options["temperatures"] = options["temperature"]
             self.model = whisperx.load_model(
-                model_ref,
+                self.model_path,
                 self.device,
                 compute_type=settings["compute_type"],
                 language=language,
                 asr_options=asr_options,
-                download_root=settings.get("model_cache") or None,
+                vad_model=vad_class(),
+                model=whisper,
                 threads=settings["threads"],
             )
             self.align_model, self.align_meta = whisperx.load_align_model(
                 language_code=language,
-                device=self.device,
-                model_name=settings.get("align_model") or None,
+                device=self.align_device,
+                model_name=align_name,
                 model_dir=settings.get("model_cache") or None,
+                model_cache_only=offline,
             )
+        except CinesubError:
+            raise
         except Exception as exc:  # noqa: BLE001 - whisperx raises many types for missing models
             raise CinesubError(
-                f"whisperx could not load its models for {language}: "
+                f"whisperx could not load its models for {language} (alignment: {align_name}): "
                 f"{type(exc).__name__}: {exc}; fetch them on a machine with internet: make models"
             ) from None
+        self.whisper = whisper
+        self.prompt = options["initial_prompt"]
         self.batch_size = settings["batch_size"]
         self.language = language
+        self.unaligned_segments = 0
 
     def transcribe(self, audio: np.ndarray) -> list[dict]:
-        result = self.model.transcribe(audio, batch_size=self.batch_size, language=self.language)
-        aligned = self.whisperx.align(
-            result["segments"],
-            self.align_model,
-            self.align_meta,
-            audio,
-            self.device,
-            return_char_alignments=False,
+        from faster_whisper.transcribe import get_compression_ratio
+
+        self.whisper.no_speech_probs = []
+        result = self.model.transcribe(
+            audio, batch_size=self.batch_size, language=self.language, chunk_size=self.max_chunk_s
         )
-        return aligned["segments"]
+        chunks = result["segments"]
+        segments: list[dict] = []
+        for chunk, no_speech in zip(chunks, self.whisper.no_speech_probs, strict=True):
+            chunk["no_speech_prob"] = no_speech
+            text = chunk["text"].strip()
+            chunk["compression_ratio"] = get_compression_ratio(text) if text else None
+            # one chunk at a time, so every aligned sentence knows the chunk (and signals) it came from
+            aligned = self.whisperx.align(
+                [chunk],
+                self.align_model,
+                self.align_meta,
+                audio,
+                self.align_device,
+                return_char_alignments=False,
+            )
+            for sentence in aligned["segments"]:
+                segment = from_whisperx(sentence, chunk)
+                if not segment.pop("aligned"):
+                    self.unaligned_segments += 1
+                    log.warning(
+                        "whisperx could not align %r: its words share the segment's span", sentence["text"]
+                    )
+                segments.append(segment)
+        return segments
+
+
+def _require_punkt(language: str) -> None:
+    """WhisperX splits sentences with nltk's punkt_tab and, when it is missing, downloads it mid-job."""
+    import nltk
+    from whisperx.utils import PUNKT_LANGUAGES
+
+    name = PUNKT_LANGUAGES.get(language, "english")
+    try:
+        nltk.data.find(f"tokenizers/punkt_tab/{name}/")
+    except LookupError:
+        raise CinesubError(
+            f"whisperx needs nltk's punkt_tab data ({name}) and it is not installed: "
+            "python -m nltk.downloader punkt_tab (on a machine with internet; NLTK_DATA says where)"
+        ) from None
 
 
 ENGINES: dict[str, Callable[..., Engine]] = {
