@@ -155,3 +155,25 @@ def test_alignment_model_for_a_job(language, settings, expected):
 def test_no_default_alignment_model_is_one_clear_error():
     with pytest.raises(asr.CinesubError, match="no default alignment model for language 'ta'.*align_model"):
         asr.alignment_model_for("ta", {"backend": "whisperx", "align_model": ""})
+
+
+def test_whisperx_venv_pins_agree_with_the_whisperx_env():
+    import yaml
+
+    def pins(lines):
+        return {
+            name.lower().replace("_", "-").replace(".", "-"): version
+            for name, _, version in (line.partition("==") for line in lines)
+            if version
+        }
+
+    env = yaml.safe_load((REPO / "envs" / "whisperx.yaml").read_text())
+    env_pins = pins(next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)))
+    venv_pins = pins(
+        line.strip()
+        for name in ("requirements-whisperx.txt", "requirements-whisperx-nodeps.txt")
+        for line in (REPO / name).read_text().splitlines()
+        if not line.startswith(("#", "-r"))
+    )
+    assert venv_pins["whisperx"] == "3.8.6" and venv_pins["nltk"] == env_pins["nltk"]
+    assert all(env_pins[name] == version for name, version in venv_pins.items() if name in env_pins)

@@ -6,6 +6,7 @@ alignment model; random weights, so it places characters only as well as chance 
 allow) and nltk punkt_tab data trained on the script's text. Whisper is the real tiny.en-bundled model.
 
 usage: whisperx_engine_run.py AUDIO.wav TEXT.txt WORKDIR OUT.json
+       whisperx_engine_run.py prepare TEXT.txt WORKDIR   (only the two models, for bench/whisperx_demo.py)
 """
 
 from __future__ import annotations
@@ -68,17 +69,23 @@ def asr_defaults() -> dict:
     return {key: spec["default"] for key, spec in schema["properties"]["asr"]["properties"].items()}
 
 
-def main(audio: str, text_file: str, workdir: str, out: str) -> None:
+def prepare(text_file: str, workdir: str) -> Path:
+    """The alignment model and punkt data under ``workdir`` (NLTK_DATA=workdir/nltk_data); the model path."""
     work = Path(workdir)
     os.environ["NLTK_DATA"] = str(work / "nltk_data")
     build_punkt(work / "nltk_data", Path(text_file).read_text())
+    return build_alignment_model(work / "align_model")
+
+
+def main(audio: str, text_file: str, workdir: str, out: str) -> None:
+    align_model = prepare(text_file, workdir)
     import ctranslate2
     import torch
     from cinesub import asr
 
     settings = asr_defaults() | {
         "backend": "whisperx",
-        "align_model": str(build_alignment_model(work / "align_model")),
+        "align_model": str(align_model),
         "device": "auto",
         "batch_size": 4,
         "max_chunk_s": 5.0,  # one VAD chunk per sentence: the random aligner cannot cross sentences
@@ -110,4 +117,7 @@ def main(audio: str, text_file: str, workdir: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    if sys.argv[1] == "prepare":
+        prepare(*sys.argv[2:4])
+    else:
+        main(*sys.argv[1:5])
