@@ -14,7 +14,7 @@ SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng sox
 SYSTEM_PACKAGES := ffmpeg espeak-ng sox
 TEST_SYSTEM_PACKAGES := slurm-wlm munge
 
-.PHONY: setup system-deps test-system-deps whisperx-venv demo test lint bench bench-full models report clean
+.PHONY: setup system-deps test-system-deps whisperx-venv demo test lint bench bench-full bench-whisperx models report clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -71,6 +71,10 @@ bench: setup
 
 bench-full: setup
 	python bench/run.py
+
+# The demo film end to end with asr.backend whisperx (in .venv-whisperx) vs faster-whisper (bench/README.md, 6).
+bench-whisperx: setup whisperx-venv
+	python bench/whisperx_demo.py
 
 # Fetch every model the config names into the cache (run on a machine with internet).
 models: $(VENV)/.installed

@@ -1,7 +1,7 @@
 """04_asr: speech to canonical segments with word timestamps.
 
 One interface, two engines: faster-whisper (CPU or GPU, CTranslate2) and WhisperX (batched
-inference + wav2vec2 word alignment; needs the whisperx conda env). Either way the audio is
+inference + wav2vec2 word alignment; its conda env or .venv-whisperx). Either way the audio is
 read and transcribed in bounded windows cut at quiet points, so memory stays flat however
 long the film is, and progress (percent of audio done) goes to the log as it goes.
 """
