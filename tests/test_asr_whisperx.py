@@ -105,6 +105,20 @@ def test_whisperx_stand_ins_refuse_to_be_used(whisperx_result):
         assert "pyannote.audio is not importable here" in result["stand_ins"]["pyannote.audio"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("english_only_model", "English-only; the job's language is hi"),
+        ("missing_alignment_model", "could not load its models for en (alignment: "),
+        ("missing_punkt", "needs nltk's punkt_tab data (english)"),
+    ],
+)
+def test_whisperx_engine_fails_in_one_line(whisperx_result, case, says):
+    message = whisperx_result[0]["errors"][case]
+    assert message and says in message and "\n" not in message
+
+
 def test_unaligned_words_share_the_gap_between_their_neighbours():
     words = [
         {"word": "At", "start": 1.0, "end": 1.2, "score": 0.9},

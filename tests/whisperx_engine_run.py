@@ -100,6 +100,22 @@ def main(audio: str, text_file: str, workdir: str, out: str) -> None:
                 stand_ins[name] = "used"
             except asr.CinesubError as refusal:
                 stand_ins[name] = str(refusal)
+    errors = {}
+    broken = {
+        "english_only_model": ("hi", settings),
+        "missing_alignment_model": ("en", settings | {"align_model": str(Path(workdir) / "no-such-model")}),
+        "missing_punkt": ("en", settings),
+    }
+    for case, (language, bad) in broken.items():
+        if case == "missing_punkt":
+            import nltk
+
+            nltk.data.path[:] = [str(Path(workdir) / "empty")]
+        try:
+            asr.load_engine(bad, language)
+            errors[case] = None
+        except asr.CinesubError as error:
+            errors[case] = str(error)
     Path(out).write_text(
         json.dumps(
             {
@@ -110,6 +126,7 @@ def main(audio: str, text_file: str, workdir: str, out: str) -> None:
                 "vad": type(engine.model.vad_model).__name__,
                 "unaligned_segments": engine.unaligned_segments,
                 "stand_ins": stand_ins,
+                "errors": errors,
             },
             indent=1,
         )
