@@ -276,6 +276,9 @@ def test_import_scanner_follows_cinesub_modules():
 # Imports inside functions that a rule's env may lack, each with the reason it never runs there.
 NOT_NEEDED = {
     ("asr_transcribe", "faster_whisper.yaml", "whisperx"): "the other ASR backend",
+    ("asr_transcribe", "faster_whisper.yaml", "nltk"): "WhisperXEngine only (the other ASR backend)",
+    ("asr_transcribe", "faster_whisper.yaml", "torch"): "WhisperXEngine only (the other ASR backend)",
+    ("asr_transcribe", "faster_whisper.yaml", "transformers"): "WhisperXEngine only (the other ASR backend)",
     ("translation_translate", "indictrans2.yaml", "faster_whisper"): "models.py: ASR names for make models",
 }
 
