@@ -429,7 +429,8 @@ def alignment_model_for(language: str, settings: dict) -> str | None:
     """The wav2vec2 alignment model a job in ``language`` needs (None: its backend aligns nothing).
 
     ``asr.align_model`` when set (a Hub id or a local directory), else the table above. The one place
-    the choice is made: WhisperXEngine loads it and ``make models`` fetches it.
+    the choice is made: WhisperXEngine loads what this names, and ``make models`` (cinesub.models) should
+    fetch what this names for each job's source language.
     """
     if settings.get("backend") != "whisperx":
         return None
