@@ -78,13 +78,9 @@ def decode(model, audio, options: dict) -> tuple[list[dict], float]:
 
 
 def transliterated(segments: list[dict]) -> list[dict]:
-    fixed = []
-    for segment in segments:
-        report = writing_system.script_report(segment["text"], "hi")
-        text = segment["text"]
-        if report["status"] == "transliterable":
-            text = writing_system.transliterate(text, "hi", next(iter(report["scripts"])))
-        fixed.append({**segment, "text": text})
+    """The segments after 04_asr's script check (``asr.check_scripts``, transliteration on)."""
+    fixed = [dict(segment) for segment in segments]
+    asr.check_scripts(fixed, "hi", {"transliterate_script": True})
     return fixed
 
 

@@ -1,6 +1,7 @@
 """Names spelled as listed: film-like English dialogue (espeak-ng) naming three names (two characters and
-a place) 14 times, transcribed by ``tiny.en-bundled`` with the shipped 04_asr settings, then 05_ner
-with and without the job glossary that lists them.
+a place) 13 times, transcribed with the shipped 04_asr settings by ``tiny.en-bundled`` and by the
+multilingual ``base-bundled`` (with and without the glossary prompt), then 05_ner with and without the
+job glossary that lists them and with and without name correction.
 
 Scores: name mentions spelled as listed (per sentence, the listed spelling counted against the truth);
 WER of the 05 text against the truth (jiwer, lower-cased, punctuation removed); corrections made and
@@ -105,27 +106,56 @@ def main() -> None:
     settings = dict(config["asr"], model="tiny.en-bundled")
     lines = [synth.Line(text, pause_after=1.0, speed=150) for text in DIALOGUE]
     samples, truth = synth.build_speech(lines, 1.0)
+    shipped = glossary.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
     with tempfile.TemporaryDirectory() as workdir:
         import librosa
 
-        wav = os.path.join(workdir, "speech.wav")
-        soundfile.write(wav, librosa.resample(samples, orig_sr=synth.SAMPLE_RATE, target_sr=16000), 16000)
-        started = time.perf_counter()
-        transcript = asr.transcribe_file(wav, settings, "en")
-        asr_seconds = round(time.perf_counter() - started, 2)
         tsv = Path(workdir) / "job.tsv"
         tsv.write_text(GLOSSARY_TSV, encoding="utf-8")
-        job_rows = glossary.read_glossary_tsv(tsv, "job")
-    shipped = glossary.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    doc = {"job": "names", "language": "en", "stage": "04_asr", "segments": transcript}
-    glossary_doc = glossary.build_glossary(shipped, job_rows, None, "en", 200)
+        glossary_doc = glossary.build_glossary(
+            shipped, glossary.read_glossary_tsv(tsv, "job"), None, "en", 200
+        )
+        wav = os.path.join(workdir, "speech.wav")
+        soundfile.write(wav, librosa.resample(samples, orig_sr=synth.SAMPLE_RATE, target_sr=16000), 16000)
+        transcripts, asr_seconds = {}, {}
+        # tiny.en is English-only (use_glossary_prompt: auto never prompts it); base-bundled is multilingual
+        for model, prompt in (
+            ("tiny.en-bundled", None),
+            ("base-bundled", None),
+            ("base-bundled", glossary_doc["prompt"]),
+        ):
+            name = f"{model}{', glossary prompt' if prompt else ''}"
+            started = time.perf_counter()
+            transcripts[name] = asr.transcribe_file(wav, dict(settings, model=model), "en", prompt)
+            asr_seconds[name] = round(time.perf_counter() - started, 2)
     nlp = ner.load_model(config["ner"]["model"])
     rows = {}
-    for label, gloss, correction in (
-        ("04_asr (no glossary)", None, None),
-        ("05_ner, glossary, no correction", glossary_doc, None),
-        ("05_ner, glossary, shipped correction", glossary_doc, config["ner"]["name_correction"]),
+    for label, asr_name, gloss, correction in (
+        ("tiny.en: 04_asr (no glossary)", "tiny.en-bundled", None, None),
+        ("tiny.en: 05_ner, glossary, no correction", "tiny.en-bundled", glossary_doc, None),
+        (
+            "tiny.en: 05_ner, glossary, shipped correction",
+            "tiny.en-bundled",
+            glossary_doc,
+            config["ner"]["name_correction"],
+        ),
+        ("base: no prompt, no correction", "base-bundled", glossary_doc, None),
+        ("base: glossary prompt, no correction", "base-bundled, glossary prompt", glossary_doc, None),
+        (
+            "base: no prompt, shipped correction",
+            "base-bundled",
+            glossary_doc,
+            config["ner"]["name_correction"],
+        ),
+        (
+            "base: glossary prompt, shipped correction",
+            "base-bundled, glossary prompt",
+            glossary_doc,
+            config["ner"]["name_correction"],
+        ),
     ):
+        transcript = transcripts[asr_name]
+        doc = {"job": "names", "language": "en", "stage": "04_asr", "segments": transcript}
         gazetteer = ner.Gazetteer(ner.gazetteer_entries(gloss), latin_nlp=nlp)
         out, report = ner.tag_document(doc, gazetteer, nlp, config["ner"]["labels"], "", correction)
         places = [n["canonical"] for n in report["names"] if n["label"] == "GPE"]
@@ -147,7 +177,7 @@ def main() -> None:
             {
                 "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "load_average": os.getloadavg(),
-                "model": "tiny.en-bundled, shipped asr settings",
+                "asr": "shipped asr settings (English: top-level), int8, 2 threads",
                 "asr_seconds": asr_seconds,
                 "settings": config["ner"]["name_correction"],
                 "rows": rows,

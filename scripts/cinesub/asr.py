@@ -236,7 +236,7 @@ def check_scripts(segments: list[dict], language: str, settings: dict) -> dict:
     """Check each segment's script; transliterate those in a script of the same spoken language
     (Hindi written in Urdu script) when ``transliterate_script`` is on; flag the rest as wrong-script
     decode failures (07 removes them). Changes ``segments`` in place; returns the counts."""
-    from .writing_system import script_report, transliterate
+    from .writing_system import romanized_to_native, script_report, transliterate
 
     counts = {"segments": len(segments), "transliterated": 0, "wrong_script": 0}
     for segment in segments:
@@ -246,9 +246,12 @@ def check_scripts(segments: list[dict], language: str, settings: dict) -> dict:
         source = next(iter(report["scripts"]))
         if report["status"] == "transliterable" and settings.get("transliterate_script"):
             original = segment["text"]
-            segment["text"] = transliterate(original, language, source)
+            line = transliterate(original, language, source)
+            segment["text"] = romanized_to_native(line, language)
             for word in segment.get("words") or []:
-                word["word"] = transliterate(word["word"], language, source)
+                word["word"] = romanized_to_native(
+                    transliterate(word["word"], language, source), language, line
+                )
             note = {"transliterated_from": source, "original": original}
             counts["transliterated"] += 1
         else:

@@ -1,6 +1,9 @@
-"""05_ner: find the names in the transcript so later stages keep them right.
+"""05_ner: spell the film's names as listed, and find the names so later stages keep them right.
 
-Two finders, merged per segment:
+First, with ``ner.name_correction.enabled``, names the ASR misspelled ("Mira" for Meera) are rewritten as
+the glossary lists them (:mod:`cinesub.name_fix`); every rewrite goes into ``entities.json``
+(``corrections``) and the segment's ``flags``. Place terms that are ordinary words (``mandir``, temple) are
+not names. Then two finders, merged per segment:
 
 - a gazetteer (spaCy PhraseMatcher on lower-cased tokens) built from the glossary's names (cast,
   characters, crew, per-job names; Latin and Devanagari spellings, with and without nukta) and its
@@ -11,7 +14,7 @@ Two finders, merged per segment:
   keeping only ``ner.labels``. Gazetteer hits win where the two overlap.
 
 Writes ``segments.json`` (canonical segments with ``entities`` filled) and ``entities.json``
-(per-segment spans and a deduplicated name list with counts).
+(per-segment spans, a deduplicated name list with counts, and the name corrections).
 """
 
 from __future__ import annotations

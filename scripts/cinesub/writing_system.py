@@ -16,6 +16,7 @@ only those in :data:`cinesub.languages.SCRIPT_RANGES`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -49,6 +50,9 @@ CODE_OF_NAME = {name: code for code, name in UNICODE_NAMES.items()}
 # UrduShortNotShown: Urdu omits short vowels; without it aksharamukha leaves most letters untouched.
 TRANSLITERATIONS = {("hi", "Arab"): ("Urdu", "Devanagari", ("UrduShortNotShown",))}
 PUNCTUATION = {("hi", "Arab"): {"۔": "।", "،": ",", "؟": "?", "؛": ";"}}
+# Romanized words of the language inside a line in its own script: the aksharamukha scheme read from.
+ROMANIZED = {"hi": "ITRANS"}
+ENGLISH_ZIPF = 3.0  # wordfreq Zipf: at or above, a Latin word is English (code-mixed), kept as it is
 
 
 @cache
@@ -94,6 +98,34 @@ def script_report(text: str, language: str) -> dict:
     }
 
 
+def mostly_native(line: str, language: str) -> bool:
+    """True when most letters of ``line`` are in the language's own script."""
+    counts = letter_scripts(line)
+    return counts.get(languages.get(language).script, 0) * 2 > sum(counts.values())
+
+
+def romanized_to_native(text: str, language: str, line: str | None = None) -> str:
+    """Latin words in a line (``line``, default ``text``) written mostly in the language's own script,
+    when they are not English words (wordfreq Zipf < :data:`ENGLISH_ZIPF`), are romanized words of the
+    language ("Namaste, आज ..."): transliterated (aksharamukha, :data:`ROMANIZED` scheme). English
+    words stay as spoken."""
+    scheme = ROMANIZED.get(language)
+    if not scheme or not mostly_native(text if line is None else line, language):
+        return text
+    from aksharamukha import transliterate as aksharamukha
+    from wordfreq import zipf_frequency
+
+    target = TRANSLITERATIONS[(language, "Arab")][1]
+
+    def native(match: re.Match) -> str:
+        word = match.group(0)
+        if zipf_frequency(word.lower(), "en") >= ENGLISH_ZIPF:
+            return word
+        return aksharamukha.process(scheme, target, word.lower())
+
+    return re.sub(r"[A-Za-z]+", native, text)
+
+
 def transliterate(text: str, language: str, source_script: str) -> str:
     """``text`` from ``source_script`` into the language's own script (aksharamukha)."""
     from aksharamukha import transliterate as aksharamukha
@@ -101,7 +133,7 @@ def transliterate(text: str, language: str, source_script: str) -> str:
     source, target, options = TRANSLITERATIONS[(language, source_script)]
     for mark, replacement in PUNCTUATION.get((language, source_script), {}).items():
         text = text.replace(mark, replacement)
-    return aksharamukha.process(source, target, text, pre_options=list(options))
+    return unicodedata.normalize("NFC", aksharamukha.process(source, target, text, pre_options=list(options)))
 
 
 # ------------------------------------------------------------ decoder constraint
