@@ -9,7 +9,8 @@ similarity (rapidfuzz) and, for Latin, by sound (jellyfish's Metaphone). A run i
 - it is similar enough (``min_similarity``; or sounds the same at ``min_similarity_same_sound``);
 - none of its words is a common word heard with confidence: a word frequent in the language (wordfreq
   Zipf ≥ ``common_zipf``) is rewritten only if Whisper was unsure of it (word probability <
-  ``common_max_probability``) or the run is a listed variant;
+  ``common_max_probability``), capitalised it inside a sentence (it took it for a name: "I will meet
+  Mirror"), or the run is a listed variant;
 - the context allows a name: not right after an article or possessive ("the old Mira" is a mirror).
 
 Every rewrite is returned (segment, from, to, score, probability, why) for 05's ``entities.json``.
@@ -133,6 +134,13 @@ def _confident_common(word: dict, text: str, language: str, settings: dict) -> b
     return probability is None or probability >= settings["common_max_probability"]
 
 
+def _capitalized_mid_sentence(words: list[dict], index: int, text: str) -> bool:
+    """Whisper capitalised a word inside a sentence ("I will meet Mirror at"): it took it for a name."""
+    if index == 0 or not text[:1].isupper() or text == "I":
+        return False
+    return not words[index - 1]["word"].strip().endswith((".", "!", "?", "।"))
+
+
 def _after_article(words: list[dict], start: int, block: set[str]) -> bool:
     """True after an article or possessive, directly or across one lower-case word ("the old ...")."""
     previous = [_word_parts(w["word"])[1] for w in words[max(0, start - 2) : start]]
@@ -171,7 +179,9 @@ def candidates(words: list[dict], targets: list[Target], language: str, settings
                 ):
                     continue
                 if not exact_variant and any(
-                    _confident_common(w, t, word_language, settings) for w, t in zip(span, texts, strict=True)
+                    _confident_common(w, t, word_language, settings)
+                    and not _capitalized_mid_sentence(words, start + k, t)
+                    for k, (w, t) in enumerate(zip(span, texts, strict=True))
                 ):
                     continue
                 probabilities = [w.get("probability") for w in span if w.get("probability") is not None]
