@@ -14,8 +14,6 @@ then the script remedies on the best decode (none, transliteration, decoder cons
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import sys
 import time
@@ -25,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
+import common  # noqa: E402
 from cinesub import asr, glossary, synth, writing_system  # noqa: E402
 
-RESULT = REPO / "bench" / "results" / "hindi_decode.json"
 SCRIPT = REPO / "resources" / "demo" / "script_hi.tsv"
 ENGLISH_SHIPPED = {
     "beam_size": 5,
@@ -149,28 +147,22 @@ def main() -> None:
             f"Deva {row['transliterated']['devanagari_share']:.2f}  {seconds:.1f}s",
             flush=True,
         )
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(
-        json.dumps(
-            {
-                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "load_average": os.getloadavg(),
-                "audio_s": round(len(audio) / 16000, 1),
-                "sentences": len(truth),
-                "model": "base-bundled (OpenAI Whisper base, int8, 2 threads)",
-                "glossary_prompt": glossary_prompt,
-                "suppressed_tokens": {
-                    "devanagari_only": len(suppress) - 1,
-                    "devanagari_latin": len(suppress_latin) - 1,
-                },
-                "rows": rows,
+    common.save_result(
+        "hindi_decode",
+        {
+            **common.stamp(),
+            "audio_s": round(len(audio) / 16000, 1),
+            "sentences": len(truth),
+            "model": "base-bundled (OpenAI Whisper base, int8, 2 threads)",
+            "glossary_prompt": glossary_prompt,
+            "suppressed_tokens": {
+                "devanagari_only": len(suppress) - 1,
+                "devanagari_latin": len(suppress_latin) - 1,
             },
-            ensure_ascii=False,
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
+            "rows": rows,
+        },
     )
+    print(f"written: {common.RESULTS / 'hindi_decode.json'}")
 
 
 if __name__ == "__main__":

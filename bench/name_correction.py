@@ -13,7 +13,6 @@ The dialogue keeps traps: "mirror" (which tiny.en hears as "Mira"), "temple", "r
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -24,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
+import common  # noqa: E402
 from cinesub import asr, glossary, models, ner, synth  # noqa: E402
 
-RESULT = REPO / "bench" / "results" / "name_correction.json"
 NAMES = ["Meera", "Arjun", "Ranakpur"]
 GLOSSARY_TSV = (
     "term\tdevanagari\tenglish\tvariants\tkind\tnote\n"
@@ -171,23 +170,17 @@ def main() -> None:
             f"corrections {row['corrections']} false {row['false_corrections']} places {places}",
             flush=True,
         )
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(
-        json.dumps(
-            {
-                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "load_average": os.getloadavg(),
-                "asr": "shipped asr settings (English: top-level), int8, 2 threads",
-                "asr_seconds": asr_seconds,
-                "settings": config["ner"]["name_correction"],
-                "rows": rows,
-            },
-            ensure_ascii=False,
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
+    common.save_result(
+        "name_correction",
+        {
+            **common.stamp(),
+            "asr": "shipped asr settings (English: top-level), int8, 2 threads",
+            "asr_seconds": asr_seconds,
+            "settings": config["ner"]["name_correction"],
+            "rows": rows,
+        },
     )
+    print(f"written: {common.RESULTS / 'name_correction.json'}")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ def token_bytes(token: str) -> bytes | None:
 
 
 def _range_scripts(first: int, last: int) -> frozenset[str]:
-    return frozenset(script for code in range(first, last + 1) if (script := char_script(chr(code))))
+    return frozenset(script for code in range(first, last + 1) if (script := token_char_script(chr(code))))
 
 
 @lru_cache(maxsize=4096)
@@ -200,7 +200,20 @@ def token_is_foreign(raw: bytes, allowed: set[str]) -> bool:
     text = raw[:cut].decode(
         "utf-8", errors="ignore"
     )  # leading continuation bytes belong to the previous token
-    return any(script not in allowed for script in letter_scripts(text))
+    return any(script not in allowed for script in map(token_char_script, text) if script)
+
+
+def token_char_script(char: str) -> str | None:
+    """The script of a letter, or of a mark or punctuation named after a script ("TAMIL VOWEL SIGN E",
+    "ARABIC FULL STOP", "IDEOGRAPHIC FULL STOP"): measured, a decoder barred only from other scripts'
+    letters loops on their marks and stops instead."""
+    script = char_script(char)
+    if script or unicodedata.category(char)[0] not in "MP":
+        return script
+    name = unicodedata.name(char, "")
+    if name.startswith("IDEOGRAPHIC") or name.startswith("CJK"):
+        return "Hans"
+    return CODE_OF_NAME.get(name.split(" ", 1)[0])
 
 
 def foreign_token_ids(vocabulary: Iterable[tuple[str, int]], allowed: set[str], below: int) -> list[int]:
