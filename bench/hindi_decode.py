@@ -14,7 +14,6 @@ then the script remedies on the best decode (none, transliteration, decoder cons
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 import unicodedata
@@ -39,9 +38,9 @@ SCRIPT_PROMPT = "नमस्ते। आइए, हिंदी में ब�
 
 
 def normalize(text: str) -> str:
+    """NFC, punctuation and symbols removed (not ``\\W``: it would strip Devanagari vowel signs too)."""
     text = unicodedata.normalize("NFC", text)
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
+    return " ".join("".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text).split())
 
 
 def score(segments: list[dict], truth: list[dict]) -> dict:
