@@ -4,6 +4,10 @@ One interface, two engines: faster-whisper (CPU or GPU, CTranslate2) and Whisper
 inference + wav2vec2 word alignment; needs the whisperx conda env). Either way the audio is
 read and transcribed in bounded windows cut at quiet points, so memory stays flat however
 long the film is, and progress (percent of audio done) goes to the log as it goes.
+
+Jobs not in English take the measured decode settings of ``asr.non_english``; every segment's script is
+checked (:func:`check_scripts`, :mod:`cinesub.writing_system`): Hindi written in Urdu script comes out in
+Devanagari, any other wrong script is flagged as the decode failure it is.
 """
 
 from __future__ import annotations
@@ -224,7 +228,7 @@ def language_settings(settings: dict, language: str) -> dict:
 
 def script_options(model: Any, settings: dict, language: str) -> dict:
     """faster-whisper options that keep a multilingual decoder in the language's scripts
-    (``script_constraint``: suppress every token spelling only other scripts' letters)."""
+    (``script_constraint``: suppress every token spelling other scripts' letters, marks or punctuation)."""
     if not settings.get("script_constraint") or not model.model.is_multilingual or language == "en":
         return {}
     from .writing_system import suppress_ids_for
@@ -673,7 +677,7 @@ def run(ctx) -> None:
             "scripts": result.get("scripts"),
         }
     }
-    if result.get("scripts", {}).get("wrong_script"):
+    if (result.get("scripts") or {}).get("wrong_script"):
         ctx.log.warning(
             "%d of %d segments are in a script %s is not written in: decode failures (flagged for 07)",
             result["scripts"]["wrong_script"],
