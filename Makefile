@@ -1,4 +1,4 @@
-# cinesub: `make demo` runs the demo film end to end; `make test` runs the test suite.
+# cinesub: `make demo` runs the demo film end to end (`make demo-hi`: the Hindi one); `make test` runs the test suite.
 # Both set everything up first (apt packages when root, the .venv with pinned packages).
 
 SHELL := /bin/bash
@@ -10,16 +10,19 @@ export PATH := $(BIN):$(PATH)
 # Models are never downloaded by the demo or the tests.
 export HF_HUB_OFFLINE ?= 1
 
-SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng sox
-SYSTEM_PACKAGES := ffmpeg espeak-ng sox
+# festival + festvox-hi-nsk: the Hindi voice of the Hindi demo film and the Hindi end-to-end test
+SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng sox festival
+SYSTEM_FILES := /usr/share/festival/voices/hindi/hindi_NSK_diphone
+SYSTEM_PACKAGES := ffmpeg espeak-ng sox festival festvox-hi-nsk
 TEST_SYSTEM_PACKAGES := slurm-wlm munge
 
-.PHONY: setup system-deps test-system-deps whisperx-venv demo test lint bench bench-full bench-whisperx models report clean
+.PHONY: setup system-deps test-system-deps whisperx-venv demo demo-hi test lint bench bench-full bench-whisperx models report clean
 
 setup: system-deps $(VENV)/.installed
 
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	for path in $(SYSTEM_FILES); do test -e $$path || missing="$$missing $$path"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing with apt-get"; \
@@ -57,6 +60,10 @@ $(WHISPERX_VENV)/.installed: requirements.txt requirements-whisperx.txt requirem
 
 demo: setup
 	snakemake --cores 2 jobs/demo/10_mux/out.mkv
+
+# The Hindi demo: Festival's Hindi voice, transcribed by base-bundled (multilingual Whisper base), hin track.
+demo-hi: setup
+	snakemake --cores 2 --configfile config/demo_hi.yaml -- jobs/demo-hi/10_mux/out.mkv
 
 test: test-system-deps $(VENV)/.installed $(WHISPERX_VENV)/.installed
 	pytest

@@ -330,6 +330,11 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def stamp() -> dict:
+    """When a figure was measured and how loaded the machine was at the end of it."""
+    return {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg()}
+
+
 def save_result(name: str, data: dict, merge: bool = False) -> Path:
     """Write ``bench/results/<name>.json``; ``merge``: keep figures this run skipped."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -11,5 +11,26 @@ rule demo_make_film:
         "demo/benchmarks/demo_make_film.tsv"
     conda:
         "../envs/media.yaml"
+    params:
+        audio_language="eng",
+    script:
+        "../scripts/make_demo_film.py"
+
+
+rule demo_make_film_hi:
+    """The Hindi demo film (make demo-hi): Festival's Hindi voice speaking resources/demo/script_hi.tsv."""
+    input:
+        script=workflow_path("resources/demo/script_hi.tsv"),
+    output:
+        film="demo/film_hi.mkv",
+        truth="demo/truth_hi.json",
+    log:
+        "demo/logs/demo_make_film_hi.log",
+    benchmark:
+        "demo/benchmarks/demo_make_film_hi.tsv"
+    conda:
+        "../envs/media.yaml"
+    params:
+        audio_language="hin",
     script:
         "../scripts/make_demo_film.py"

