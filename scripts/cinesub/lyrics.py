@@ -18,7 +18,6 @@ evidence and reason.
 from __future__ import annotations
 
 import copy
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import soundfile as sf
 
 from . import segments as seglib
 from . import vad
-from .fileio import read_json, write_json_atomic
+from .fileio import write_json_atomic
 
 STAGE = "06_lyrics_detection"
 SAMPLE_RATE = 16000
@@ -37,14 +36,6 @@ PITCH_STEP = 2  # YIN runs every other frame (32 ms): a held note lasts hundreds
 COARSE_BINS, COARSE_STEP = 257, 2  # the percussive-share spectrogram: 0-4 kHz, 32 ms frames
 VOICE_BAND_HZ = (300.0, 4000.0)  # where vowels and their changes are, above drums and below hi-hats
 PITCH_RANGE_HZ = (80.0, 800.0)
-CONFIG_SCHEMA_PATH = os.path.join(
-    os.path.dirname(__file__), "..", "..", "workflow", "schemas", "config.schema.json"
-)
-
-
-@functools.lru_cache(maxsize=1)
-def _section_schema() -> dict:
-    return read_json(CONFIG_SCHEMA_PATH)["properties"]["lyrics"]
 
 
 def settings(params: dict | None) -> dict:
@@ -52,17 +43,9 @@ def settings(params: dict | None) -> dict:
 
     The workflow hands over the validated section already; tests and benches give a partial one.
     """
-    import jsonschema
+    from .models import validated_section
 
-    from .errors import CinesubError
-    from .models import with_defaults
-
-    merged = with_defaults(dict(params or {}), _section_schema())
-    try:
-        jsonschema.validate(merged, _section_schema())
-    except jsonschema.ValidationError as exc:
-        raise CinesubError(f"lyrics settings: {exc.message}") from None
-    return merged
+    return validated_section("lyrics", dict(params or {}))
 
 
 # ---- audio features ---------------------------------------------------------------------------------------

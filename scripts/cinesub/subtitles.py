@@ -58,23 +58,20 @@ DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"
 
-# Built-in per-language defaults, applied under the user's config (Netflix Hindi guide: 22 cps).
-LANGUAGE_DEFAULTS: dict[str, dict[str, Any]] = {"hi": {"max_cps": 22}}
-
-
 @dataclass(frozen=True)
 class Rules:
-    """The timing and layout rules for one language (defaults: Netflix adult English)."""
+    """The timing and layout rules for one language. Built by :func:`rules_for`: the values, and their
+    defaults (Netflix adult English; Hindi 22 cps), live in the config schema only."""
 
-    max_chars_per_line: int = 42
-    max_lines: int = 2
-    max_cps: float = 20.0
-    min_duration: float = 0.833
-    max_duration: float = 7.0
-    min_gap_frames: int = 2
-    max_linger_s: float = 0.5
-    merge_gap_s: float = 1.5
-    fps: float = DEFAULT_FPS
+    max_chars_per_line: int
+    max_lines: int
+    max_cps: float
+    min_duration: float
+    max_duration: float
+    min_gap_frames: int
+    max_linger_s: float
+    merge_gap_s: float
+    fps: float
 
     @property
     def min_gap_ms(self) -> int:
@@ -103,20 +100,24 @@ def _parse_fps(fps: Any) -> float:
     return value if math.isfinite(value) and value > 0 else DEFAULT_FPS
 
 
+def settings(subtitles_cfg: dict | None) -> dict:
+    """The ``subtitles`` section validated against the config schema, its defaults filled in from there
+    (the workflow hands it over validated already; filling again changes nothing)."""
+    from .models import validated_section
+
+    return validated_section("subtitles", subtitles_cfg)
+
+
 def rules_for(lang: str, subtitles_cfg: dict | None, fps: Any = None) -> Rules:
-    """The rules for ``lang``: built-in defaults < ``subtitles.rules`` < ``subtitles.languages.<lang>``.
+    """The rules for ``lang``: ``subtitles.rules`` < ``subtitles.languages.<lang>``, defaults from the
+    schema (so Hindi gets its 22 cps from ``languages.hi`` however the rest of the section looks).
 
     ``fps`` is the film's frame rate (a number, a fraction string like ``"24000/1001"``, or None when
     there is no video, which means 25).
     """
-    cfg = subtitles_cfg or {}
-    values: dict[str, Any] = {}
-    for layer in (LANGUAGE_DEFAULTS.get(lang), cfg.get("rules"), (cfg.get("languages") or {}).get(lang)):
-        for key, value in (layer or {}).items():
-            if key not in RULE_KEYS:
-                raise CinesubError(f"unknown subtitle rule {key!r} (known: {', '.join(RULE_KEYS)})")
-            values[key] = value
-    rules = Rules(**values, fps=_parse_fps(fps))
+    cfg = settings(subtitles_cfg)
+    values = {**cfg["rules"], **cfg["languages"].get(lang, {})}
+    rules = Rules(**{key: values[key] for key in RULE_KEYS}, fps=_parse_fps(fps))
     if rules.min_duration > rules.max_duration:
         raise CinesubError(f"subtitle rules for {lang}: min_duration {rules.min_duration} "
                            f"is longer than max_duration {rules.max_duration}")
@@ -769,17 +770,17 @@ def cps_histogram(cues: Sequence[Cue], rules: Rules, width: float = 2.0) -> dict
 def run(ctx: Any) -> None:
     """Write ``<lang>.srt`` / ``<lang>.vtt`` (the formats in ``subtitles.formats``) and ``<lang>.qc.json``."""
     lang = str(ctx.params.lang)
-    settings = dict(ctx.params.subtitles or {})
+    config = settings(dict(ctx.params.subtitles or {}))
     doc = segments_io.load(ctx.input.segments)
     media = read_json(ctx.input.media)
     if doc.get("language") and doc["language"] != lang:
         ctx.log.warning("segments are marked %r but subtitles are written for %r", doc["language"], lang)
-    rules = rules_for(lang, settings, media.get("fps"))
-    lyrics_style = settings.get("lyrics_style", "italic_note")
+    rules = rules_for(lang, config, media.get("fps"))
+    lyrics_style = config["lyrics_style"]
     duration = doc.get("duration") or media.get("audio_seconds")
     cues = build_cues(doc["segments"], rules, lang, lyrics_style,
                       media_duration=float(duration) if isinstance(duration, (int, float)) else None)
-    formats = settings.get("formats") or ["srt", "vtt"]
+    formats = config["formats"]
     writers = {"srt": to_srt, "vtt": to_vtt}
     for fmt in formats:
         path = getattr(ctx.output, fmt, None)
