@@ -175,8 +175,9 @@ def test_wrap_three_lines_and_reserve():
     lines = S.wrap_text("one two three four five six seven eight nine ten eleven", rules, "en")
     assert len(lines) == 3 and all(len(line) <= 20 for line in lines)
     # a reserve of 2 characters on the first and last line (the "♪ " of sung lines)
-    assert S.wrap_text("x" * 19, dataclasses.replace(EN, max_chars_per_line=20), "en", reserve=(2, 2)) is None
-    assert S.wrap_text("x" * 16, dataclasses.replace(EN, max_chars_per_line=20), "en", reserve=(2, 2)) == ["x" * 16]
+    width_20 = dataclasses.replace(EN, max_chars_per_line=20)
+    assert S.wrap_text("x" * 19, width_20, "en", reserve=(2, 2)) is None
+    assert S.wrap_text("x" * 16, width_20, "en", reserve=(2, 2)) == ["x" * 16]
 
 
 def test_wrap_normalises_to_nfc():
@@ -601,7 +602,8 @@ def test_word_longer_than_a_line_is_kept_whole_and_reported():
     assert item["rules"] == ["line_length"] and url in item["text"].split("\n")
     assert "words are never split" in item["reason"]
     # in a 3-word cue the long word stands on its own line
-    layout = S._layout(["Go", url, "now."], [False, False], dataclasses.replace(EN, max_lines=3), "en", allow_overlong=True)
+    three_lines = dataclasses.replace(EN, max_lines=3)
+    layout = S._layout(["Go", url, "now."], [False, False], three_lines, "en", allow_overlong=True)
     assert layout[0] == ["Go", url, "now."]
 
 
@@ -609,7 +611,7 @@ def test_run_rejects_unknown_format(tmp_path):
     write_inputs(tmp_path, [timed_segment(0, "Hello.", 1.0)])
     ctx = make_ctx(tmp_path, "en", {"formats": ["ass"]}, formats=())
     ctx.output.ass = str(tmp_path / "out" / "en.ass")
-    with pytest.raises(CinesubError, match="config subtitles.formats: \['ass'\]"):
+    with pytest.raises(CinesubError, match=r"config subtitles.formats: \['ass'\]"):
         S.run(ctx)
 
 
