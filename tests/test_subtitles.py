@@ -667,3 +667,67 @@ def test_real_asr_segments_become_conforming_cues(asr_segments):
     for cue in cues:
         assert cue.start >= cue.speech_start - 1e-9
         assert cue.end <= max(cue.speech_end + EN.max_linger_s, cue.start + EN.min_duration) + 1e-3
+
+
+# ------------------------------------------------------ sentences open cues, cues start at the voice
+
+
+def one_segment(parts, start=1.0, rate_cps=14.0):
+    """One ASR segment of several sentences: ``parts`` is [(text, pause before it)]."""
+    words, now = [], start
+    for text, pause in parts:
+        now += pause
+        piece = timed_segment(0, text, now, rate_cps=rate_cps)
+        words += piece["words"]
+        now = piece["end"]
+    return {"id": 0, "start": words[0]["start"], "end": words[-1]["end"],
+            "text": " ".join(text for text, _ in parts), "words": words}
+
+
+def test_each_sentence_opens_a_cue_even_when_it_is_short():
+    seg = one_segment([("Okay.", 0.0), ("Where were you last night?", 0.5),
+                       ("I waited at the station.", 0.5)])
+    cues = S.build_cues([seg], EN, "en")
+    assert [c.text for c in cues] == ["Okay.", "Where were you last night?", "I waited at the station."]
+    firsts = [w["start"] for w in seg["words"] if w["word"].strip() in ("Okay.", "Where", "I")]
+    assert [c.start for c in cues][1:] == pytest.approx(firsts[1:], abs=EN.max_start_delay_s + 1e-3)
+    assert cues[0].start == firsts[0] and cues[0].duration_ms() >= EN.min_duration_ms  # shown long enough
+    assert all(not c.sentences_mid_cue for c in cues)
+    assert S.check_cues(cues, EN)["conforming"] == 3
+
+
+def test_a_comma_and_a_pause_start_a_line_too():
+    # Whisper writes "Okay, where were you?" for two spoken lines
+    seg = one_segment([("Okay,", 0.0), ("where were you last night?", 0.6)])
+    assert [c.text for c in S.build_cues([seg], EN, "en")] == ["Okay,", "where were you last night?"]
+    glued = one_segment([("Okay,", 0.0), ("where were you last night?", 0.05)])
+    assert len(S.build_cues([glued], EN, "en")) == 1  # no pause: one line
+
+
+def test_a_sentence_starting_mid_cue_is_recorded_with_the_reason(tmp_path):
+    seg = one_segment([("Yes.", 0.0), ("No.", 0.05), ("Maybe we should go now.", 0.05)])
+    cues = S.build_cues([seg], EN, "en")
+    assert len(cues) == 1  # on their own "Yes." and "No." could not stay up for min_duration
+    reasons = cues[0].sentences_mid_cue
+    assert [sentence for sentence, _ in reasons] == ["No.", "Maybe we should go now."]
+    assert all("min_duration" in reason for _, reason in reasons)
+    write_inputs(tmp_path, [seg])
+    S.run(make_ctx(tmp_path, "en", {}))
+    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
+    assert [(m["index"], m["sentence"]) for m in qc["sentences_mid_cue"]] == [(1, "No."),
+                                                                            (1, "Maybe we should go now.")]
+    assert "min_duration" in qc["sentences_mid_cue"][0]["reason"]
+
+
+def test_cues_start_where_the_speech_timeline_hears_the_voice():
+    late = one_segment([("The train leaves at nine.", 0.0)], start=2.4)  # Whisper's stamp trails the voice
+    early = one_segment([("Come here.", 0.0)], start=5.5)  # ... or starts in the silence before it
+    early["words"][0]["end"] = 6.4
+    speech = [(2.0, 4.0), (6.1, 7.5)]
+    cues = S.build_cues([late, early], EN, "en", speech=speech)
+    assert [c.start for c in cues] == [2.0, 6.1]
+    assert [c.start for c in S.build_cues([late, early], EN, "en")] == [2.4, 5.5]  # without it: the stamps
+    # never pulled across other speech: the onset before the previous word's end is not this word's
+    follow = one_segment([("One.", 0.0), ("Two.", 0.3)], start=2.1)
+    starts = [c.start for c in S.build_cues([follow], EN, "en", speech=[(2.0, 4.0)])]
+    assert starts[0] == 2.0 and starts[1] > follow["words"][0]["end"]
