@@ -13,7 +13,7 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import lyrics, models, vad
+from cinesub import configschema, lyrics, vad
 from cinesub import segments as seglib
 from cinesub.errors import CinesubError
 
@@ -58,7 +58,7 @@ REFRAIN = "under the moon under the stars dance with me tonight"
 
 
 def test_settings_come_from_the_schema_and_refuse_unknown_keys():
-    schema = json.loads(Path(models.CONFIG_SCHEMA_PATH).read_text())["properties"]["lyrics"]
+    schema = json.loads(Path(configschema.CONFIG_SCHEMA_PATH).read_text())["properties"]["lyrics"]
     assert schema["additionalProperties"] is False
     assert CFG == {key: sub["default"] for key, sub in schema["properties"].items()}
     assert not hasattr(lyrics, "DEFAULTS")

@@ -43,7 +43,7 @@ def settings(params: dict | None) -> dict:
 
     The workflow hands over the validated section already; tests and benches give a partial one.
     """
-    from .models import validated_section
+    from .configschema import validated_section
 
     return validated_section("lyrics", dict(params or {}))
 

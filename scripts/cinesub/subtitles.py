@@ -113,7 +113,7 @@ def _parse_fps(fps: Any) -> float:
 def settings(subtitles_cfg: dict | None) -> dict:
     """The ``subtitles`` section validated against the config schema, its defaults filled in from there
     (the workflow hands it over validated already; filling again changes nothing)."""
-    from .models import validated_section
+    from .configschema import validated_section
 
     return validated_section("subtitles", subtitles_cfg)
 
