@@ -35,7 +35,7 @@ def raw_windows(duration, beat=(), sung=(), spoken=()):
         def inside(spans, t=t):
             return any(a <= t < b for a, b in spans)
 
-        steady, flux = (0.6, 0.15) if inside(sung) else (0.05, 0.6) if inside(spoken) else (0.0, 1.0)
+        steady, flux = (0.6, 0.08) if inside(sung) else (0.05, 0.3) if inside(spoken) else (0.0, 1.0)
         out.append(
             lyrics.Window(
                 float(t),
@@ -133,6 +133,19 @@ def test_actions(action):
         assert [s["lyrics"] for s in out["segments"]] == [False] + [True] * 5
         assert out["segments"][1]["flags"]["06_lyrics_detection"]["song"] == 0
         assert report["dropped_segments"] == []
+
+
+def test_drop_keeps_the_lines_of_a_song_it_is_not_sure_of():
+    cfg = lyrics.settings({"action": "drop"})
+    segments = [seg(i, 30 + 5 * i, 34 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
+    doc = seglib.new_document("t", "en", "05_ner", segments)
+    windows = raw_windows(70, sung=[(30, 60)])
+    for w in windows:  # notes held less steadily: a song, but not a sure one
+        w.steady_pitch = min(w.steady_pitch, 0.26)
+    out, report = lyrics.detect(doc, windows, [(30, 60)], cfg)
+    assert len(report["songs"]) == 1
+    assert cfg["threshold"] <= report["songs"][0]["confidence"] < cfg["drop_confidence"]
+    assert report["dropped_segments"] == [] and all(s["lyrics"] for s in out["segments"])
 
 
 # ---- audio features on real audio ------------------------------------------------------------------------

@@ -387,8 +387,8 @@ def find_songs(
 def apply_songs(segments: list[dict], songs: list[dict], cfg: dict) -> tuple[list[dict], list[dict]]:
     """(kept segments with ``lyrics`` set, segments dropped as sung when action is ``drop``).
 
-    Only segments inside a confident song (``songs`` passed the threshold) are flagged, so ``drop``
-    never deletes a line 06 merely suspects.
+    Only segments inside a song (past ``threshold``) are flagged, and ``drop`` removes only those of
+    a song at ``drop_confidence`` or more: a line 06 merely suspects is kept, flagged lyrics.
     """
     kept, dropped = [], []
     for seg in copy.deepcopy(segments):
@@ -398,7 +398,8 @@ def apply_songs(segments: list[dict], songs: list[dict], cfg: dict) -> tuple[lis
             kept.append(seg)
             continue
         seglib.set_flag(seg, STAGE, "song", song_index)
-        (dropped if cfg["action"] == "drop" else kept).append(seg)
+        sure = songs[song_index]["confidence"] >= cfg["drop_confidence"]
+        (dropped if cfg["action"] == "drop" and sure else kept).append(seg)
     return kept, dropped
 
 
