@@ -73,18 +73,9 @@ def transcribe(path: Path, cache: Path) -> list[dict]:
         import cleanset
 
         model = cleanset.whisper_model()
-        pieces, _ = model.transcribe(
-            str(path),
-            language="en",
-            beam_size=5,
-            temperature=[0.0, 0.2, 0.4],
-            compression_ratio_threshold=2.4,
-            log_prob_threshold=-1.0,
-            no_speech_threshold=0.6,
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            vad_filter=True,
-        )
+        from bare_whisper import SHIPPED_OPTIONS
+
+        pieces, _ = model.transcribe(str(path), **SHIPPED_OPTIONS)
         segments = []
         for piece in pieces:
             words = [
