@@ -14,6 +14,19 @@ import time
 
 started = time.perf_counter()
 
+# the shipped config's asr section, as faster-whisper's transcribe() options (bench/cue_starts.py too)
+SHIPPED_OPTIONS = dict(
+    language="en",
+    beam_size=5,
+    temperature=[0.0, 0.2, 0.4],
+    compression_ratio_threshold=2.4,
+    log_prob_threshold=-1.0,
+    no_speech_threshold=0.6,
+    condition_on_previous_text=False,
+    word_timestamps=True,
+    vad_filter=True,
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -36,17 +49,7 @@ def main() -> None:
         cpu_threads=args.threads,
     )
     loaded = time.perf_counter()
-    options = dict(
-        language="en",
-        beam_size=5,
-        temperature=[0.0, 0.2, 0.4],
-        compression_ratio_threshold=2.4,
-        log_prob_threshold=-1.0,
-        no_speech_threshold=0.6,
-        condition_on_previous_text=False,
-        word_timestamps=True,
-        vad_filter=True,
-    )
+    options = dict(SHIPPED_OPTIONS)
     if args.batch_size > 1:
         segments, _ = BatchedInferencePipeline(model).transcribe(
             args.audio, batch_size=args.batch_size, **options

@@ -1,7 +1,7 @@
 rule lyrics_detection_detect:
-    """Songs from music features of the audio (beat regularity, harmonic/percussive energy, chroma) plus
-    transcript cues (repeated lines, short lines, low confidence) and a voice check; sung segments are
-    flagged lyrics (or dropped with lyrics.action: drop). Every span and its cues go to songs.json.
+    """Songs from the voice itself (held notes, a slowly changing voice band, a voice heard) with or
+    without a beat, refrains in the transcript as support; a beat alone never makes a song. Sung
+    segments are flagged lyrics (or dropped with lyrics.action: drop). Every span goes to songs.json.
     """
     input:
         audio="jobs/{job}/01_demux/audio.wav",

@@ -358,10 +358,8 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
         path = case.write(Path(workdir) / f"{name}.wav")
         raw = unfiltered_asr(model, path)
         doc = seglib.new_document(name, "en", "04_asr", copy_segments(raw), duration=case.duration)
-        windows = lyrics.analyse_audio(path, lyrics_cfg)
-        sung_doc, songs = lyrics.detect(doc, windows, lyrics_cfg,
-                                        lambda a, b, p=path: vad.speech_share(p, a, b))
         timeline = vad.speech_timeline(path)
+        sung_doc, songs = lyrics.detect(doc, lyrics.analyse_audio(path, lyrics_cfg), timeline, lyrics_cfg)
         clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases,
                                                  lambda a, b, t=timeline: vad.share_of(t, a, b))
         results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,

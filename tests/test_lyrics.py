@@ -1,4 +1,5 @@
-"""06_lyrics_detection: music features on real synthetic audio, the decision rules, and the measured set."""
+"""06_lyrics_detection: voice and music features on real synthetic audio, the decision rules, the film-like
+song cases (tests/filmlike_songs.py) and the measured clean-transcripts set."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import cleanset
+import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import lyrics
+from cinesub import configschema, lyrics, vad
 from cinesub import segments as seglib
+from cinesub.errors import CinesubError
 
 CFG = lyrics.settings({})
 
@@ -23,54 +26,94 @@ def seg(i, start, end, text, **extra):
     return base
 
 
-def windows_with_music(spans, duration, level=0.9):
-    """Scored windows every second: ``level`` inside ``spans``, 0 elsewhere."""
+def raw_windows(duration, beat=(), sung=(), spoken=()):
+    """Unscored windows every second: a clear beat inside ``beat`` spans; held notes and slow voice-band
+    change inside ``sung`` spans; gliding pitch and fast change inside ``spoken`` spans."""
     out = []
     for t in np.arange(0.5, duration, 1.0):
-        music = level if any(a <= t < b for a, b in spans) else 0.0
-        out.append(lyrics.Window(float(t), 0.55 if music else 0.1, 100.0, 0.6, 0.8, 1.0, music))
+
+        def inside(spans, t=t):
+            return any(a <= t < b for a, b in spans)
+
+        steady, flux = (0.6, 0.08) if inside(sung) else (0.05, 0.3) if inside(spoken) else (0.0, 1.0)
+        out.append(
+            lyrics.Window(
+                float(t),
+                0.6 if inside(beat) else 0.1,
+                100.0,
+                0.6,
+                0.8,
+                1.0,
+                steady_pitch=steady,
+                voice_flux=flux,
+            )
+        )
     return out
 
 
 REFRAIN = "under the moon under the stars dance with me tonight"
 
 
+# ---- settings --------------------------------------------------------------------------------------------
+
+
+def test_settings_come_from_the_schema_and_refuse_unknown_keys():
+    schema = json.loads(Path(configschema.CONFIG_SCHEMA_PATH).read_text())["properties"]["lyrics"]
+    assert schema["additionalProperties"] is False
+    assert CFG == {key: sub["default"] for key, sub in schema["properties"].items()}
+    assert not hasattr(lyrics, "DEFAULTS")
+    assert lyrics.settings({"threshold": 0.7})["threshold"] == 0.7
+    with pytest.raises(CinesubError, match="treshold"):
+        lyrics.settings({"treshold": 0.7})
+
+
 # ---- decision rules --------------------------------------------------------------------------------------
 
-def test_music_runs_merge_across_short_gaps_only():
-    windows = windows_with_music([(10, 20), (23, 40), (50, 55)], 70)
+
+def test_runs_merge_across_short_gaps_only():
+    windows = lyrics.score_windows(raw_windows(70, beat=[(10, 20), (23, 40), (50, 55)]), [], CFG)
     assert lyrics.music_runs(windows, CFG) == [(10.0, 40.0), (50.0, 55.0)]
-    assert lyrics.music_runs(windows, lyrics.settings({"merge_gap_s": 1})) == [(10.0, 20.0), (23.0, 40.0),
-                                                                             (50.0, 55.0)]
+    assert lyrics.music_runs(windows, lyrics.settings({"merge_gap_s": 1})) == [
+        (10.0, 20.0),
+        (23.0, 40.0),
+        (50.0, 55.0),
+    ]
 
 
-def test_transcript_cues():
+def test_repeated_lines():
     sung = [seg(i, 10 + 5 * i, 14 + 5 * i, REFRAIN) for i in range(4)]
     talk = [seg(i, 5 * i, 4 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
-    assert lyrics.transcript_cues(sung, CFG)["repeated_lines"] == 1.0
-    assert lyrics.transcript_cues(talk, CFG) == {"repeated_lines": 0.0, "short_lines": 0.0,
-                                                 "low_confidence": 0.0}
-    short = [seg(i, i, i + 1, "oh oh baby", no_speech_prob=0.9) for i in range(3)]
-    cues = lyrics.transcript_cues(short, CFG)
-    assert cues["short_lines"] == 1.0 and cues["low_confidence"] == 1.0
-    assert lyrics.transcript_cues([], CFG)["repeated_lines"] == 0.0
+    assert lyrics.repeated_lines(sung, CFG) == 1.0
+    assert lyrics.repeated_lines(talk, CFG) == 0.0
+    assert lyrics.repeated_lines([], CFG) == 0.0
 
 
-def test_song_needs_music_vocals_length_and_sung_text():
-    sung = [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(6)]
-    talk = [seg(10 + i, 80 + 5 * i, 84 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
-    windows = windows_with_music([(30, 60), (80, 110), (120, 150), (160, 170)], 180)
-    voices = {30: 0.9, 80: 0.9, 120: 0.0, 160: 0.9}
-    songs, rejected = lyrics.find_songs(windows, sung + talk, CFG, lambda a, b: voices[int(a)])
-    assert [(s["start"], s["end"]) for s in songs] == [(30.0, 60.0)]
-    assert "repeated_lines" in songs[0]["cues_fired"] and songs[0]["segment_ids"] == list(range(6))
+def test_a_sung_voice_makes_a_song_a_beat_alone_does_not():
+    speech = [(30, 60), (80, 110), (160, 168)]
+    windows = raw_windows(200, beat=[(80, 110), (120, 150)], sung=[(30, 60), (160, 168)], spoken=[(80, 110)])
+    talk = [seg(i, 80 + 5 * i, 84 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
+    songs, rejected = lyrics.find_songs(lyrics.score_windows(windows, speech, CFG), talk, speech, CFG)
+    assert [(s["start"], s["end"]) for s in songs] == [(30.0, 60.0)]  # no beat, no transcript: still a song
+    assert "sung_voice" in songs[0]["cues_fired"] and "beat_regularity" not in songs[0]["cues_fired"]
     reasons = {r["start"]: r["rejected_because"] for r in rejected}
-    assert reasons[80.0].startswith("music under dialogue")
-    assert reasons[120.0].startswith("instrumental")
+    assert reasons[80.0].startswith("the voice is spoken")  # dialogue over a beat
+    assert reasons[120.0].startswith("too little voice")  # instrumental
     assert reasons[160.0].startswith("shorter than min_song_s")
-    # without a VAD, segments inside the span stand for a voice
-    songs, _ = lyrics.find_songs(windows, sung, CFG)
-    assert [s["start"] for s in songs] == [30.0]
+
+
+def test_a_refrain_over_music_is_a_song_short_lines_are_not():
+    speech = [(30, 60), (80, 110)]
+    windows = lyrics.score_windows(
+        raw_windows(120, beat=[(30, 60), (80, 110)], spoken=[(30, 60), (80, 110)]), speech, CFG
+    )
+    refrain = [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(6)]
+    short = [
+        seg(10 + i, 80 + 2.5 * i, 81 + 2.5 * i, text) for i, text in enumerate(filmlike_songs.SHORT_LINES)
+    ]
+    songs, rejected = lyrics.find_songs(windows, refrain + short, speech, CFG)
+    assert [(s["start"], s["end"]) for s in songs] == [(30.0, 60.0)]
+    assert songs[0]["segment_ids"] == list(range(6))
+    assert [r["start"] for r in rejected] == [80.0]
 
 
 @pytest.mark.parametrize("action", ["style", "plain", "drop"])
@@ -78,7 +121,9 @@ def test_actions(action):
     cfg = lyrics.settings({"action": action})
     segments = [seg(0, 1, 4, "Hello there.")] + [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(1, 6)]
     doc = seglib.new_document("t", "en", "05_ner", segments)
-    out, report = lyrics.detect(doc, windows_with_music([(30, 60)], 70), cfg)
+    out, report = lyrics.detect(
+        doc, raw_windows(70, sung=[(30, 60)], spoken=[(0, 5)]), [(1, 4), (30, 60)], cfg
+    )
     seglib.validate(out)
     assert len(report["songs"]) == 1
     if action == "drop":
@@ -90,13 +135,28 @@ def test_actions(action):
         assert report["dropped_segments"] == []
 
 
+def test_drop_keeps_the_lines_of_a_song_it_is_not_sure_of():
+    cfg = lyrics.settings({"action": "drop"})
+    segments = [seg(i, 30 + 5 * i, 34 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
+    doc = seglib.new_document("t", "en", "05_ner", segments)
+    windows = raw_windows(70, sung=[(30, 60)])
+    for w in windows:  # notes held less steadily: a song, but not a sure one
+        w.steady_pitch = min(w.steady_pitch, 0.26)
+    out, report = lyrics.detect(doc, windows, [(30, 60)], cfg)
+    assert len(report["songs"]) == 1
+    assert cfg["threshold"] <= report["songs"][0]["confidence"] < cfg["drop_confidence"]
+    assert report["dropped_segments"] == [] and all(s["lyrics"] for s in out["segments"])
+
+
 # ---- audio features on real audio ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def beat_and_speech(tmp_path_factory):
     workdir = Path(cleanset._workdir())
-    speech = np.concatenate([np.concatenate([cleanset.speak(t, workdir), np.zeros(cleanset.SR // 2)])
-                             for t in cleanset.DIALOGUE])
+    speech = np.concatenate(
+        [np.concatenate([cleanset.speak(t, workdir), np.zeros(cleanset.SR // 2)]) for t in cleanset.DIALOGUE]
+    )
     music = cleanset.beat_loop(workdir, 30.0)
     audio = np.concatenate([speech, music, np.zeros(cleanset.SR * 5, dtype=np.float32)])
     path = tmp_path_factory.mktemp("lyrics") / "mix.wav"
@@ -106,7 +166,7 @@ def beat_and_speech(tmp_path_factory):
 
 def test_beat_scores_music_not_speech_or_silence(beat_and_speech):
     path, speech_end = beat_and_speech
-    windows = lyrics.analyse_audio(path, CFG)
+    windows = lyrics.score_windows(lyrics.analyse_audio(path, CFG), vad.speech_timeline(path), CFG)
     speech = [w.music for w in windows if w.time < speech_end - 3]
     music = [w.music for w in windows if speech_end + 3 < w.time < speech_end + 27]
     silence = [w.music for w in windows if w.time > speech_end + 33]
@@ -123,7 +183,11 @@ def test_block_size_does_not_change_the_answer(beat_and_speech):
     blocks = lyrics.analyse_audio(path, lyrics.settings({"block_s": 10}))
     assert [w.time for w in whole] == [w.time for w in blocks]
     assert np.allclose([w.beat for w in whole], [w.beat for w in blocks], atol=0.08)
+    assert np.allclose([w.steady_pitch for w in whole], [w.steady_pitch for w in blocks], atol=0.08)
+    speech = vad.speech_timeline(path)
+    whole, blocks = (lyrics.score_windows(w, speech, CFG) for w in (whole, blocks))
     assert [w.music >= 0.5 for w in whole] == [w.music >= 0.5 for w in blocks]
+    assert [w.sung >= 0.5 for w in whole] == [w.sung >= 0.5 for w in blocks]
 
 
 def test_run_writes_segments_and_songs(tmp_path):
@@ -134,25 +198,81 @@ def test_run_writes_segments_and_songs(tmp_path):
     sf.write(wav, np.concatenate([speech, np.zeros(cleanset.SR), audio]), cleanset.SR, subtype="PCM_16")
     start = len(speech) / cleanset.SR + 1
     segments = [seg(0, 0.0, start - 1, cleanset.DIALOGUE[0])]
-    segments += [seg(i, start + 2.4 * i, start + 2.4 * i + 2.2, cleanset.SONG_LINES[i % 4])
-                 for i in range(1, 11)]
+    segments += [
+        seg(i, start + 2.4 * i, start + 2.4 * i + 2.2, cleanset.SONG_LINES[i % 4]) for i in range(1, 11)
+    ]
     source = tmp_path / "in.json"
     seglib.save(source, seglib.new_document("t", "en", "05_ner", segments))
-    ctx = SimpleNamespace(input=SimpleNamespace(audio=str(wav), segments=str(source)),
-                          output=SimpleNamespace(segments=str(tmp_path / "out.json"),
-                                                 songs=str(tmp_path / "songs.json")),
-                          params=SimpleNamespace(cfg={"min_song_s": 15}), log=logging.getLogger("test"))
+    ctx = SimpleNamespace(
+        input=SimpleNamespace(audio=str(wav), segments=str(source)),
+        output=SimpleNamespace(segments=str(tmp_path / "out.json"), songs=str(tmp_path / "songs.json")),
+        params=SimpleNamespace(cfg={"min_song_s": 15}),
+        log=logging.getLogger("test"),
+    )
     lyrics.run(ctx)
     out = seglib.load(tmp_path / "out.json")
     songs = json.loads((tmp_path / "songs.json").read_text())
     assert len(songs["songs"]) == 1 and songs["songs"][0]["vocal_share"] > 0.5
-    assert cleanset.span_iou([(songs["songs"][0]["start"], songs["songs"][0]["end"])],
-                             (start, start + 30)) >= 0.7
+    assert (
+        cleanset.span_iou([(songs["songs"][0]["start"], songs["songs"][0]["end"])], (start, start + 30))
+        >= 0.7
+    )
     assert out["segments"][0]["lyrics"] is False
     assert sum(s["lyrics"] for s in out["segments"]) >= 8
 
 
+# ---- film-like song cases (tests/filmlike_songs.py): audio and the known dialogue, no ASR -----------------
+
+
+@pytest.fixture(scope="module")
+def filmlike(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("filmlike_songs")
+    return {
+        name: (case, case.write(folder / f"{name}.wav"))
+        for name, case in filmlike_songs.build_cases().items()
+    }
+
+
+def detect_case(case, path, action="style"):
+    """06 on a case whose transcript is its known dialogue lines (the ASR often hears nothing sung)."""
+    segments = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
+    doc = seglib.new_document(case.name, "en", "05_ner", segments, duration=case.duration)
+    cfg = lyrics.settings({"action": action})
+    return lyrics.detect(doc, lyrics.analyse_audio(path, cfg), vad.speech_timeline(path), cfg)
+
+
+@pytest.mark.parametrize("name", ["refrain_chords", "a_cappella"])
+def test_a_song_without_a_beat_is_found(filmlike, name):
+    case, path = filmlike[name]
+    out, report = detect_case(case, path)
+    found = [(s["start"], s["end"]) for s in report["songs"]]
+    assert cleanset.span_iou(found, case.song) >= 0.8, report["songs"]
+    assert all(s["audio"]["music_score"] < 0.5 for s in report["songs"])  # found without any beat
+    assert not any(seg["lyrics"] for seg in out["segments"])  # the dialogue around it stays dialogue
+
+
+@pytest.mark.parametrize("name", ["dialogue_over_beat", "short_lines_over_beat"])
+def test_dialogue_over_a_beat_is_not_a_song_and_drop_keeps_it(filmlike, name):
+    case, path = filmlike[name]
+    out, report = detect_case(case, path, action="drop")
+    assert report["songs"] == [] and report["dropped_segments"] == []
+    assert any(r["audio"]["music_score"] >= 0.5 for r in report["rejected"])  # the beat was heard
+    assert [s["text"] for s in out["segments"]] == [text for _, _, text in case.dialogue]
+
+
+def test_drop_removes_the_song_and_never_the_dialogue(filmlike):
+    case, path = filmlike["refrain_beat"]
+    sung = [seg(100 + k, case.song[0] + 8 * k, case.song[0] + 8 * k + 7, REFRAIN) for k in range(4)]
+    dialogue = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
+    doc = seglib.new_document(case.name, "en", "05_ner", dialogue + sung, duration=case.duration)
+    cfg = lyrics.settings({"action": "drop"})
+    out, report = lyrics.detect(doc, lyrics.analyse_audio(path, cfg), vad.speech_timeline(path), cfg)
+    assert [s["text"] for s in out["segments"]] == [text for _, _, text in case.dialogue]
+    assert [s["text"] for s in report["dropped_segments"]] == [REFRAIN] * 4
+
+
 # ---- the measured set ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def measured(tmp_path_factory):

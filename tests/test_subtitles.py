@@ -3,6 +3,7 @@ SRT/WebVTT round trips, lyrics styling, and cues built from real ASR output of s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import unicodedata
@@ -43,12 +44,33 @@ def cue_words(cues):
 def test_rules_defaults_language_defaults_and_overrides():
     assert (EN.max_chars_per_line, EN.max_lines, EN.max_cps, EN.min_duration, EN.max_duration) == \
         (42, 2, 20, 0.833, 7.0)
-    assert HI.max_cps == 22  # built-in Hindi default, even without the schema default
+    assert HI.max_cps == 22  # the schema's languages.hi default
     cfg = {"rules": {"max_cps": 17, "max_lines": 1}, "languages": {"ta": {"max_chars_per_line": 36}}}
-    assert S.rules_for("hi", cfg, None).max_cps == 17  # the user's global setting beats the built-in one
+    assert S.rules_for("hi", cfg, None).max_cps == 22  # languages.hi beats rules, even with a ta entry
     tamil = S.rules_for("ta", cfg, None)
     assert (tamil.max_chars_per_line, tamil.max_cps, tamil.max_lines) == (36, 17, 1)
     assert S.rules_for("hi", {"languages": {"hi": {"max_cps": 19}}}, None).max_cps == 19
+    assert S.rules_for("hi", {"languages": {"hi": {"max_lines": 1}}}, None).max_cps == 22
+
+
+@pytest.mark.parametrize("section", [
+    {"rules": {"max_cps": 17}},
+    {"rules": {"max_cps": 17}, "languages": {"ta": {"max_cps": 15}}},
+    {"languages": {"hi": {"max_lines": 1}}},
+    {},
+])
+def test_workflow_and_rules_for_agree_on_every_language(section):
+    """Issue 14: the workflow (snakemake's validate fills the schema's defaults) and rules_for on the raw
+    section gave Hindi different reading speeds, and a languages.ta entry flipped the workflow's."""
+    from snakemake.utils import validate
+
+    config = {"subtitles": json.loads(json.dumps(section))}
+    validate(config, str(S.segments_io.SCHEMA_PATH.parent / "config.schema.json"))
+    for lang in ("hi", "ta", "en"):
+        assert S.rules_for(lang, config["subtitles"], None) == S.rules_for(lang, section, None), lang
+    assert S.rules_for("hi", section, None).max_cps == 22
+    assert not hasattr(S, "LANGUAGE_DEFAULTS")
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(S.Rules))
 
 
 @pytest.mark.parametrize(("fps", "expected_fps", "gap_ms"), [
@@ -62,10 +84,10 @@ def test_frame_rate_and_gap(fps, expected_fps, gap_ms):
 
 
 def test_bad_rules_are_one_line_errors():
-    with pytest.raises(CinesubError, match="unknown subtitle rule 'max_width'"):
+    with pytest.raises(CinesubError, match="subtitles.rules: .*'max_width' was unexpected"):
         S.rules_for("en", {"rules": {"max_width": 3}}, None)
-    with pytest.raises(CinesubError, match="min_duration 8 is longer than max_duration 7"):
-        S.rules_for("en", {"rules": {"min_duration": 8}}, None)
+    with pytest.raises(CinesubError, match="min_duration 5 is longer than max_duration 4"):
+        S.rules_for("en", {"rules": {"min_duration": 5, "max_duration": 4}}, None)
 
 
 # ------------------------------------------------------------------------------------ line breaks
@@ -109,15 +131,15 @@ def test_wrap_english_prefers_punctuation_and_conjunctions():
 def test_wrap_prefers_bottom_heavy_pyramid_when_equal():
     # "I know" | "that you are right." vs "I know that" | "you are right.": both breaks are before a
     # conjunction/after a word; the shorter top line wins when the break quality is the same.
-    rules = S.Rules(max_chars_per_line=20)
+    rules = dataclasses.replace(EN, max_chars_per_line=20)
     lines = S.wrap_text("Tell me now, tell me again.", rules, "en")
     assert lines == ["Tell me now,", "tell me again."]
-    lines = S.wrap_text("aaaa bbbb cccc dddd eeee", S.Rules(max_chars_per_line=14), "xx")
+    lines = S.wrap_text("aaaa bbbb cccc dddd eeee", dataclasses.replace(EN, max_chars_per_line=14), "xx")
     assert len(lines[0]) <= len(lines[1])
 
 
 def test_wrap_hindi_breaks_before_conjunction_never_before_postposition():
-    rules = S.Rules(max_chars_per_line=30)
+    rules = dataclasses.replace(EN, max_chars_per_line=30)
     lines = S.wrap_text("मैं कल बाज़ार गया था लेकिन दुकान बंद थी।", rules, "hi")
     assert lines == ["मैं कल बाज़ार गया था", "लेकिन दुकान बंद थी।"]
     for text in ["राहुल अपने दोस्तों के साथ दिल्ली में रहता है और रोज़ काम पर जाता है।",
@@ -138,7 +160,7 @@ def test_wrap_keeps_names_together():
     assert not any("Shah Rukh Khan" in line for line in plain)  # without the span the name is broken
     assert kept == ["My little sister waited to see", "Shah Rukh Khan walk out of his big car."]
     # a name that cannot fit any other way is broken rather than failing
-    narrow = S.Rules(max_chars_per_line=10)
+    narrow = dataclasses.replace(EN, max_chars_per_line=10)
     assert S.wrap_text("Shah Rukh Khan", narrow, "en", protected_spans=[(0, 14)]) == ["Shah", "Rukh Khan"]
 
 
@@ -149,12 +171,13 @@ def test_wrap_fails_when_text_cannot_fit():
 
 
 def test_wrap_three_lines_and_reserve():
-    rules = S.Rules(max_chars_per_line=20, max_lines=3)
+    rules = dataclasses.replace(EN, max_chars_per_line=20, max_lines=3)
     lines = S.wrap_text("one two three four five six seven eight nine ten eleven", rules, "en")
     assert len(lines) == 3 and all(len(line) <= 20 for line in lines)
     # a reserve of 2 characters on the first and last line (the "♪ " of sung lines)
-    assert S.wrap_text("x" * 19, S.Rules(max_chars_per_line=20), "en", reserve=(2, 2)) is None
-    assert S.wrap_text("x" * 16, S.Rules(max_chars_per_line=20), "en", reserve=(2, 2)) == ["x" * 16]
+    width_20 = dataclasses.replace(EN, max_chars_per_line=20)
+    assert S.wrap_text("x" * 19, width_20, "en", reserve=(2, 2)) is None
+    assert S.wrap_text("x" * 16, width_20, "en", reserve=(2, 2)) == ["x" * 16]
 
 
 def test_wrap_normalises_to_nfc():
@@ -232,7 +255,7 @@ def test_short_segment_merged_only_when_needed():
     separate = S.build_cues([yes, far], EN, "en")
     assert [c.segment_ids for c in separate] == [(0,), (1,)]
     # past merge_gap_s they are never merged, even if that leaves a violation
-    rules = S.Rules(merge_gap_s=0.1)
+    rules = dataclasses.replace(EN, merge_gap_s=0.1)
     apart = S.build_cues([yes, close], rules, "en")
     assert [c.segment_ids for c in apart] == [(0,), (1,)]
     assert S.check_cues(apart, rules)["violations"]["min_duration"] == 1
@@ -340,7 +363,7 @@ def test_empty_segments_give_no_cues():
 
 
 def test_check_cues_reports_each_rule_with_reason():
-    rules = S.Rules()
+    rules = EN
     cues = [
         S.Cue(0.0, 0.5, ["Too short."]),  # min_duration
         S.Cue(0.55, 1.5, ["This one starts too close and talks far too fast for anyone."]),  # gap, cps, len
@@ -579,7 +602,8 @@ def test_word_longer_than_a_line_is_kept_whole_and_reported():
     assert item["rules"] == ["line_length"] and url in item["text"].split("\n")
     assert "words are never split" in item["reason"]
     # in a 3-word cue the long word stands on its own line
-    layout = S._layout(["Go", url, "now."], [False, False], S.Rules(max_lines=3), "en", allow_overlong=True)
+    three_lines = dataclasses.replace(EN, max_lines=3)
+    layout = S._layout(["Go", url, "now."], [False, False], three_lines, "en", allow_overlong=True)
     assert layout[0] == ["Go", url, "now."]
 
 
@@ -587,7 +611,7 @@ def test_run_rejects_unknown_format(tmp_path):
     write_inputs(tmp_path, [timed_segment(0, "Hello.", 1.0)])
     ctx = make_ctx(tmp_path, "en", {"formats": ["ass"]}, formats=())
     ctx.output.ass = str(tmp_path / "out" / "en.ass")
-    with pytest.raises(CinesubError, match="unknown subtitle format 'ass'"):
+    with pytest.raises(CinesubError, match=r"config subtitles.formats: \['ass'\]"):
         S.run(ctx)
 
 
@@ -643,3 +667,67 @@ def test_real_asr_segments_become_conforming_cues(asr_segments):
     for cue in cues:
         assert cue.start >= cue.speech_start - 1e-9
         assert cue.end <= max(cue.speech_end + EN.max_linger_s, cue.start + EN.min_duration) + 1e-3
+
+
+# ------------------------------------------------------ sentences open cues, cues start at the voice
+
+
+def one_segment(parts, start=1.0, rate_cps=14.0):
+    """One ASR segment of several sentences: ``parts`` is [(text, pause before it)]."""
+    words, now = [], start
+    for text, pause in parts:
+        now += pause
+        piece = timed_segment(0, text, now, rate_cps=rate_cps)
+        words += piece["words"]
+        now = piece["end"]
+    return {"id": 0, "start": words[0]["start"], "end": words[-1]["end"],
+            "text": " ".join(text for text, _ in parts), "words": words}
+
+
+def test_each_sentence_opens_a_cue_even_when_it_is_short():
+    seg = one_segment([("Okay.", 0.0), ("Where were you last night?", 0.5),
+                       ("I waited at the station.", 0.5)])
+    cues = S.build_cues([seg], EN, "en")
+    assert [c.text for c in cues] == ["Okay.", "Where were you last night?", "I waited at the station."]
+    firsts = [w["start"] for w in seg["words"] if w["word"].strip() in ("Okay.", "Where", "I")]
+    assert [c.start for c in cues][1:] == pytest.approx(firsts[1:], abs=EN.max_start_delay_s + 1e-3)
+    assert cues[0].start == firsts[0] and cues[0].duration_ms() >= EN.min_duration_ms  # shown long enough
+    assert all(not c.sentences_mid_cue for c in cues)
+    assert S.check_cues(cues, EN)["conforming"] == 3
+
+
+def test_a_comma_and_a_pause_start_a_line_too():
+    # Whisper writes "Okay, where were you?" for two spoken lines
+    seg = one_segment([("Okay,", 0.0), ("where were you last night?", 0.6)])
+    assert [c.text for c in S.build_cues([seg], EN, "en")] == ["Okay,", "where were you last night?"]
+    glued = one_segment([("Okay,", 0.0), ("where were you last night?", 0.05)])
+    assert len(S.build_cues([glued], EN, "en")) == 1  # no pause: one line
+
+
+def test_a_sentence_starting_mid_cue_is_recorded_with_the_reason(tmp_path):
+    seg = one_segment([("Yes.", 0.0), ("No.", 0.05), ("Maybe we should go now.", 0.05)])
+    cues = S.build_cues([seg], EN, "en")
+    assert len(cues) == 1  # on their own "Yes." and "No." could not stay up for min_duration
+    reasons = cues[0].sentences_mid_cue
+    assert [sentence for sentence, _ in reasons] == ["No.", "Maybe we should go now."]
+    assert all("min_duration" in reason for _, reason in reasons)
+    write_inputs(tmp_path, [seg])
+    S.run(make_ctx(tmp_path, "en", {}))
+    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
+    assert [(m["index"], m["sentence"]) for m in qc["sentences_mid_cue"]] == [(1, "No."),
+                                                                            (1, "Maybe we should go now.")]
+    assert "min_duration" in qc["sentences_mid_cue"][0]["reason"]
+
+
+def test_cues_start_where_the_speech_timeline_hears_the_voice():
+    late = one_segment([("The train leaves at nine.", 0.0)], start=2.4)  # Whisper's stamp trails the voice
+    early = one_segment([("Come here.", 0.0)], start=5.5)  # ... or starts in the silence before it
+    early["words"][0]["end"] = 6.4
+    speech = [(2.0, 4.0), (6.1, 7.5)]
+    cues = S.build_cues([late, early], EN, "en", speech=speech)
+    assert [c.start for c in cues] == [2.0, 6.1]
+    assert [c.start for c in S.build_cues([late, early], EN, "en")] == [2.4, 5.5]  # without it: the stamps
+    # never pulled across other speech: the onset before the previous word's end is not this word's
+    follow = one_segment([("One.", 0.0), ("Two.", 0.3)], start=2.1)
+    starts = [c.start for c in S.build_cues([follow], EN, "en", speech=[(2.0, 4.0)])]
+    assert starts[0] == 2.0 and starts[1] > follow["words"][0]["end"]

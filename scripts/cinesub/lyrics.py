@@ -1,13 +1,18 @@
-"""06_lyrics_detection: find songs from music features of the audio plus cues in the transcript.
+"""06_lyrics_detection: find the passages a viewer would call songs, from the voice itself.
 
-A song is a stretch where the audio is music (a regular beat, judged over sliding windows) that carries
-vocals (Silero VAD hears a voice) and whose transcript looks sung (repeated lines, runs of short lines,
-low recognition confidence). Music without vocals is instrumental, and music under ordinary dialogue
-(film score) lacks the transcript cues; both are reported as rejected candidates, not songs.
+A song is a stretch of at least ``min_song_s`` where a voice (the speech timeline hears it) is *sung*:
+its pitch holds steady notes (sustained vowels on a melody) and its voice-band spectrum changes slowly,
+where speech glides in pitch and changes sound several times a second. That holds with or without a
+beat: over a chord bed, over a drum loop, or a cappella. A beat alone never makes a song: dialogue over
+film score has a beat but a spoken voice, and short dialogue lines are dialogue however short they are.
+Repeated lines in the transcript (refrains) add confidence; they are never required, because the ASR
+often hears nothing under music.
 
-Audio features are computed block by block (``block_s`` seconds at a time), so memory stays flat on a
-three-hour film. Outputs: the segments with ``lyrics`` set, and songs.json with every span, its
-confidence and the cues that fired.
+Two passes keep the stage cheap on a three-hour film: per-frame features (one STFT, YIN pitch) over
+the whole audio, read ``block_s`` seconds at a time so memory stays flat, and the decision, which only
+looks at the windows and the speech spans. Outputs: the segments with ``lyrics`` set, and songs.json
+with every song and every rejected candidate (music runs and sung-looking stretches), its confidence,
+evidence and reason.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import copy
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -28,41 +32,24 @@ from .fileio import write_json_atomic
 STAGE = "06_lyrics_detection"
 SAMPLE_RATE = 16000
 HOP = 256  # STFT hop: 16 ms frames at 16 kHz
+PITCH_STEP = 2  # YIN runs every other frame (32 ms): a held note lasts hundreds of ms
 COARSE_BINS, COARSE_STEP = 257, 2  # the percussive-share spectrogram: 0-4 kHz, 32 ms frames
-
-DEFAULTS: dict[str, Any] = {
-    "action": "style",  # style | plain keep sung segments flagged lyrics; drop removes them
-    "threshold": 0.5,  # minimum song confidence
-    "min_song_s": 20.0,
-    "merge_gap_s": 5.0,  # music runs closer than this become one candidate
-    "window_s": 6.0,  # analysis window for beat regularity
-    "hop_s": 1.0,
-    "block_s": 120.0,  # audio read and analysed this many seconds at a time
-    "music_threshold": 0.5,  # per-window music score that counts as music
-    "beat_floor": 0.25,  # onset autocorrelation at or below this is no beat at all
-    "beat_full": 0.5,  # ... and at or above this a clear beat
-    "min_loud_share": 0.5,  # share of frames above the silence floor for a window to be music
-    "silence_rms": 0.01,
-    "min_tempo_bpm": 60.0,
-    "max_tempo_bpm": 180.0,
-    "audio_weight": 0.5,  # confidence = audio_weight * audio + (1 - audio_weight) * transcript
-    "min_vocal_share": 0.2,  # share of the span with a voice (VAD); below it the music is instrumental
-    "min_segment_overlap": 0.5,  # share of a segment inside a song for it to be flagged lyrics
-    "repeat_ngram": 3,
-    "repeat_full": 0.5,  # share of repeated word n-grams that counts as fully repetitive
-    "short_line_words": 6,
-    "low_logprob": -0.8,
-    "high_no_speech": 0.5,
-}
+VOICE_BAND_HZ = (300.0, 4000.0)  # where vowels and their changes are, above drums and below hi-hats
+PITCH_RANGE_HZ = (80.0, 800.0)
 
 
 def settings(params: dict | None) -> dict:
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in (params or {}).items() if v is not None})
-    return merged
+    """The ``lyrics`` section validated against the config schema, its defaults filled in from there.
+
+    The workflow hands over the validated section already; tests and benches give a partial one.
+    """
+    from .configschema import validated_section
+
+    return validated_section("lyrics", dict(params or {}))
 
 
 # ---- audio features ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Window:
@@ -74,7 +61,43 @@ class Window:
     percussive_share: float  # percussive / (harmonic + percussive) energy
     chroma_stability: float  # cosine similarity of chroma half a second apart
     loud_share: float  # frames above the silence floor
-    music: float = 0.0  # combined music score (0..1)
+    music: float = 0.0  # beat score (0..1): describes candidates, never decides a song alone
+    steady_pitch: float = 0.0  # share of loud frames inside held notes (pitch steady for note_min_s)
+    voice_flux: float = 1.0  # median voice-band spectral change per frame (sung vowels change slowly)
+    sung: float = 0.0  # combined sung-voice score (0..1), set by score_windows
+
+
+def _held_notes(f0: np.ndarray, loud: np.ndarray, span: int, tolerance: float) -> np.ndarray:
+    """Frames inside a held note: ``span`` consecutive loud frames whose pitch stays within
+    ``tolerance`` semitones (max - min)."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    if f0.size < span:
+        return np.zeros(f0.size, dtype=bool)
+    semitones = 12.0 * np.log2(np.maximum(f0, 1.0) / 100.0)
+    spread = maximum_filter1d(semitones, span) - minimum_filter1d(semitones, span)
+    steady = (spread < tolerance) & (minimum_filter1d(loud.astype(np.int8), span) > 0)
+    return maximum_filter1d(steady.astype(np.int8), span) > 0  # every frame of a steady stretch
+
+
+def _voice_flux(power: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame spectral change of the voice band with the steady bed taken out, and the energy left.
+
+    A chord pad or drone is the band's running minimum over ``bed_s``; subtracting it (in power)
+    leaves the voice, whose log spectrum changes every syllable in speech and holds still on a sung
+    vowel. Without the subtraction a loud bed masks the voice and any talk over a pad looks sustained.
+    """
+    import librosa
+    from scipy.ndimage import minimum_filter1d
+
+    band = librosa.feature.melspectrogram(
+        S=power, sr=SAMPLE_RATE, n_mels=40, fmin=VOICE_BAND_HZ[0], fmax=VOICE_BAND_HZ[1]
+    )
+    bed = minimum_filter1d(band, max(1, round(cfg["bed_s"] * SAMPLE_RATE / HOP)), axis=1)
+    residual = np.maximum(band - bed, 0.0)
+    voice = np.log(residual + 1e-3 * max(float(band.max()), 1e-10))
+    flux = np.r_[0.0, np.sqrt((np.maximum(0.0, np.diff(voice, axis=1)) ** 2).mean(axis=0))]
+    return flux, residual.sum(axis=0)
 
 
 def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dict) -> list[Window]:
@@ -85,14 +108,29 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
     if y.size < 2048:
         return [Window(float(t), 0.0, 0.0, 0.0, 0.0, 0.0) for t in centres]
     spec = np.abs(librosa.stft(y, n_fft=1024, hop_length=HOP))
-    # The percussive share only describes songs in songs.json (the decision rests on beat and
-    # loudness), so its median filters run on a coarse copy: up to 4 kHz, every other frame.
-    # On full resolution they were 94% of this stage's time.
+    # The percussive share only describes songs in songs.json, so its median filters run on a coarse
+    # copy: up to 4 kHz, every other frame. On full resolution they were 94% of this stage's time.
     harmonic, percussive = librosa.decompose.hpss(spec[:COARSE_BINS, ::COARSE_STEP], kernel_size=17)
-    mel = librosa.feature.melspectrogram(S=spec ** 2, sr=SAMPLE_RATE)
+    power = spec**2
+    mel = librosa.feature.melspectrogram(S=power, sr=SAMPLE_RATE)
     onset = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=SAMPLE_RATE)
-    chroma = librosa.feature.chroma_stft(S=spec ** 2, sr=SAMPLE_RATE, hop_length=HOP)
+    # tuning=0: estimating the tuning took a third of this stage's time, for a descriptive feature
+    chroma = librosa.feature.chroma_stft(S=power, sr=SAMPLE_RATE, hop_length=HOP, tuning=0.0)
     rms = librosa.feature.rms(S=spec, frame_length=1024)[0]
+    flux, above_bed = _voice_flux(power, cfg)
+    f0 = librosa.yin(
+        y,
+        fmin=PITCH_RANGE_HZ[0],
+        fmax=PITCH_RANGE_HZ[1],
+        sr=SAMPLE_RATE,
+        frame_length=1024,
+        hop_length=HOP * PITCH_STEP,
+    )
+    pitch_loud = rms[::PITCH_STEP][: f0.size] > cfg["silence_rms"]
+    span = max(2, round(cfg["note_min_s"] * fps / PITCH_STEP))
+    notes = np.repeat(
+        _held_notes(f0[: pitch_loud.size], pitch_loud, span, cfg["note_tolerance_st"]), PITCH_STEP
+    )
     min_lag = int(fps * 60.0 / cfg["max_tempo_bpm"])
     max_lag = int(fps * 60.0 / cfg["min_tempo_bpm"])
     chroma_lag = int(0.5 * fps)
@@ -111,8 +149,8 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
                 ac = ac / ac[0]
                 lag = min_lag + int(np.argmax(ac[min_lag:max_lag]))
                 beat, tempo = float(max(0.0, ac[lag])), 60.0 * fps / lag
-        h_energy = float((harmonic[:, a // COARSE_STEP:b // COARSE_STEP] ** 2).sum())
-        p_energy = float((percussive[:, a // COARSE_STEP:b // COARSE_STEP] ** 2).sum())
+        h_energy = float((harmonic[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
+        p_energy = float((percussive[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
         perc = p_energy / (h_energy + p_energy) if h_energy + p_energy > 0 else 0.0
         stability = 0.0
         if b - a > chroma_lag + 1 and loud.any():
@@ -121,22 +159,53 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
             cos = (c[:, chroma_lag:] * c[:, :-chroma_lag]).sum(axis=0)
             weights = loud[chroma_lag:].astype(float)
             stability = float((cos * weights).sum() / max(1.0, weights.sum()))
-        windows.append(Window(float(t), beat, tempo, perc, stability, loud_share))
+        held = notes[a:b][: loud.size]
+        steady = float((held & loud[: held.size]).sum() / loud.sum()) if loud.any() else 0.0
+        # frames where something stands above the bed (the voice), relative to the window's loudest
+        present = above_bed[a:b] > 0.1 * above_bed[a:b].max() if b > a else np.zeros(0, dtype=bool)
+        voice_flux = float(np.median(flux[a:b][present])) if present.any() else 1.0
+        windows.append(
+            Window(
+                float(t), beat, tempo, perc, stability, loud_share, steady_pitch=steady, voice_flux=voice_flux
+            )
+        )
     return windows
 
 
-def score_windows(windows: list[Window], cfg: dict) -> list[Window]:
-    """Music score per window: beat strength, gated by loudness, median-smoothed over 5 windows."""
-    raw = []
-    for w in windows:
-        strength = (w.beat - cfg["beat_floor"]) / max(1e-6, cfg["beat_full"] - cfg["beat_floor"])
-        raw.append(float(np.clip(strength, 0, 1)) if w.loud_share >= cfg["min_loud_share"] else 0.0)
-    if raw:
-        from scipy.ndimage import median_filter
+def _ramp(value: float, low: float, high: float) -> float:
+    """0 at ``low``, 1 at ``high`` (either order), linear between."""
+    if high == low:
+        return float(value >= high)
+    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
-        smooth = median_filter(np.asarray(raw), size=5, mode="nearest")
-        for w, value in zip(windows, smooth, strict=True):
-            w.music = float(value)
+
+def score_windows(windows: list[Window], speech: list[tuple[float, float]], cfg: dict) -> list[Window]:
+    """Per window: the beat score (``music``) and the sung-voice score (``sung``), median-smoothed.
+
+    ``sung`` is the geometric mean of held-note share and slow voice-band change, only where the speech
+    timeline hears a voice in at least ``min_vocal_share`` of the window: steady pitch from a chord pad
+    with nobody singing is not a song.
+    """
+    from scipy.ndimage import median_filter
+
+    half = cfg["window_s"] / 2
+    music, sung = [], []
+    for w in windows:
+        strength = _ramp(w.beat, cfg["beat_floor"], cfg["beat_full"])
+        music.append(strength if w.loud_share >= cfg["min_loud_share"] else 0.0)
+        voiced = vad.share_of(speech, w.time - half, w.time + half)
+        melodic = _ramp(w.steady_pitch, cfg["steady_pitch_floor"], cfg["steady_pitch_full"])
+        sustained = _ramp(w.voice_flux, cfg["voice_flux_spoken"], cfg["voice_flux_sung"])
+        # both: held notes alone may be an instrument's, slow change alone a held bed
+        sung.append(float(np.sqrt(melodic * sustained)) if voiced >= cfg["min_vocal_share"] else 0.0)
+    if windows:
+        for w, m, s in zip(
+            windows,
+            median_filter(np.asarray(music), size=5, mode="nearest"),
+            median_filter(np.asarray(sung), size=5, mode="nearest"),
+            strict=True,
+        ):
+            w.music, w.sung = float(m), float(s)
     return windows
 
 
@@ -154,21 +223,23 @@ def analyse_audio(path: str | os.PathLike, cfg: dict) -> list[Window]:
             block_end = min(duration, block_start + cfg["block_s"])
             here = centres[(centres >= block_start) & (centres < block_end)]
             if here.size:
-                read_from = max(0.0, block_start - half)
-                handle.seek(int(read_from * SAMPLE_RATE))
-                count = int((min(duration, block_end + half) - read_from) * SAMPLE_RATE)
+                # Blocks start on the pitch-frame grid, so every block sees the frames the whole file would.
+                grid = HOP * PITCH_STEP
+                first = int(max(0.0, block_start - half) * SAMPLE_RATE) // grid * grid
+                handle.seek(first)
+                count = int(min(duration, block_end + half) * SAMPLE_RATE) - first
                 y = handle.read(count, dtype="float32", always_2d=True).mean(axis=1)
-                windows.extend(_window_features(y, read_from, here, cfg))
+                windows.extend(_window_features(y, first / SAMPLE_RATE, here, cfg))
             block_start = block_end
-    return score_windows(windows, cfg)
+    return windows
 
 
-def music_runs(windows: list[Window], cfg: dict) -> list[tuple[float, float]]:
-    """Time spans where the music score passes the threshold, merged across short gaps."""
+def runs_of(windows: list[Window], score: str, threshold: float, cfg: dict) -> list[tuple[float, float]]:
+    """Time spans where the window attribute ``score`` reaches ``threshold``, merged across short gaps."""
     runs: list[list[float]] = []
     half = cfg["hop_s"] / 2
     for w in windows:
-        if w.music < cfg["music_threshold"]:
+        if getattr(w, score) < threshold:
             continue
         if runs and w.time - half - runs[-1][1] <= cfg["merge_gap_s"]:
             runs[-1][1] = w.time + half
@@ -177,7 +248,24 @@ def music_runs(windows: list[Window], cfg: dict) -> list[tuple[float, float]]:
     return [(round(a, 3), round(b, 3)) for a, b in runs]
 
 
+def music_runs(windows: list[Window], cfg: dict) -> list[tuple[float, float]]:
+    """Spans with a beat (reported as candidates; a beat alone is not a song)."""
+    return runs_of(windows, "music", cfg["music_threshold"], cfg)
+
+
+def sung_runs(windows: list[Window], cfg: dict) -> list[tuple[float, float]]:
+    """Spans where the voice sounds sung, with hysteresis: a run of windows at ``sung_keep`` or more
+    (a verse sung less steadily, a breath between lines) that reaches ``sung_threshold`` somewhere."""
+    peaks = runs_of(windows, "sung", cfg["sung_threshold"], cfg)
+    return [
+        (a, b)
+        for a, b in runs_of(windows, "sung", cfg["sung_keep"], cfg)
+        if any(a <= p0 and p1 <= b for p0, p1 in peaks)
+    ]
+
+
 # ---- transcript cues --------------------------------------------------------------------------------------
+
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
@@ -187,35 +275,21 @@ def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def transcript_cues(segments: list[dict], cfg: dict) -> dict[str, float]:
-    """Cue strengths (0..1) of the segments inside a candidate span.
-
-    repeated_lines: share of word n-grams that occur more than once (sung refrains, even when the ASR glues
-    several lines into one segment); short_lines: share of segments with few words; low_confidence: share of
-    segments whose recognition is unsure (low avg_logprob or high no_speech_prob).
-    """
-    if not segments:
-        return {"repeated_lines": 0.0, "short_lines": 0.0, "low_confidence": 0.0}
+def repeated_lines(segments: list[dict], cfg: dict) -> float:
+    """Share (0..1, scaled by ``repeat_full``) of word n-grams that occur more than once: sung refrains,
+    even when the ASR glues several lines into one segment."""
     n = int(cfg["repeat_ngram"])
     grams: list[tuple[str, ...]] = []
     for seg in segments:
         words = _words(seg.get("text", ""))
-        grams.extend(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-    repeated = 0.0
-    if grams:
-        counts: dict[tuple[str, ...], int] = {}
-        for gram in grams:
-            counts[gram] = counts.get(gram, 0) + 1
-        repeated = sum(c for c in counts.values() if c > 1) / len(grams)
-    short = sum(1 for s in segments
-                if len(_words(s.get("text", ""))) <= cfg["short_line_words"]) / len(segments)
-    unsure = sum(
-        1 for s in segments
-        if (s.get("avg_logprob") is not None and s["avg_logprob"] < cfg["low_logprob"])
-        or (s.get("no_speech_prob") is not None and s["no_speech_prob"] > cfg["high_no_speech"])
-    ) / len(segments)
-    return {"repeated_lines": round(min(1.0, repeated / cfg["repeat_full"]), 3),
-            "short_lines": round(short, 3), "low_confidence": round(unsure, 3)}
+        grams.extend(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    if not grams:
+        return 0.0
+    counts: dict[tuple[str, ...], int] = {}
+    for gram in grams:
+        counts[gram] = counts.get(gram, 0) + 1
+    repeated = sum(c for c in counts.values() if c > 1) / len(grams)
+    return round(min(1.0, repeated / cfg["repeat_full"]), 3)
 
 
 def segments_in(segments: list[dict], start: float, end: float, min_share: float) -> list[dict]:
@@ -229,86 +303,154 @@ def segments_in(segments: list[dict], start: float, end: float, min_share: float
 
 # ---- the pure core ----------------------------------------------------------------------------------------
 
-def find_songs(windows: list[Window], segments: list[dict], cfg: dict,
-               vocal_share=None) -> tuple[list[dict], list[dict]]:
-    """Judge every music run: (songs, rejected candidates), each a dict with confidence and cues.
 
-    ``vocal_share(start, end) -> float`` measures a voice in the audio; None trusts the transcript alone
-    (a span with segments counts as voiced).
+def _mean(windows: list[Window], name: str) -> float:
+    return round(float(np.mean([getattr(w, name) for w in windows])), 3) if windows else 0.0
+
+
+def judge_span(
+    start: float,
+    end: float,
+    windows: list[Window],
+    segments: list[dict],
+    speech: list[tuple[float, float]],
+    cfg: dict,
+) -> dict:
+    """The evidence for one candidate span and the verdict: a song, or ``rejected_because``."""
+    inside = [w for w in windows if start <= w.time <= end] or windows[:0]
+    sung_segments = segments_in(segments, start, end, cfg["min_segment_overlap"])
+    repeats = repeated_lines(sung_segments, cfg)
+    voiced = vad.share_of(speech, start, end)
+    sung = _mean(inside, "sung")
+    music = _mean(inside, "music")
+    # A sung voice, made surer by a refrain; or a refrain over music (lines repeated over a beat or a
+    # bed, sung too fast or too speech-like for held notes). Never a beat alone.
+    confidence = max(min(1.0, sung + cfg["repeat_weight"] * repeats) if sung > 0 else 0.0, music * repeats)
+    audio = {
+        "sung_score": sung,
+        "steady_pitch": _mean(inside, "steady_pitch"),
+        "voice_flux": _mean(inside, "voice_flux"),
+        "beat_regularity": _mean(inside, "beat"),
+        "tempo_bpm": round(float(np.median([w.tempo_bpm for w in inside])), 1) if inside else 0.0,
+        "percussive_share": _mean(inside, "percussive_share"),
+        "chroma_stability": _mean(inside, "chroma_stability"),
+        "music_score": music,
+    }
+    fired = [
+        name
+        for name, value in (
+            ("sung_voice", sung >= cfg["sung_threshold"]),
+            ("held_notes", audio["steady_pitch"] >= cfg["steady_pitch_full"]),
+            ("beat_regularity", audio["music_score"] >= cfg["music_threshold"]),
+            ("repeated_lines", repeats >= 0.5),
+        )
+        if value
+    ]
+    span = {
+        "start": start,
+        "end": end,
+        "duration": round(end - start, 3),
+        "confidence": round(confidence, 3),
+        "vocal_share": round(voiced, 3),
+        "cues_fired": fired,
+        "audio": audio,
+        "transcript": {"repeated_lines": repeats},
+        "segment_ids": [s["id"] for s in sung_segments],
+    }
+    if end - start < cfg["min_song_s"]:
+        span["rejected_because"] = f"shorter than min_song_s ({cfg['min_song_s']} s)"
+    elif voiced < cfg["min_vocal_share"]:
+        span["rejected_because"] = "too little voice: instrumental, or sparse lines over music"
+    elif confidence < cfg["threshold"]:
+        span["rejected_because"] = "the voice is spoken, not sung (music under dialogue)"
+    return span
+
+
+def find_songs(
+    windows: list[Window], segments: list[dict], speech: list[tuple[float, float]], cfg: dict
+) -> tuple[list[dict], list[dict]]:
+    """(songs, rejected candidates): sung-voice runs, then beat runs that overlap no song, each judged.
+
+    ``windows`` come scored by :func:`score_windows`; ``speech`` is the job's speech timeline.
     """
     songs, rejected = [], []
-    for start, end in music_runs(windows, cfg):
-        inside = [w for w in windows if start <= w.time <= end]
-        audio = {
-            "beat_regularity": round(float(np.mean([w.beat for w in inside])), 3),
-            "tempo_bpm": round(float(np.median([w.tempo_bpm for w in inside])), 1),
-            "percussive_share": round(float(np.mean([w.percussive_share for w in inside])), 3),
-            "chroma_stability": round(float(np.mean([w.chroma_stability for w in inside])), 3),
-            "music_score": round(float(np.mean([w.music for w in inside])), 3),
-        }
-        sung = segments_in(segments, start, end, cfg["min_segment_overlap"])
-        cues = transcript_cues(sung, cfg)
-        voiced = vocal_share(start, end) if vocal_share else (1.0 if sung else 0.0)
-        transcript = max(cues.values())
-        confidence = cfg["audio_weight"] * audio["music_score"] + (1 - cfg["audio_weight"]) * transcript
-        fired = ["beat_regularity"] + [name for name, value in cues.items() if value >= 0.5]
-        span = {"start": start, "end": end, "duration": round(end - start, 3),
-                "confidence": round(confidence, 3), "vocal_share": round(voiced, 3),
-                "cues_fired": fired, "audio": audio, "transcript": cues,
-                "segment_ids": [s["id"] for s in sung]}
-        if end - start < cfg["min_song_s"]:
-            span["rejected_because"] = f"shorter than min_song_s ({cfg['min_song_s']} s)"
-        elif voiced < cfg["min_vocal_share"]:
-            span["rejected_because"] = "instrumental: no voice heard in the music"
-        elif confidence < cfg["threshold"]:
-            span["rejected_because"] = "music under dialogue: transcript does not look sung"
+    for start, end in sung_runs(windows, cfg):
+        span = judge_span(start, end, windows, segments, speech, cfg)
         (rejected if "rejected_because" in span else songs).append(span)
-    return songs, rejected
+    for start, end in music_runs(windows, cfg):
+        if not any(overlap(start, end, s["start"], s["end"]) > 0 for s in songs):
+            span = judge_span(start, end, windows, segments, speech, cfg)
+            (rejected if "rejected_because" in span else songs).append(span)
+    return sorted(songs, key=lambda s: s["start"]), sorted(rejected, key=lambda s: s["start"])
 
 
 def apply_songs(segments: list[dict], songs: list[dict], cfg: dict) -> tuple[list[dict], list[dict]]:
-    """(kept segments with ``lyrics`` set, segments dropped as sung when action is ``drop``)."""
+    """(kept segments with ``lyrics`` set, segments dropped as sung when action is ``drop``).
+
+    Only segments inside a song (past ``threshold``) are flagged, and ``drop`` removes only those of
+    a song at ``drop_confidence`` or more: a line 06 merely suspects is kept, flagged lyrics.
+    """
     kept, dropped = [], []
     for seg in copy.deepcopy(segments):
-        song_index = next((i for i, song in enumerate(songs)
-                           if seg["id"] in song["segment_ids"]), None)
+        song_index = next((i for i, song in enumerate(songs) if seg["id"] in song["segment_ids"]), None)
         seg["lyrics"] = song_index is not None
         if song_index is None:
             kept.append(seg)
             continue
         seglib.set_flag(seg, STAGE, "song", song_index)
-        (dropped if cfg["action"] == "drop" else kept).append(seg)
+        sure = songs[song_index]["confidence"] >= cfg["drop_confidence"]
+        (dropped if cfg["action"] == "drop" and sure else kept).append(seg)
     return kept, dropped
 
 
-def detect(doc: dict, windows: list[Window], cfg: dict, vocal_share=None) -> tuple[dict, dict]:
-    """The whole stage on data: (new segments document, songs report)."""
-    songs, rejected = find_songs(windows, doc["segments"], cfg, vocal_share)
+def detect(
+    doc: dict, windows: list[Window], speech: list[tuple[float, float]], cfg: dict
+) -> tuple[dict, dict]:
+    """The whole stage on data: (new segments document, songs report).
+
+    ``windows`` from :func:`analyse_audio` (unscored), ``speech`` the (start, end) speech spans.
+    """
+    windows = score_windows(windows, speech, cfg)
+    songs, rejected = find_songs(windows, doc["segments"], speech, cfg)
     kept, dropped = apply_songs(doc["segments"], songs, cfg)
-    meta = {"action": cfg["action"], "songs": len(songs),
-            "sung_segments": sum(len(s["segment_ids"]) for s in songs)}
+    meta = {
+        "action": cfg["action"],
+        "songs": len(songs),
+        "sung_segments": sum(len(s["segment_ids"]) for s in songs),
+    }
     out = seglib.derive(doc, STAGE, kept, meta=meta)
-    report = {"job": doc["job"], "stage": STAGE, "action": cfg["action"], "songs": songs,
-              "rejected": rejected,
-              "dropped_segments": [{k: s[k] for k in ("id", "start", "end", "text")} for s in dropped],
-              "settings": cfg}
+    report = {
+        "job": doc["job"],
+        "stage": STAGE,
+        "action": cfg["action"],
+        "songs": songs,
+        "rejected": rejected,
+        "dropped_segments": [{k: s[k] for k in ("id", "start", "end", "text")} for s in dropped],
+        "settings": cfg,
+    }
     return out, report
+
+
+def speech_timeline(audio_path: str | os.PathLike) -> list[tuple[float, float]]:
+    """The job's speech spans. (Silero VAD over the file here; to become the shared speech timeline.)"""
+    return vad.speech_timeline(audio_path)
 
 
 def run(ctx) -> None:
     cfg = settings(dict(ctx.params.cfg))
     doc = seglib.load(ctx.input.segments)
     audio_path = ctx.input.audio
-    ctx.log.info("analysing music features in %s-s blocks", cfg["block_s"])
+    ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
     windows = analyse_audio(audio_path, cfg)
-
-    def vocal_share(start: float, end: float) -> float:
-        return vad.speech_share(audio_path, start, end)
-
-    out, report = detect(doc, windows, cfg, vocal_share)
+    out, report = detect(doc, windows, speech_timeline(audio_path), cfg)
     for song in report["songs"]:
-        ctx.log.info("song %.1f-%.1f s confidence %.2f cues %s", song["start"], song["end"],
-                     song["confidence"], ",".join(song["cues_fired"]))
+        ctx.log.info(
+            "song %.1f-%.1f s confidence %.2f cues %s",
+            song["start"],
+            song["end"],
+            song["confidence"],
+            ",".join(song["cues_fired"]),
+        )
     for cand in report["rejected"]:
         ctx.log.info("not a song %.1f-%.1f s: %s", cand["start"], cand["end"], cand["rejected_because"])
     seglib.save(ctx.output.segments, out)

@@ -9,12 +9,17 @@ The rules are enforced while the cues are built, not checked afterwards:
   text, never share a cue. Inside such a block a dynamic programme chooses where cues start and end,
   weighing reading speed, minimum duration, line layout and where the cut falls (after a sentence,
   at a pause, not inside a name). A cue that joins two segments is only allowed when it conforms.
-* Cue times: a cue starts when its speech starts. It ends when its speech ends, extended into the
-  following silence as far as reading speed needs (at most ``max_linger_s`` past the speech) or as
-  far as ``min_duration`` needs (minimum duration wins over linger, because a flash cannot be read),
-  never closer than ``min_gap_frames`` frames to the next cue and never longer than ``max_duration``.
-  So overlaps and gap violations cannot occur; what cannot be fixed is reported by ``check_cues``
-  with a reason.
+* Each sentence opens a cue (a sentence: after . ? ! ।, after a comma and a pause, or where the voice
+  starts again), unless a cue of its own would break a rule; such a sentence is listed in qc.json's
+  ``sentences_mid_cue`` with the rule.
+* Cue times: a cue starts when its voice starts: at the speech timeline's onset when the stage has
+  one (Whisper's word stamps trail the voice by 0.15-0.6 s), else at the first word's stamp. It ends
+  when its speech ends, extended into the following silence as far as reading speed needs (at most
+  ``max_linger_s`` past the speech) or as far as ``min_duration`` needs (minimum duration wins over
+  linger, because a flash cannot be read; to reach it a cue may delay the next one by up to
+  ``max_start_delay_s``), never closer than ``min_gap_frames`` frames to the next cue and never
+  longer than ``max_duration``. So overlaps and gap violations cannot occur; what cannot be fixed is
+  reported by ``check_cues`` with a reason.
 
 Line breaks: after sentence or clause punctuation; before English conjunctions and prepositions and
 Hindi conjunctions (और, लेकिन, कि, तो ...); never after an article, preposition or conjunction. Hindi
@@ -58,28 +63,30 @@ DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"
 
-# Built-in per-language defaults, applied under the user's config (Netflix Hindi guide: 22 cps).
-LANGUAGE_DEFAULTS: dict[str, dict[str, Any]] = {"hi": {"max_cps": 22}}
-
-
 @dataclass(frozen=True)
 class Rules:
-    """The timing and layout rules for one language (defaults: Netflix adult English)."""
+    """The timing and layout rules for one language. Built by :func:`rules_for`: the values, and their
+    defaults (Netflix adult English; Hindi 22 cps), live in the config schema only."""
 
-    max_chars_per_line: int = 42
-    max_lines: int = 2
-    max_cps: float = 20.0
-    min_duration: float = 0.833
-    max_duration: float = 7.0
-    min_gap_frames: int = 2
-    max_linger_s: float = 0.5
-    merge_gap_s: float = 1.5
-    fps: float = DEFAULT_FPS
+    max_chars_per_line: int
+    max_lines: int
+    max_cps: float
+    min_duration: float
+    max_duration: float
+    min_gap_frames: int
+    max_linger_s: float
+    merge_gap_s: float
+    max_start_delay_s: float
+    fps: float
 
     @property
     def min_gap_ms(self) -> int:
         """The minimum gap between cues in whole milliseconds, rounded up so it is never too small."""
         return math.ceil(self.min_gap_frames * 1000.0 / self.fps - 1e-6)
+
+    @property
+    def max_start_delay_ms(self) -> int:
+        return round(self.max_start_delay_s * 1000)
 
     @property
     def min_duration_ms(self) -> int:
@@ -103,20 +110,24 @@ def _parse_fps(fps: Any) -> float:
     return value if math.isfinite(value) and value > 0 else DEFAULT_FPS
 
 
+def settings(subtitles_cfg: dict | None) -> dict:
+    """The ``subtitles`` section validated against the config schema, its defaults filled in from there
+    (the workflow hands it over validated already; filling again changes nothing)."""
+    from .configschema import validated_section
+
+    return validated_section("subtitles", subtitles_cfg)
+
+
 def rules_for(lang: str, subtitles_cfg: dict | None, fps: Any = None) -> Rules:
-    """The rules for ``lang``: built-in defaults < ``subtitles.rules`` < ``subtitles.languages.<lang>``.
+    """The rules for ``lang``: ``subtitles.rules`` < ``subtitles.languages.<lang>``, defaults from the
+    schema (so Hindi gets its 22 cps from ``languages.hi`` however the rest of the section looks).
 
     ``fps`` is the film's frame rate (a number, a fraction string like ``"24000/1001"``, or None when
     there is no video, which means 25).
     """
-    cfg = subtitles_cfg or {}
-    values: dict[str, Any] = {}
-    for layer in (LANGUAGE_DEFAULTS.get(lang), cfg.get("rules"), (cfg.get("languages") or {}).get(lang)):
-        for key, value in (layer or {}).items():
-            if key not in RULE_KEYS:
-                raise CinesubError(f"unknown subtitle rule {key!r} (known: {', '.join(RULE_KEYS)})")
-            values[key] = value
-    rules = Rules(**values, fps=_parse_fps(fps))
+    cfg = settings(subtitles_cfg)
+    values = {**cfg["rules"], **cfg["languages"].get(lang, {})}
+    rules = Rules(**{key: values[key] for key in RULE_KEYS}, fps=_parse_fps(fps))
     if rules.min_duration > rules.max_duration:
         raise CinesubError(f"subtitle rules for {lang}: min_duration {rules.min_duration} "
                            f"is longer than max_duration {rules.max_duration}")
@@ -301,6 +312,8 @@ class Cue:
     speech_start: float | None = None
     speech_end: float | None = None
     segment_ids: tuple[int, ...] = ()
+    # sentences that start inside this cue rather than opening one, each with why: (sentence, reason)
+    sentences_mid_cue: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -359,6 +372,7 @@ class _Token:
     segment_id: int
     lyrics: bool
     joined_to_next: bool = False  # the gap after this token lies inside a name
+    voice_onset: bool = False  # the voice starts here after a pause (the speech timeline says so)
 
 
 def _word_tokens(words: list[dict]) -> list[tuple[str, float, float]]:
@@ -466,18 +480,66 @@ CUT_WEIGHT = 2.0  # a cue boundary in mid-phrase hurts more than a line break th
 MID_SPEECH_CUT_COST = 1.5  # cutting where there is no pause
 NATURAL_PAUSE_S = 0.4
 CLAUSE_CUT = 0.5  # break_cost after a clause: where a merged cue may take part of a segment
+# A sentence starting inside a cue: the viewer reads it before it is said. Dearer than any number of
+# short cues, cheaper than a broken rule, so a sentence opens a cue whenever the rules allow it.
+SENTENCE_INSIDE_COST = 20.0
+
+
+UTTERANCE_PAUSE_S = 0.25  # Whisper often writes "Okay, where were you?": a comma and a pause end a line
+ONSET_SNAP_S = 0.75  # how far Whisper's word starts miss the voice (tiny.en: 0.15-0.6 s late)
+
+
+def _starts_sentence(previous: _Token, token: _Token) -> bool:
+    """A new sentence (or spoken line) starts at ``token``: after . ? ! (and Hindi ।), after a clause mark
+    followed by a pause, or where the voice starts again after silence."""
+    ending = previous.text.rstrip(CLOSERS)[-1:]
+    if ending in SENTENCE_END or token.voice_onset:
+        return True
+    return ending in CLAUSE_END and token.start - previous.end >= UTTERANCE_PAUSE_S
+
+
+def _snap_to_voice(tokens: list[_Token], speech: Sequence[tuple[float, float]]) -> None:
+    """Move each token that opens a stretch of voice to where the speech timeline hears it start.
+
+    Whisper's word starts trail the voice (or, for the first word after silence, jump ahead of it) by
+    up to ``ONSET_SNAP_S``. A token moves back to a speech onset that lies between the previous word's
+    start and its own (never before the previous word's end), or forward to the onset when its stamp
+    begins in silence; the word stamps keep their order.
+    """
+    spans = sorted((float(a), float(b)) for a, b in speech)
+    onsets = [a for a, _ in spans]
+    for index, token in enumerate(tokens):
+        previous = tokens[index - 1] if index else None
+        at = bisect.bisect_right(onsets, token.start + 1e-6) - 1
+        inside = at >= 0 and token.start <= spans[at][1]
+        if at >= 0 and token.start - onsets[at] <= ONSET_SNAP_S and \
+                (previous is None or onsets[at] > previous.start):
+            token.start = max(onsets[at], previous.end if previous else onsets[at])
+            token.voice_onset = True
+        elif not inside and at + 1 < len(onsets) and onsets[at + 1] - token.start <= ONSET_SNAP_S \
+                and onsets[at + 1] < token.end:
+            token.start = onsets[at + 1]
+            token.voice_onset = True
 
 
 def _cue_times(speech_start_ms: int, speech_end_ms: int, chars: int, limit_ms: int | None,
-               rules: Rules) -> tuple[int, int]:
-    """Start and end (ms) of a cue whose speech spans the given times; ``limit_ms``: latest allowed end."""
+               rules: Rules, next_speech: bool = True) -> tuple[int, int]:
+    """Start and end (ms) of a cue whose speech spans the given times; ``limit_ms``: the latest end that
+    keeps the minimum gap to the next speech (``next_speech``) or the end of the film.
+
+    Only to reach ``min_duration``, and only before more speech, may the end pass ``limit_ms``, by up
+    to ``max_start_delay_s``: the next cue then starts that much after its voice. So a short
+    sentence ("Okay.") gets a cue of its own instead of being glued to the start of the next one.
+    """
     start = speech_start_ms
     needed_for_reading = start + math.ceil(chars * 1000.0 / rules.max_cps)
     reading_end = min(needed_for_reading, speech_end_ms + round(rules.max_linger_s * 1000))
     end = max(speech_end_ms, reading_end, start + rules.min_duration_ms)
     end = min(end, start + rules.max_duration_ms)
     if limit_ms is not None:
-        end = min(end, limit_ms)
+        grace = rules.max_start_delay_ms if next_speech else 0
+        shortest = min(start + rules.min_duration_ms, limit_ms + grace)
+        end = min(end, max(limit_ms, shortest))
     return start, max(end, start + 1)
 
 
@@ -539,7 +601,8 @@ class _Planner:
         if not single and speech_end - speech_start > rules.max_duration_ms:
             return None
         chars = reading_chars(lines)
-        start, end = _cue_times(speech_start, speech_end, chars, self._limit_ms(last), rules)
+        start, end = _cue_times(speech_start, speech_end, chars, self._limit_ms(last), rules,
+                                next_speech=last + 1 < len(self.tokens))
         duration_s = (end - start) / 1000.0
         overshoot = 0.0
         cps = chars / duration_s
@@ -551,6 +614,7 @@ class _Planner:
         if joins and (overshoot or layout_cost >= VIOLATION_COST or not self._clean_edges(first, last)):
             return None  # segments are merged only into a cue that conforms, made of whole clauses
         cost += overshoot + joins * SEGMENT_JOIN_COST
+        cost += SENTENCE_INSIDE_COST * sum(_starts_sentence(a, b) for a, b in itertools.pairwise(run))
         cost += SHORT_CUE_COST * max(0.0, 1.0 - chars / SHORT_CUE_CHARS)
         return cost + self.cut_cost(last), lines
 
@@ -598,15 +662,21 @@ def _runs(tokens: list[_Token], rules: Rules) -> list[tuple[int, int]]:
 
 
 def build_cues(segments: list[dict], rules: Rules, lang: str, lyrics_style: str = "italic_note",
-               media_duration: float | None = None) -> list[Cue]:
+               media_duration: float | None = None,
+               speech: Sequence[tuple[float, float]] | None = None) -> list[Cue]:
     """Turn canonical segments into cues that follow ``rules`` wherever the speech allows.
 
-    ``media_duration`` (seconds) caps the end of the last cue. Cues are in time order, never overlap
-    and keep at least the minimum gap; their words, read in order, are the words of the segments.
+    ``media_duration`` (seconds) caps the end of the last cue. ``speech``: the job's speech timeline
+    ((start, end) seconds); with it a cue starts where the voice starts, not where Whisper's (late)
+    word stamp says. Cues are in time order, never overlap and keep at least the minimum gap; each
+    sentence opens a cue unless that would break a rule (then ``Cue.sentences_mid_cue`` says which);
+    their words, read in order, are the words of the segments.
     """
     if lyrics_style not in LYRICS_STYLES:
         raise CinesubError(f"unknown lyrics_style {lyrics_style!r} (use one of {', '.join(LYRICS_STYLES)})")
     tokens = _tokens(segments)
+    if speech:
+        _snap_to_voice(tokens, speech)
     media_end_ms = _ms(media_duration) if media_duration else None
     plans: list[tuple[int, int, list[str]]] = []
     for begin, stop in _runs(tokens, rules):
@@ -629,18 +699,50 @@ def _timed_cues(tokens: list[_Token], plans: list[tuple[int, int, list[str]]], r
             limit: int | None = _ms(tokens[plans[number + 1][0]].start) - rules.min_gap_ms
         else:
             limit = media_end_ms
-        start, end = _cue_times(speech_start, speech_end, chars, limit, rules)
+        start, end = _cue_times(speech_start, speech_end, chars, limit, rules, number + 1 < len(plans))
         if previous_end is not None and start < previous_end + rules.min_gap_ms:
             # Overlapping speech: this cue waits for the previous one to clear.
             start = previous_end + rules.min_gap_ms
-            end = _cue_times(start, max(speech_end, start), chars, limit, rules)[1]
+            end = _cue_times(start, max(speech_end, start), chars, limit, rules, number + 1 < len(plans))[1]
         previous_end = end
         segment_ids = tuple(dict.fromkeys(t.segment_id for t in tokens[first:last + 1]))
         cues.append(Cue(start=start / 1000.0, end=end / 1000.0, lines=lines, lyrics=tokens[first].lyrics,
                         style=lyrics_style if tokens[first].lyrics else "plain",
                         speech_start=speech_start / 1000.0, speech_end=speech_end / 1000.0,
-                        segment_ids=segment_ids))
+                        segment_ids=segment_ids,
+                        sentences_mid_cue=_sentences_inside(tokens, first, last, start, rules)))
     return cues
+
+
+def _sentences_inside(tokens: list[_Token], first: int, last: int, cue_start_ms: int,
+                      rules: Rules) -> tuple[tuple[str, str], ...]:
+    """The sentences that start inside the cue ``first..last``, each with the rule that kept it there:
+    what a cue ending just before it would have broken."""
+    found = []
+    for k in range(first + 1, last + 1):
+        if not _starts_sentence(tokens[k - 1], tokens[k]):
+            continue
+        words = []
+        for token in tokens[k:last + 1]:
+            words.append(token.text)
+            if token.text.rstrip(CLOSERS)[-1:] in SENTENCE_END:
+                break
+        sentence = " ".join(words)
+        before = reading_chars([" ".join(t.text for t in tokens[first:k])])
+        limit = _ms(tokens[k].start) - rules.min_gap_ms
+        start, end = _cue_times(cue_start_ms, _ms(tokens[k - 1].end), before, limit, rules)
+        shown = (end - start) / 1000.0
+        if end - start < rules.min_duration_ms:
+            pause = tokens[k].start - tokens[k - 1].end
+            reason = (f"a cue ending before it would be shown {shown:.3f} s < min_duration "
+                      f"{rules.min_duration:g} s: the sentence starts {pause:.2f} s after the one before")
+        elif before / max(shown, 1e-3) > rules.max_cps + 1e-9:
+            reason = (f"a cue ending before it would be read at {before / shown:.1f} cps > "
+                      f"{rules.max_cps:g}")
+        else:
+            reason = "a cue of its own would break a layout or duration rule"
+        found.append((sentence, reason))
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -766,20 +868,32 @@ def cps_histogram(cues: Sequence[Cue], rules: Rules, width: float = 2.0) -> dict
 # Stage edge
 
 
+def speech_timeline(ctx: Any) -> list[tuple[float, float]] | None:
+    """The job's speech timeline when the rule hands one over (``input.speech``), else None (cues then
+    start at Whisper's word stamps). The one place 09 reads it."""
+    path = getattr(ctx.input, "speech", None)
+    if path is None:
+        return None
+    from . import speech  # the job's speech timeline file and its reader (issue 10)
+
+    return speech.load(path)
+
+
 def run(ctx: Any) -> None:
     """Write ``<lang>.srt`` / ``<lang>.vtt`` (the formats in ``subtitles.formats``) and ``<lang>.qc.json``."""
     lang = str(ctx.params.lang)
-    settings = dict(ctx.params.subtitles or {})
+    config = settings(dict(ctx.params.subtitles or {}))
     doc = segments_io.load(ctx.input.segments)
     media = read_json(ctx.input.media)
     if doc.get("language") and doc["language"] != lang:
         ctx.log.warning("segments are marked %r but subtitles are written for %r", doc["language"], lang)
-    rules = rules_for(lang, settings, media.get("fps"))
-    lyrics_style = settings.get("lyrics_style", "italic_note")
+    rules = rules_for(lang, config, media.get("fps"))
+    lyrics_style = config["lyrics_style"]
     duration = doc.get("duration") or media.get("audio_seconds")
     cues = build_cues(doc["segments"], rules, lang, lyrics_style,
-                      media_duration=float(duration) if isinstance(duration, (int, float)) else None)
-    formats = settings.get("formats") or ["srt", "vtt"]
+                      media_duration=float(duration) if isinstance(duration, (int, float)) else None,
+                      speech=speech_timeline(ctx))
+    formats = config["formats"]
     writers = {"srt": to_srt, "vtt": to_vtt}
     for fmt in formats:
         path = getattr(ctx.output, fmt, None)
@@ -800,6 +914,9 @@ def run(ctx: Any) -> None:
         "cps": cps_values,
         "cps_histogram": cps_histogram(cues, rules),
         "merged_cues": sum(len(cue.segment_ids) > 1 for cue in cues),
+        "sentences_mid_cue": [{"index": number, "start": cue.start, "sentence": sentence, "reason": reason}
+                              for number, cue in enumerate(cues, start=1)
+                              for sentence, reason in cue.sentences_mid_cue],
         "lyrics_cues": sum(cue.lyrics for cue in cues),
     })
     write_json_atomic(ctx.output.qc, report)
