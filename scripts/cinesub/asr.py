@@ -611,6 +611,10 @@ def run(ctx) -> None:
         "model": settings["model"],
         "path": result["path"],
         "prompt_chars": len(result["prompt"] or ""),
+        # CTranslate2 decodes with asr.threads from the config whatever the scheduler grants (measured:
+        # bench/results/thread_determinism.json); the grant only limits how many jobs run at once
+        "cpu_threads": settings["threads"],
+        "scheduler_threads": ctx.threads,
         "result_cache": {"entry": key, "hit": hit} if key else None,
     }
     import soundfile
