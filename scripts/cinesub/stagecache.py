@@ -51,8 +51,13 @@ class ResultCache:
     def enabled(self) -> bool:
         return self.root is not None
 
-    def key(self, *, files: dict[str, str | os.PathLike] | None = None, data: dict | None = None,
-            code: Iterable[str | os.PathLike] = ()) -> str:
+    def key(
+        self,
+        *,
+        files: dict[str, str | os.PathLike] | None = None,
+        data: dict | None = None,
+        code: Iterable[str | os.PathLike] = (),
+    ) -> str:
         """sha256 over the stage name, input file contents (by role, not path), settings and code.
 
         Code files count by name and content, so two checkouts of the same code share entries.
