@@ -27,9 +27,10 @@ def _children_cpu() -> float:
 
 
 def cpu_timed_run(command: list[str], cwd: Path | None = None) -> dict:
-    """``common.timed_run`` plus the CPU seconds of the whole (waited-for) process tree."""
+    """``common.timed_run`` plus the CPU seconds of the whole (waited-for) process tree; peak RSS of
+    the process tree by the same poller (common.PeakRSS) on both sides of every ratio."""
     before = _children_cpu()
-    result = common.timed_run(command, cwd=cwd)
+    result = common.timed_run(command, cwd=cwd, watch_memory=True)
     result["cpu_s"] = round(_children_cpu() - before, 2)
     return result
 
@@ -117,9 +118,16 @@ def _pipeline(workdir: Path, wav: Path, same_audio: Path) -> dict:
     return result
 
 
-def _bare(audio: Path, result_json: Path) -> dict:
+def _bare(audio: Path, result_json: Path, batch_size: int = 1) -> dict:
     result = cpu_timed_run(
-        [common.PYTHON, str(common.REPO / "bench" / "bare_whisper.py"), str(audio), str(result_json)]
+        [
+            common.PYTHON,
+            str(common.REPO / "bench" / "bare_whisper.py"),
+            str(audio),
+            str(result_json),
+            "--batch-size",
+            str(batch_size),
+        ]
     )
     if result["rc"] != 0:
         raise SystemExit(f"bare faster-whisper failed:\n{result['output'][-3000:]}")
@@ -143,8 +151,11 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
             pipe, base = _pipeline(workdir, wav, same_audio), _bare(same_audio, bare_json)
         else:
             base, pipe = _bare(same_audio, bare_json), _pipeline(workdir, wav, same_audio)
+        # batched against batched too: faster-whisper's own BatchedInferencePipeline, same batch size
+        bare_batched = _bare(same_audio, bare_json, asr_batch_size) if asr_batch_size else None
         stages = stage_table(workdir)
         busy = busy_seconds(stages)
+        non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr")
         asr_segments = json.loads((workdir / "jobs" / JOB / "04_asr" / "segments.json").read_text())[
             "segments"
         ]
@@ -159,6 +170,21 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
                 "ratio": round(pipe["wall_s"] / base["wall_s"], 3),
                 "cpu_ratio": round(pipe["cpu_s"] / base["cpu_s"], 3),
                 "snakemake_own_s": round(pipe["wall_s"] - busy, 2),
+                "pipeline_peak_rss_mb": pipe["peak_rss_mb"],
+                "bare_peak_rss_mb": base["peak_rss_mb"],
+                "non_asr_process_s_per_audio_min": round(non_asr / minutes, 3),
+                "non_asr_and_snakemake_s_per_audio_min": round(
+                    (non_asr + max(0.0, pipe["wall_s"] - busy)) / minutes, 3
+                ),
+                **(
+                    {
+                        "bare_batched_s": bare_batched["wall_s"],
+                        "ratio_vs_bare_batched": round(pipe["wall_s"] / bare_batched["wall_s"], 3),
+                        "wer_bare_batched": common.wer(reference, bare_batched["texts"]),
+                    }
+                    if bare_batched
+                    else {}
+                ),
                 "stages": stages,
                 "wer_bare": common.wer(reference, base["texts"]),
                 "wer_asr": common.wer(reference, [s["text"] for s in asr_segments]),
@@ -192,6 +218,19 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         "pipeline_s_median": common.median([p["pipeline_s"] for p in pairs]),
         "bare_s_median": common.median([p["bare_s"] for p in pairs]),
         "snakemake_own_s_median": common.median([p["snakemake_own_s"] for p in pairs]),
+        **{
+            f"{key}_median": common.median([p[key] for p in pairs])
+            for key in (
+                "pipeline_peak_rss_mb",
+                "bare_peak_rss_mb",
+                "non_asr_process_s_per_audio_min",
+                "non_asr_and_snakemake_s_per_audio_min",
+                "bare_batched_s",
+                "ratio_vs_bare_batched",
+                "wer_bare_batched",
+            )
+            if key in pairs[-1] and pairs[-1][key] is not None
+        },
         "wer": {
             key: common.median([p[key] for p in pairs]) for key in ("wer_bare", "wer_asr", "wer_subtitles")
         },
@@ -207,6 +246,17 @@ def table(result: dict) -> str:
         f"ratio {result['ratio_median']:.2f} (CPU-time ratio {result['cpu_ratio_median']:.2f}); "
         f"WER bare {result['wer']['wer_bare']:.3f}, 04_asr {result['wer']['wer_asr']:.3f}, "
         f"subtitles {result['wer']['wer_subtitles']:.3f}",
+        f"peak RSS (process tree, same poller): pipeline {result.get('pipeline_peak_rss_mb_median')} MB, "
+        f"bare {result.get('bare_peak_rss_mb_median')} MB; non-ASR stages "
+        f"{result.get('non_asr_process_s_per_audio_min_median')} s per audio minute "
+        f"({result.get('non_asr_and_snakemake_s_per_audio_min_median')} with Snakemake's own time)"
+        + (
+            f"; vs bare BatchedInferencePipeline {result['bare_batched_s_median']:.1f} s: "
+            f"ratio {result['ratio_vs_bare_batched_median']:.2f}, "
+            f"its WER {result['wer_bare_batched_median']:.3f}"
+            if "bare_batched_s_median" in result
+            else ""
+        ),
         f"{'stage':<28}{'process s':>10}{'in run s':>10}{'start-up s':>11}{'CPU s':>8}{'RSS MB':>8}",
     ]
     for name, row in result["stages"].items():

@@ -19,8 +19,8 @@ rule tmdb_fetch:
     conda:
         "../envs/media.yaml"
     params:
+        **section_params("tmdb"),
         title=job_field("title"),
         year=job_field("year"),
-        tmdb=config_section("tmdb"),
     script:
         "../scripts/tmdb_fetch.py"

@@ -1,3 +1,8 @@
+# A few milliseconds of work: on a cluster it runs on the submit host instead of waiting for a slot.
+localrules:
+    glossary_load_merge,
+
+
 rule glossary_load_merge:
     """Merge the shipped Hinglish glossary, the per-job glossary and the film's names into
     glossary.json, with the names and terms prompt for ASR."""

@@ -17,7 +17,7 @@ rule asr_transcribe:
         gpu=gpu_slots("asr"),
         mem_mb=config["asr"]["mem_mb"],
     params:
-        asr=config_section("asr"),
+        **section_params("asr"),
         language=job_field("source_lang"),
     script:
         "../scripts/asr.py"

@@ -17,7 +17,7 @@ rule translation_translate:
         gpu=gpu_slots("translation"),
         mem_mb=config["translation"]["mem_mb"],
     params:
-        translation=config_section("translation"),
+        **section_params("translation"),
         target_lang=wildcard_value("lang"),
     script:
         "../scripts/translate.py"

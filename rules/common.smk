@@ -219,12 +219,31 @@ def optional_input(stage_key, path):
 
 
 def config_section(name):
-    """A params function giving a rule its whole config section (schema defaults filled in)."""
+    """A params function giving a rule its config section (schema defaults filled in) without the
+    run settings (threads, memory, cache paths, timeouts: ``x-run-setting`` in the schema), so
+    changing those reruns nothing; the stage gets them back from the config (cinesub.runner)."""
+    from cinesub.stagecache import result_settings
 
     def section(wildcards):
-        return config[name]
+        return result_settings(config[name], name)
 
     return section
+
+
+SETTING_PARAM_SEPARATOR = "__"  # cinesub.runner joins <section>__<key> params back into one section
+
+
+def section_params(name):
+    """Rule params for config section ``name``: one param per setting that changes the result, each
+    ``{key: value}``, so Snakemake's rerun reason names what changed ("before: {'beam_size': 5}, now:
+    {'beam_size': 4}") instead of dumping the section. Run settings (``x-run-setting`` in the schema)
+    are left out, so changing them reruns nothing; the stage gets them back from the config."""
+    from cinesub.stagecache import result_settings
+
+    return {
+        f"{name}{SETTING_PARAM_SEPARATOR}{key}": {key: value}
+        for key, value in result_settings(config[name], name).items()
+    }
 
 
 def wildcard_value(name):

@@ -16,8 +16,22 @@ def test_group_speech_cuts_only_between_regions_and_respects_the_limit():
     chunks = asr.group_speech(regions, 24.0)
     assert [(c["start"], c["end"]) for c in chunks] == [(0.0, 20.0), (21.0, 30.0), (31.0, 70.0), (71.0, 72.0)]
     assert sum(len(c["regions"]) for c in chunks) == len(regions)
-    assert all(c["end"] - c["start"] <= 24.0 or len(c["regions"]) == 1 for c in chunks)
+    assert all(c["speech_s"] <= 24.0 or len(c["regions"]) == 1 for c in chunks)
     assert asr.group_speech([], 24.0) == []
+
+
+def test_group_speech_counts_speech_not_the_pauses_between():
+    # 20 s of speech over 45 s: one chunk (its silences are taken out before decoding)
+    chunks = asr.group_speech([(0.0, 5.0), (15.0, 25.0), (40.0, 45.0), (50.0, 60.0)], 24.0)
+    assert [(c["start"], c["end"], c["speech_s"]) for c in chunks] == [(0.0, 45.0, 20.0), (50.0, 60.0, 10.0)]
+
+
+def test_join_short_pauses_keeps_short_pauses_and_bounds_the_region():
+    stamps = [{"start": 0, "end": 50}, {"start": 60, "end": 100}, {"start": 400, "end": 450},
+              {"start": 455, "end": 520}, {"start": 525, "end": 560}]
+    joined = asr.join_short_pauses(stamps, max_pause=20, max_length=130)
+    # pauses of 10 and 5 samples stay inside; 300 samples of silence are cut; no region over 130 samples
+    assert joined == [{"start": 0, "end": 100}, {"start": 400, "end": 520}, {"start": 525, "end": 560}]
 
 
 def test_chunk_of_uses_the_midpoint_then_the_nearest_chunk():

@@ -161,3 +161,16 @@ def test_umask_respected(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a").stat().st_mode & 0o777 == 0o600
+
+
+def test_stage_params_join_one_setting_params_and_add_run_settings_from_the_config():
+    from cinesub.stagecache import run_setting_keys
+
+    config = {"asr": {"beam_size": 5, "mem_mb": 4000, "threads": 2, "model_cache": "", "result_cache": ""}}
+    params = {"asr__beam_size": {"beam_size": 5}, "language": "en"}
+    joined = runner.stage_params(params, config)
+    assert joined == {"asr": {**config["asr"]}, "language": "en"}
+    # the run settings are what the schema marks, never a result setting
+    assert {"mem_mb", "threads", "model_cache", "result_cache"} == run_setting_keys("asr")
+    tmdb = {"timeout_s", "retries", "backoff_s", "breaker_threshold", "breaker_reset_s", "cache_dir"}
+    assert run_setting_keys("tmdb") == tmdb

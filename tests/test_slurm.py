@@ -3,7 +3,8 @@ films from a job sheet through sbatch with `--profile profiles/slurm`.
 
 Run 1: three films, one of them corrupt. The two good films come out muxed; the corrupt one fails in
 01_demux, is retried with more memory and time on each attempt, and its SLURM log holds the one-line error.
-Run 2: the film is fixed; the re-run submits only that film's four jobs.
+Run 2: the film is fixed; the re-run submits only that film's three jobs (01, 04, and 09 + 10 as one
+group job: profiles/slurm groups a film's light stages).
 
 The fixture starts SLURM with .ci/slurm-up.sh when it is not running (root only); elsewhere the tests skip
 with the reason, except under CI (CI=true), where a SLURM that cannot start is a failure.
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.slow
 
 FILMS = ["film0", "film1", "film2"]
 BROKEN = "film2"
-RULES_PER_FILM = ["demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks"]
+# SLURM jobs per film: a group job is named after its group ("tail": 09 + 10, profiles/slurm)
+RULES_PER_FILM = ["demux_extract", "asr_transcribe", "tail"]
 # The first status check comes this many seconds after a submission (the profile's 20 s suits a real
 # cluster; jobs here take ~15 s). squeue needs MinJobAge >= 3x this, which slurm-up.sh gives (300 s).
 FIRST_STATUS_CHECK_S = 12
@@ -96,6 +98,9 @@ class SbatchLog:
             stamp, slurm_id, args = line.split("\t", 2)
             comment = re.search(r"--comment (\S+)", args).group(1)
             rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
+            if not wildcards:  # a group job "<group>_<its rules>": its target jobs name the film
+                rule = rule.partition("_")[0]
+                wildcards = "_".join(sorted(set(re.findall(r"job=(\w+)", args))))
             mem = re.search(r"--mem (\d+)", args)
             runtime = re.search(r" -t (\d+)", args)
             calls.append({"time": float(stamp), "slurm_id": slurm_id.split(";")[0], "rule": rule,
@@ -231,8 +236,7 @@ def test_rerun_after_the_fix_submits_only_what_is_missing(cluster_runs):
     returncode, output, _ = cluster_runs["second"]
     assert returncode == 0, output[-4000:]
     submitted = sorted((call["rule"], call["wildcards"]) for call in cluster_runs["second_calls"])
-    assert submitted == sorted([("demux_extract", BROKEN), ("asr_transcribe", BROKEN),
-                                ("subtitle_gen_write", f"{BROKEN}_en"), ("mux_tracks", BROKEN)])
+    assert submitted == sorted([("demux_extract", BROKEN), ("asr_transcribe", BROKEN), ("tail", BROKEN)])
     for job, mtime in cluster_runs["mtimes"].items():
         assert (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime == mtime, f"{job} was redone"
 
@@ -281,6 +285,19 @@ def test_profile_names_only_real_rules(tmp_path, english_film):
     workdir = write_workdir(tmp_path, [{"job": "one", "media": str(english_film[0]), "source_lang": "en"}])
     rules = set(run_snakemake(workdir, "--list-rules").stdout.split())
     assert set(PROFILE["set-resources"]) <= rules
+    assert set(PROFILE["groups"]) <= rules
+
+
+def test_light_stages_share_a_job_and_gpu_stages_keep_their_own(tmp_path, english_film):
+    groups = PROFILE["groups"]
+    assert "asr_transcribe" not in groups and "translation_translate" not in groups
+    film = english_film[0]
+    jobs = [{"job": f"film{index}", "media": str(film), "source_lang": "en",
+             "target_langs": "hi" if index else "", "title": f"Film {index}"} for index in range(3)]
+    workdir = write_workdir(tmp_path, jobs, {"stages": {"tmdb": False}})
+    output = run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"), "-n").stdout
+    # one group job per film and group: 05-07 ("text") and 09-10 ("tail")
+    assert output.count("Group job text ") == 3 and output.count("Group job tail ") == 3
 
 
 def test_dry_run_of_a_100_job_sheet_under_the_profile(tmp_path, english_film):

@@ -51,7 +51,10 @@ def rows(schema: dict, root: dict, prefix: str = "") -> Iterator[tuple[str, str,
             if has_children or "default" not in sub
             else f"`{json.dumps(sub['default'], ensure_ascii=False)}`"
         )
-        yield key, _type(sub) if not has_children else "section", default, sub.get("description", "")
+        text = sub.get("description", "")
+        if sub.get("x-run-setting"):
+            text += " (run setting: changing it reruns nothing)"
+        yield key, _type(sub) if not has_children else "section", default, text
         if has_children:
             yield from rows(sub, root, key + ".")
         extra = sub.get("additionalProperties")

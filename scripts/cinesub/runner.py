@@ -13,9 +13,10 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from . import manifest
+from . import manifest, stagecache
 from .errors import CinesubError
 
 WRITE_FAILURES = {
@@ -62,6 +63,26 @@ def _describe_unexpected(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+def stage_params(params: dict, config: dict, separator: str = "__") -> dict:
+    """A job's params as its stage reads them: the rule's one-setting params ``<section>__<key>``
+    (rules/common.smk section_params) joined back into one ``<section>`` dict, plus that section's run
+    settings (threads, memory, cache paths, timeouts) from the validated config. Those are no rule
+    params (changing them reruns nothing) but the stage runs with them and its manifest records them."""
+    joined: dict[str, Any] = {}
+    for name, value in params.items():
+        section, _, key = name.partition(separator)
+        if key and isinstance(value, dict) and key in value:
+            joined.setdefault(section, {})[key] = value[key]
+        else:
+            joined[name] = value
+    for name, value in joined.items():
+        if isinstance(value, dict) and isinstance(config.get(name), dict):
+            for key in stagecache.run_setting_keys(name):
+                if key in config[name]:
+                    value.setdefault(key, config[name][key])
+    return joined
+
+
 def run_stage(
     smk: Any, stage: str, func: Callable[[StageContext], None], packages: tuple[str, ...] = ()
 ) -> None:
@@ -69,12 +90,13 @@ def run_stage(
     job = str(smk.wildcards.get("job", "")) if hasattr(smk.wildcards, "get") else ""
     log_path = smk.log[0] if len(smk.log) else None
     logger = configure_logging(log_path)
+    params = stage_params(dict(smk.params.items()), getattr(smk, "config", None) or {})
     ctx = StageContext(
         stage=stage,
         job=job,
         input=smk.input,
         output=smk.output,
-        params=smk.params,
+        params=SimpleNamespace(**params),
         threads=smk.threads,
         resources=smk.resources,
         log=logger,
@@ -100,7 +122,7 @@ def run_stage(
         job,
         list(smk.input),
         outputs,
-        dict(smk.params.items()),
+        params,
         started,
         finished,
         packages=packages,

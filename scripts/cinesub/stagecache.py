@@ -14,6 +14,7 @@ can share one directory; two jobs computing the same key at once both compute an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,8 +51,13 @@ class ResultCache:
     def enabled(self) -> bool:
         return self.root is not None
 
-    def key(self, *, files: dict[str, str | os.PathLike] | None = None, data: dict | None = None,
-            code: Iterable[str | os.PathLike] = ()) -> str:
+    def key(
+        self,
+        *,
+        files: dict[str, str | os.PathLike] | None = None,
+        data: dict | None = None,
+        code: Iterable[str | os.PathLike] = (),
+    ) -> str:
         """sha256 over the stage name, input file contents (by role, not path), settings and code.
 
         Code files count by name and content, so two checkouts of the same code share entries.
@@ -99,24 +105,26 @@ def cached(cache: ResultCache, key: str, compute: Callable[[], T]) -> tuple[T, b
     return result, False
 
 
-# Settings that change where or how fast a stage runs, not what it produces.
-IGNORED_SETTINGS = ("mem_mb", "model_cache", "result_cache", "threads")
+CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 
-def result_settings(settings: dict) -> dict:
-    """The settings that determine a stage's result (the key material)."""
-    return {k: v for k, v in settings.items() if k not in IGNORED_SETTINGS}
-
-
-def model_identity(path: str | os.PathLike) -> Any:
-    """What identifies a model folder cheaply: each file's name, size and modification time.
-
-    (Hashing multi-GB weights on every run would cost more than it saves; a Hugging Face
-    snapshot folder's path already names the commit.)"""
-    folder = Path(path)
-    if not folder.is_dir():
-        return str(path)
-    return [str(folder)] + sorted(
-        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in folder.rglob("*") if p.is_file()
+@functools.cache
+def run_setting_keys(section: str | None = None) -> frozenset[str]:
+    """Keys of a config section that change where or how fast a stage runs, not what it produces
+    (threads, memory, cache paths, timeouts): ``"x-run-setting": true`` in the config schema.
+    They are never rule params (changing them must rerun nothing) nor result-cache key material.
+    No section: the keys marked in any section."""
+    properties = read_json(CONFIG_SCHEMA_PATH)["properties"]
+    sections = [section] if section else list(properties)
+    return frozenset(
+        key
+        for name in sections
+        for key, schema in properties.get(name, {}).get("properties", {}).items()
+        if schema.get("x-run-setting")
     )
+
+
+def result_settings(settings: dict, section: str | None = None) -> dict:
+    """The settings that determine a stage's result (the key material)."""
+    ignored = run_setting_keys(section)
+    return {k: v for k, v in settings.items() if k not in ignored}

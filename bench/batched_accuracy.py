@@ -1,0 +1,151 @@
+"""Batched ASR accuracy on films with names, songs and long gaps: 04_asr sequential, 04_asr batched, and
+faster-whisper's own BatchedInferencePipeline at the same batch size.
+
+    python bench/batched_accuracy.py [--batch-size 8]
+
+Audio: the demo film (names: Mumbai, Priya, Rahul), the four tests/cleanset.py cases (long silences,
+music, babble, a song between dialogue) and a 2.5-minute dialogue film. All modes use the shipped ``asr``
+settings (schema defaults: tiny.en, int8, beam 5, temperatures 0/0.2/0.4, VAD, seed 0); the pipeline-own
+modes run through ``asr.transcribe_file`` exactly as 04_asr does. WER: dialogue words only (jiwer, lower
+case, no punctuation; cleanset: words invented in the non-dialogue stretches count as insertions).
+Writes ``bench/results/batched_accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import common
+
+sys.path.insert(0, str(common.REPO / "tests"))
+
+NAMES = ("mumbai", "priya", "rahul")
+
+
+def shipped_settings() -> dict:
+    schema = json.loads((common.REPO / "workflow" / "schemas" / "config.schema.json").read_text())
+    return {key: spec.get("default") for key, spec in schema["properties"]["asr"]["properties"].items()}
+
+
+def audios() -> dict:
+    """name -> (16 kHz wav, reference sentences, cleanset case or None)."""
+    import cleanset
+    from cinesub import synth
+
+    folder = common.OUT / "batched_accuracy"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    demo = folder / "demo.mkv"
+    if not demo.exists():
+        synth.make_demo(str(common.REPO / "resources/demo/script.tsv"), str(demo), str(folder / "demo.json"))
+    truth = json.loads((folder / "demo.json").read_text())["sentences"]
+    out["demo"] = (_to_16k(demo), [t["text"] for t in truth], None)
+    for name, case in cleanset.build_cases().items():
+        out[f"cleanset_{name}"] = (case.write(folder / f"{name}.wav"), [t for _, _, t in case.dialogue], case)
+    film, _, sentences = common.speech_film(2.5)
+    out["dialogue_2.5min"] = (_to_16k(film), [t["text"] for t in sentences], None)
+    return out
+
+
+def _to_16k(film):
+    wav = film.with_suffix(".16k.wav")
+    if not wav.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(film), "-vn", "-ac", "1", "-ar", "16000", str(wav)],
+            check=True,
+        )
+    return wav
+
+
+def score(segments: list[dict], reference: list[str], case) -> dict:
+    import cleanset
+
+    text = " ".join(s["text"] for s in segments).lower()
+    wer = (
+        cleanset.dialogue_wer(segments, case)
+        if case
+        else common.wer(reference, [s["text"] for s in segments])
+    )
+    return {
+        "wer": round(wer, 4),
+        "names": [n for n in NAMES if n in " ".join(reference).lower() and n in text],
+    }
+
+
+def pipeline_mode(batch_size: int):
+    from cinesub import asr
+
+    settings = {**shipped_settings(), "batch_size": batch_size}
+    engine = asr.load_engine(settings, "en")
+
+    def transcribe(wav) -> tuple[list[dict], dict]:
+        engine.redecoded_chunks = 0
+        segments = asr.transcribe_file(str(wav), settings, "en", engine=engine)
+        return segments, {"redecoded_chunks": getattr(engine, "redecoded_chunks", 0)}
+
+    return transcribe
+
+
+def upstream_batched_mode(batch_size: int):
+    """BatchedInferencePipeline as its README shows it, with the same decoding settings."""
+    import ctranslate2
+    from cinesub import asr
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    settings = shipped_settings()
+    ctranslate2.set_random_seed(0)
+    model = WhisperModel(
+        asr.resolve_model(settings["model"]),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=settings["threads"],
+    )
+    pipeline = BatchedInferencePipeline(model)
+    options = asr.decode_options(settings, "en", None)
+
+    def transcribe(wav) -> tuple[list[dict], dict]:
+        raw, _ = pipeline.transcribe(str(wav), batch_size=batch_size, vad_filter=True, **options)
+        return [{"start": s.start, "end": s.end, "text": s.text.strip(), "words": []} for s in raw], {}
+
+    return transcribe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    size = args.batch_size
+    films = audios()
+    modes = {
+        "04_asr_sequential": lambda: pipeline_mode(1),
+        f"04_asr_batched_{size}": lambda: pipeline_mode(size),
+        f"faster_whisper_batched_{size}": lambda: upstream_batched_mode(size),
+    }
+    rows: dict[str, dict] = {}
+    for mode, make in modes.items():
+        transcribe = make()
+        rows[mode] = {}
+        for name, (wav, reference, case) in films.items():
+            started = time.perf_counter()
+            segments, extra = transcribe(wav)
+            rows[mode][name] = {
+                "wall_s": round(time.perf_counter() - started, 2),
+                **score(segments, reference, case),
+                **extra,
+            }
+            print(mode, name, rows[mode][name], flush=True)
+        rows[mode]["total"] = {
+            "wall_s": round(sum(r["wall_s"] for r in rows[mode].values()), 2),
+            "mean_wer": round(sum(r["wer"] for r in rows[mode].values()) / len(films), 4),
+        }
+    common.save_result(
+        "batched_accuracy", {"environment": common.environment(), "batch_size": size, "modes": rows}
+    )
+
+
+if __name__ == "__main__":
+    main()
