@@ -42,10 +42,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# The transformers translation backend (torch): its tests run in `make test` and CI, the demo needs none.
+$(VENV)/.installed-transformers: $(VENV)/.installed requirements-transformers.txt
+	$(BIN)/python -m pip install -q -r requirements-transformers.txt
+	touch $@
+
 demo: setup
 	snakemake --cores 2 jobs/demo/10_mux/out.mkv
 
-test: test-system-deps $(VENV)/.installed
+test: test-system-deps $(VENV)/.installed $(VENV)/.installed-transformers
 	pytest
 
 lint: $(VENV)/.installed
@@ -59,9 +64,11 @@ bench: setup
 bench-full: setup
 	python bench/run.py
 
-# Fetch every model the config names into the cache (run on a machine with internet).
+# Fetch what the job sheet's jobs need (run on a machine with internet). Narrow it with
+# JOB=<id> or DIRECTION=<en-indic|indic-en|indic-indic|generic>; every model is reported, failures too.
 models: $(VENV)/.installed
-	HF_HUB_OFFLINE=0 PYTHONPATH=scripts python -m cinesub.models fetch --config config/config.yaml
+	HF_HUB_OFFLINE=0 python -m cinesub.models fetch --config config/config.yaml \
+	  $(if $(JOB),--job $(JOB)) $(if $(DIRECTION),--direction $(DIRECTION))
 
 report: setup
 	snakemake --cores 2 report_all

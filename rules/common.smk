@@ -137,19 +137,27 @@ check_stage_switches()
 JOBS = load_job_sheet(config["jobs"])
 
 
-def check_local_models():
-    """A model given as a local path must exist before anything runs: a rerun triggered by a
-    changed setting deletes the old outputs first, so a typo must not cost finished work."""
-    from cinesub.asr import looks_like_path
+def requested_jobs():
+    """The jobs the command line's targets name (jobs/<id>/...), else every job in the sheet."""
+    settings = getattr(workflow, "dag_settings", None)
+    targets = list(getattr(settings, "targets", None) or [])
+    named = [t.split("/")[1] for t in targets if t.startswith("jobs/") and t.count("/") >= 2]
+    if targets and len(named) == len(targets):
+        return [job for job in dict.fromkeys(named) if job in JOBS.index]
+    return list(JOBS.index)
 
-    named = [("asr.model", config["asr"]["model"])]
-    if any(target_langs(job) for job in JOBS.index):
-        named += [
-            (f"translation.models.{k}", v) for k, v in config["translation"]["models"].items()
-        ]
-    for key, value in named:
-        if looks_like_path(value) and not os.path.isdir(os.path.expanduser(value)):
-            raise WorkflowError(f"config: {key}: model directory not found: {value}")
+
+def check_models():
+    """Every model the requested jobs need (ASR, alignment, translation) must be on this machine
+    before anything runs: a rerun triggered by a changed setting deletes the old outputs first,
+    so a missing model must not cost finished work (stdlib only: no numpy/torch at parse time)."""
+    from cinesub import modelcheck
+
+    jobs = {job: (source_lang(job), target_langs(job)) for job in requested_jobs()}
+    problems = modelcheck.problems(config, jobs)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise WorkflowError(f"config: {problems[0]}{more}")
 
 
 wildcard_constraints:
@@ -362,4 +370,4 @@ def gpu_slots(section):
     return slots
 
 
-check_local_models()
+check_models()
