@@ -137,24 +137,22 @@ check_stage_switches()
 JOBS = load_job_sheet(config["jobs"])
 
 
-def requested_jobs():
-    """The jobs the command line's targets name (jobs/<id>/...), else every job in the sheet."""
-    settings = getattr(workflow, "dag_settings", None)
-    targets = list(getattr(settings, "targets", None) or [])
-    named = [t.split("/")[1] for t in targets if t.startswith("jobs/") and t.count("/") >= 2]
-    if targets and len(named) == len(targets):
-        return [job for job in dict.fromkeys(named) if job in JOBS.index]
-    return list(JOBS.index)
-
-
 def check_models():
-    """Every model the requested jobs need (ASR, alignment, translation) must be on this machine
-    before anything runs: a rerun triggered by a changed setting deletes the old outputs first,
-    so a missing model must not cost finished work (stdlib only: no numpy/torch at parse time)."""
+    """Every model the jobs about to run need (ASR, alignment, translation) must be on this machine:
+    a rerun triggered by a changed setting deletes the old outputs first, so a missing model must not
+    cost finished work. Runs as the onstart hook (after the DAG is known, before any job starts or
+    any output is removed; not on dry runs); stdlib only (no numpy/torch)."""
     from cinesub import modelcheck
 
-    jobs = {job: (source_lang(job), target_langs(job)) for job in requested_jobs()}
-    problems = modelcheck.problems(config, jobs)
+    asr_jobs, targets = set(), {}
+    for dag_job in workflow.dag.needrun_jobs():
+        name, wildcards = dag_job.rule.name, dag_job.wildcards
+        if name == "asr_transcribe":
+            asr_jobs.add(wildcards.job)
+        elif name == "translation_translate":
+            targets.setdefault(wildcards.job, []).append(wildcards.lang)
+    jobs = {job: (source_lang(job), targets.get(job, [])) for job in asr_jobs | set(targets)}
+    problems = modelcheck.problems(config, jobs, asr_jobs)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise WorkflowError(f"config: {problems[0]}{more}")
@@ -370,4 +368,5 @@ def gpu_slots(section):
     return slots
 
 
-check_models()
+onstart:
+    check_models()

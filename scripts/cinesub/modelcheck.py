@@ -1,8 +1,9 @@
 """Which models the requested jobs need, and whether each is on this machine.
 
-The workflow asks this when it starts (rules/common.smk), before Snakemake deletes any output for a
-rerun: a model missing from the disk must cost one line, not finished work. ``python -m cinesub.models
-fetch`` uses the same list to fetch per job or direction. Standard library only: it runs at parse time.
+The workflow asks this when it starts (the onstart hook in rules/common.smk: after the DAG is built,
+before Snakemake deletes any output for a rerun): a missing model must cost one line, not finished
+work. ``python -m cinesub.models fetch`` uses the same list to fetch per job or direction. Standard
+library only: it runs in the main Snakemake process.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ class Need:
         return looks_like_path(self.model) or os.path.isdir(os.path.expanduser(self.model))
 
 
-def needed_models(config: dict, jobs: dict[str, tuple[str, list[str]]]) -> list[Need]:
-    """The models ``jobs`` ({job: (source_lang, target_langs)}) need under the defaults-filled ``config``."""
+def needed_models(
+    config: dict, jobs: dict[str, tuple[str, list[str]]], asr_jobs: set[str] | None = None
+) -> list[Need]:
+    """The models ``jobs`` ({job: (source_lang, target_langs)}) need under the defaults-filled ``config``;
+    ``asr_jobs``: the jobs whose ASR runs (None: all of them)."""
     needs: dict[tuple[str, str], Need] = {}
 
     def add(what: str, key: str, model: str, cache_dir: str, job: str) -> None:
@@ -104,9 +108,16 @@ def needed_models(config: dict, jobs: dict[str, tuple[str, list[str]]]) -> list[
     asr = config["asr"]
     translation = config["translation"]
     for job, (source, targets) in jobs.items():
-        add("ASR model", "asr.model", asr["model"], asr.get("model_cache", ""), job)
-        if asr.get("backend") == "whisperx" and asr.get("align_model"):
-            add("ASR alignment model", "asr.align_model", asr["align_model"], asr.get("model_cache", ""), job)
+        if asr_jobs is None or job in asr_jobs:
+            add("ASR model", "asr.model", asr["model"], asr.get("model_cache", ""), job)
+            if asr.get("backend") == "whisperx" and asr.get("align_model"):
+                add(
+                    "ASR alignment model",
+                    "asr.align_model",
+                    asr["align_model"],
+                    asr.get("model_cache", ""),
+                    job,
+                )
         if not config["stages"].get("translation", True):
             continue
         for target in targets:
@@ -150,10 +161,12 @@ def problem(need: Need) -> str | None:
     return None
 
 
-def problems(config: dict, jobs: dict[str, tuple[str, list[str]]]) -> list[str]:
+def problems(
+    config: dict, jobs: dict[str, tuple[str, list[str]]], asr_jobs: set[str] | None = None
+) -> list[str]:
     """One line per model the jobs need that is not available, naming the jobs and how to fetch it."""
     lines = []
-    for need in needed_models(config, jobs):
+    for need in needed_models(config, jobs, asr_jobs):
         reason = problem(need)
         if reason:
             lines.append(
