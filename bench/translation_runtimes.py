@@ -7,7 +7,7 @@ Hub's). Each runtime runs in its own process through the real 08 path (``transla
 process tree's peak RSS with the same poller (``common.PeakRSS``) and the worker times the translation
 itself (median of 3, after one warm-up). Both must give the same text. Needs the transformers extra.
 
-    .venv/bin/python bench/translation_runtimes.py
+    .venv/bin/python bench/translation_runtimes.py [--runs N]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
-        outcome = run()
+        outcome = run(runs=int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3)
         outcome["environment"] = common.environment()
         print(table(outcome))
         print(common.save_result("translation_runtimes", outcome))

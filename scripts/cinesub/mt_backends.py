@@ -76,6 +76,8 @@ def plan_batches(lengths: list[int], batch_tokens: int, max_batch_sentences: int
 
 
 RUNTIMES = ("ctranslate2", "transformers")
+# fairseq's special tokens, first in every IndicTrans2 vocabulary
+SPECIAL_TOKENS = frozenset(("<s>", "<pad>", "</s>", "<unk>"))
 # AI4Bharat's archives keep the SentencePiece models in vocab/ beside (or above) the CT2 model directory.
 SENTENCEPIECE_PLACES = (".", "vocab", "../vocab")
 
@@ -210,7 +212,10 @@ class CT2IndicTransBackend(BackendBase):
             self.model_calls += 1
             self.batch_sizes.append(len(batch))
             for index, result in zip(batch, results, strict=True):
-                decoded[index] = canonical_placeholders(self.sp_target.decode_pieces(result.hypotheses[0]))
+                # Special tokens (an <unk> the model wrote) are dropped, as transformers'
+                # skip_special_tokens does: SentencePiece would render <unk> as " ⁇ ".
+                pieces = [p for p in result.hypotheses[0] if p not in SPECIAL_TOKENS]
+                decoded[index] = canonical_placeholders(self.sp_target.decode_pieces(pieces))
         if self.truncated:
             LOG.warning("%d input(s) exceeded %d tokens and were truncated", self.truncated,
                         self.MAX_INPUT_TOKENS)
