@@ -254,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cinesub.models", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_cmd = sub.add_parser("fetch", help="download the models the job sheet's jobs need")
-    fetch_cmd.add_argument("--config", default="config/config.yaml")
+    fetch_cmd.add_argument("--directory", "-d", default=".",
+                           help="the working directory (as snakemake --directory): the config's relative "
+                           "paths (job sheet, local model directories) are read from there")
+    fetch_cmd.add_argument("--config", default="config/config.yaml", help="relative to --directory")
     fetch_cmd.add_argument("--job", action="append", help="only what this job needs (repeatable)")
     fetch_cmd.add_argument("--direction", action="append",
                            help="also this direction's translation model (indic-en, en-indic, indic-indic, "
@@ -262,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     fetch_cmd.add_argument("--only", help="only models whose purpose contains this (translation, ASR)")
     fetch_cmd.add_argument("--dry-run", action="store_true", help="list what would be fetched")
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.directory):
+        print(f"cinesub: working directory {args.directory} not found", file=sys.stderr)
+        return 1
+    os.chdir(args.directory)
     try:
         lines, failed = fetch(args.config, jobs=args.job, directions=args.direction, only=args.only,
                               dry_run=args.dry_run)
