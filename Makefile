@@ -58,6 +58,11 @@ $(WHISPERX_VENV)/.installed: requirements.txt requirements-whisperx.txt requirem
 	$(WHISPERX_VENV)/bin/python -m pip install -q --no-deps -r requirements-whisperx-nodeps.txt
 	touch $@
 
+# The transformers translation backend (torch): its tests run in `make test` and CI, the demo needs none.
+$(VENV)/.installed-transformers: $(VENV)/.installed requirements-transformers.txt
+	$(BIN)/python -m pip install -q -r requirements-transformers.txt
+	touch $@
+
 demo: setup
 	snakemake --cores 2 jobs/demo/10_mux/out.mkv
 
@@ -65,7 +70,7 @@ demo: setup
 demo-hi: setup
 	snakemake --cores 2 --configfile config/demo_hi.yaml -- jobs/demo-hi/10_mux/out.mkv
 
-test: test-system-deps $(VENV)/.installed $(WHISPERX_VENV)/.installed
+test: test-system-deps $(VENV)/.installed $(WHISPERX_VENV)/.installed $(VENV)/.installed-transformers
 	pytest
 
 lint: $(VENV)/.installed
@@ -83,9 +88,11 @@ bench-full: setup
 bench-whisperx: setup whisperx-venv
 	python bench/whisperx_demo.py
 
-# Fetch every model the config names into the cache (run on a machine with internet).
+# Fetch what the job sheet's jobs need (run on a machine with internet). Narrow it with
+# JOB=<id> or DIRECTION=<en-indic|indic-en|indic-indic|generic>; every model is reported, failures too.
 models: $(VENV)/.installed
-	HF_HUB_OFFLINE=0 PYTHONPATH=scripts python -m cinesub.models fetch --config config/config.yaml
+	HF_HUB_OFFLINE=0 python -m cinesub.models fetch --config config/config.yaml \
+	  $(if $(JOB),--job $(JOB)) $(if $(DIRECTION),--direction $(DIRECTION))
 
 report: setup
 	snakemake --cores 2 report_all

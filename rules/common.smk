@@ -137,19 +137,25 @@ check_stage_switches()
 JOBS = load_job_sheet(config["jobs"])
 
 
-def check_local_models():
-    """A model given as a local path must exist before anything runs: a rerun triggered by a
-    changed setting deletes the old outputs first, so a typo must not cost finished work."""
-    from cinesub.asr import looks_like_path
+def check_models():
+    """Every model the jobs about to run need (ASR, alignment, translation) must be on this machine:
+    a rerun triggered by a changed setting deletes the old outputs first, so a missing model must not
+    cost finished work. Runs as the onstart hook (after the DAG is known, before any job starts or
+    any output is removed; not on dry runs); stdlib only (no numpy/torch)."""
+    from cinesub import modelcheck
 
-    named = [("asr.model", config["asr"]["model"])]
-    if any(target_langs(job) for job in JOBS.index):
-        named += [
-            (f"translation.models.{k}", v) for k, v in config["translation"]["models"].items()
-        ]
-    for key, value in named:
-        if looks_like_path(value) and not os.path.isdir(os.path.expanduser(value)):
-            raise WorkflowError(f"config: {key}: model directory not found: {value}")
+    asr_jobs, targets = set(), {}
+    for dag_job in workflow.dag.needrun_jobs():
+        name, wildcards = dag_job.rule.name, dag_job.wildcards
+        if name == "asr_transcribe":
+            asr_jobs.add(wildcards.job)
+        elif name == "translation_translate":
+            targets.setdefault(wildcards.job, []).append(wildcards.lang)
+    jobs = {job: (source_lang(job), targets.get(job, [])) for job in asr_jobs | set(targets)}
+    problems = modelcheck.problems(config, jobs, asr_jobs)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise WorkflowError(f"config: {problems[0]}{more}")
 
 
 wildcard_constraints:
@@ -381,4 +387,5 @@ def gpu_slots(section):
     return slots
 
 
-check_local_models()
+onstart:
+    check_models()

@@ -23,7 +23,7 @@ import soundfile
 import srt
 from conftest import ffprobe_streams, run_snakemake, write_workdir
 from reliability import cli_env, snakemake_command, subtitle_text_in_mkv
-from tiny_indictrans import build_indictrans_standin
+from tiny_indictrans import build_ct2_standin
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +38,9 @@ KILL_POINTS = [("01_demux", 0.05), ("04_asr", 0.8), ("06_lyrics_detection", 0.1)
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, english_film):
     film, _ = english_film
-    model = build_indictrans_standin(tmp_path_factory.mktemp("models") / "tiny_indictrans2")
+    model = build_ct2_standin(tmp_path_factory.mktemp("models") / "tiny_indictrans2", "en-indic")
     overrides = {"tmdb": {"api_url": "http://127.0.0.1:9", "retries": 0},
-                 "translation": {"models": {"en-indic": str(model)}, "num_beams": 1, "max_new_tokens": 16}}
+                 "translation": {"models": {"en-indic": str(model)}, "num_beams": 1}}
     jobs = [{"job": JOB, "media": str(film), "source_lang": "en", "target_langs": "hi", "title": "River"}]
     return jobs, overrides
 

@@ -81,8 +81,11 @@ def env_packages(path: Path) -> dict[str, str]:
 
 
 def requirement_pins() -> dict[str, str]:
+    """Pins of the default venv and of the transformers extra (torch)."""
     pins = {}
-    for line in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
+    lines = [line for name in ("requirements.txt", "requirements-transformers.txt")
+             for line in (REPO / name).read_text(encoding="utf-8").splitlines()]
+    for line in lines:
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             name, version = parse_pin(line, "==")

@@ -1,13 +1,17 @@
 """08_translation: sentence units, name protection, batching, mapping back to cues, backends, the edge.
 
-Models are tiny random stand-ins built at test time (tests/tiny_indictrans.py): an IndicTrans2-shaped
-checkpoint loaded through ``trust_remote_code`` exactly like the real ones, and an NLLB-shaped one.
-Their output is noise, so the tests assert counts, order, timings and names, never wording.
+Models are tiny stand-ins built at test time (tests/tiny_indictrans.py), one per direction with separate
+source/target vocabularies and SentencePiece models like IndicTrans2: a CTranslate2 model (the default
+runtime) and a transformers checkpoint loaded through ``trust_remote_code`` like the Hub ones (needs the
+transformers extra: torch). Their weights copy the source into the target script (placeholders as they
+are), so the tests check real placeholder copying and the exact text; an NLLB-shaped random model covers
+the generic backend.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +24,7 @@ from cinesub import glossary as glossary_stage
 from cinesub import languages, models, mt_backends, segments, translation
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
-from tiny_indictrans import build_indictrans_standin, build_nllb_standin
+from tiny_indictrans import build_ct2_standin, build_indictrans_standin, build_nllb_standin, standin_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,13 +82,31 @@ def make_doc(
     return segments.validate(doc)
 
 
+DIRECTIONS = ("en-indic", "indic-en")
+
+
 @pytest.fixture(scope="module")
-def standin(tmp_path_factory) -> str:
-    return str(build_indictrans_standin(tmp_path_factory.mktemp("models") / "tiny_indictrans2"))
+def ct2(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("ct2")
+    return {d: str(build_ct2_standin(root / d, d)) for d in DIRECTIONS}
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> dict[str, str]:
+    pytest.importorskip("torch", reason="the transformers backend is an extra: requirements-transformers.txt")
+    root = tmp_path_factory.mktemp("hf")
+    return {d: str(build_indictrans_standin(root / d, d)) for d in DIRECTIONS}
+
+
+@pytest.fixture(scope="module", params=["ctranslate2", "transformers"])
+def both(request) -> dict[str, str]:
+    """The stand-ins of one runtime (each test runs once per runtime)."""
+    return request.getfixturevalue("ct2" if request.param == "ctranslate2" else "standin")
 
 
 @pytest.fixture(scope="module")
 def nllb(tmp_path_factory) -> str:
+    pytest.importorskip("torch", reason="the transformers backend is an extra: requirements-transformers.txt")
     return str(build_nllb_standin(tmp_path_factory.mktemp("models") / "tiny_nllb"))
 
 
@@ -93,25 +115,30 @@ def glossary_path(tmp_path_factory) -> Path:
     return glossary_json(tmp_path_factory.mktemp("glossary") / "glossary.json")
 
 
-def settings_for(standin: str, nllb: str = "", **overrides) -> translation.Settings:
+def settings_for(models: dict[str, str], nllb: str = "", **overrides) -> translation.Settings:
     params = {
-        "models": {
-            "indic-en": standin,
-            "en-indic": standin,
-            "indic-indic": standin,
-            "generic": nllb or standin,
-        },
+        "models": {**models, **({"generic": nllb} if nllb else {})},
         "num_beams": 1,
-        "max_new_tokens": 12,
+        "max_new_tokens": 64,
         "threads": 1,
         **overrides,
     }
     return translation.settings_from(params)
 
 
-def count_generate_calls(backend) -> list[int]:
-    """Wrap the loaded model's generate so the test counts calls itself; returns the batch sizes."""
+def count_model_calls(backend) -> list[int]:
+    """Wrap the loaded model's batch call so the test counts calls itself; returns the batch sizes."""
     calls: list[int] = []
+    if backend.runtime == "ctranslate2":
+        translator = backend.translator
+
+        class Counting:
+            def translate_batch(self, batch, **kwargs):
+                calls.append(len(batch))
+                return translator.translate_batch(batch, **kwargs)
+
+        backend.translator = Counting()
+        return calls
     original = backend.model.generate
 
     def counting(*args, **kwargs):
@@ -122,23 +149,11 @@ def count_generate_calls(backend) -> list[int]:
     return calls
 
 
-def echo_generate(backend) -> None:
-    """Make the model copy its input (language tags dropped): the whole path around generate -
-    preprocessing, batching, sorting, decoding, post-processing, restoring, cutting - becomes checkable."""
-    import torch
-
-    pad = backend.tokenizer.pad_token_id
-    eos = backend.tokenizer.eos_token_id
-
-    def echo(input_ids, attention_mask=None, **kwargs):
-        rows = []
-        for row in input_ids.tolist():
-            body = [t for t in row if t != pad]
-            rows.append([eos] + body[2:])  # decoder start, then the text without the two tags
-        width = max(len(r) for r in rows)
-        return torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-
-    backend.model.generate = echo
+def expected_copy(text: str, renderings: dict[str, str], direction: str = "en-indic") -> str:
+    """What the copying stand-in must produce for ``text`` (names as rendered), spaces ignored."""
+    for name in sorted(renderings, key=len, reverse=True):
+        text = text.replace(name, renderings[name])
+    return standin_text(text, direction).replace(" ", "")
 
 
 # ------------------------------------------------------------------------------------------ pure core
@@ -335,7 +350,13 @@ def test_settings_take_schema_defaults():
     settings = translation.settings_from({"device": "cuda", "models": {"generic": "x/y"}})
     assert settings.device == "cuda" and settings.batch_tokens == 2048
     assert settings.models["generic"] == "x/y"
-    assert settings.models["en-indic"] == "ai4bharat/indictrans2-en-indic-dist-200M"
+    assert settings.models["en-indic"] == "models/indictrans2/en-indic-dist"
+    assert settings.runtimes["en-indic"] == "auto" and settings.compute_type == "auto"
+    assert set(vars(settings)) == set(
+        json.loads((REPO / "workflow/schemas/config.schema.json").read_text())["properties"]["translation"][
+            "properties"
+        ]
+    )  # every key of the section, no defaults of its own
 
 
 # ----------------------------------------------------------------------------------- with a stand-in
@@ -343,18 +364,42 @@ def test_settings_take_schema_defaults():
 
 def test_standin_loads_through_the_remote_code_path(standin):
     backend = translation.load_translator("en-indic", settings_for(standin))
+    assert backend.runtime == "transformers"
     assert type(backend.model).__name__ == "IndicTransForConditionalGeneration"
     assert type(backend.tokenizer).__name__ == "IndicTransTokenizer"
     assert type(backend.model).__module__.startswith("transformers_modules.")
-    assert backend.tokenizer.padding_side == "left"
 
 
-def test_hundred_segments_need_at_least_eight_times_fewer_model_calls(standin, glossary_path):
+def test_the_runtime_comes_from_the_directory_or_the_explicit_key(ct2, tmp_path):
+    assert translation.load_translator("en-indic", settings_for(ct2)).runtime == "ctranslate2"
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text("{}")
+    assert mt_backends.model_runtime(str(hf_dir)) == "transformers"
+    assert mt_backends.model_runtime(ct2["en-indic"]) == "ctranslate2"
+    assert mt_backends.model_runtime(ct2["en-indic"], "transformers") == "transformers"
+    with pytest.raises(CinesubError, match="could not load translation model .* \\(transformers\\)"):
+        translation.load_translator("en-indic", settings_for(ct2, runtimes={"en-indic": "transformers"}))
+
+
+def test_ct2_stand_in_copies_and_ends_its_sentences_itself(ct2):
+    """The stand-in is faithful where it matters: its own </s> ends each output (max length far off),
+    and its target pieces decode only with model.TGT (the source model leaves raw pieces)."""
+    backend = translation.load_translator("en-indic", settings_for(ct2, max_new_tokens=200))
+    tokens = backend._pieces("eng_Latn hin_Deva Raj met < ID101 > today .")
+    [result] = backend.translator.translate_batch([tokens], beam_size=4, max_decoding_length=200)
+    hypothesis = result.hypotheses[0]
+    assert len(hypothesis) == len(tokens) - 2  # one output per source piece, then </s>
+    assert backend.sp_target.decode_pieces(hypothesis) == "रअज मएत < ID101 > तओदअय ."
+    assert "▁" in backend.sp_source.decode_pieces(hypothesis)  # the wrong side does not decode
+
+
+def test_hundred_segments_need_at_least_eight_times_fewer_model_calls(both, glossary_path):
     lines = [LINES[i % len(LINES)] for i in range(100)]
     doc = make_doc(lines)
-    settings = settings_for(standin)
+    settings = settings_for(both)
     backend = translation.load_translator("en-indic", settings)
-    calls = count_generate_calls(backend)
+    calls = count_model_calls(backend)
     result = translation.translate_document(
         doc, "hi", backend, translation.load_glossary(glossary_path), settings
     )
@@ -364,6 +409,7 @@ def test_hundred_segments_need_at_least_eight_times_fewer_model_calls(standin, g
     assert len(calls) * 8 <= len(doc["segments"]), f"{len(calls)} model calls for 100 segments"
     assert sum(calls) == meta["model_inputs"] < 100  # sentence units span several cues
     assert result["language"] == "hi" and result["stage"] == "08_translation"
+    assert meta["reinserted_names"] == 0  # the model copied every placeholder
     for source, target in zip(doc["segments"], result["segments"], strict=True):
         assert (target["id"], target["start"], target["end"]) == (
             source["id"],
@@ -374,29 +420,35 @@ def test_hundred_segments_need_at_least_eight_times_fewer_model_calls(standin, g
         assert target["text"].strip()
 
 
+def renderings_for(target: str) -> dict[str, str]:
+    wanted = languages.get(target)
+    return {name: translation.name_rendering([name, *variants], wanted) for name, variants in CAST.items()}
+
+
 @pytest.mark.parametrize("target", ["hi", "gu"])
-def test_every_cast_name_survives_into_indic_targets(standin, glossary_path, target):
+def test_every_cast_name_survives_into_indic_targets(both, glossary_path, target):
     doc = make_doc(LINES)
-    settings = settings_for(standin)
+    settings = settings_for(both)
     backend = translation.load_translator("en-indic", settings)
     glossary = translation.load_glossary(glossary_path)
     result = translation.translate_document(doc, target, backend, glossary, settings)
     wanted = languages.get(target)
     checked = 0
     for source, out in zip(doc["segments"], result["segments"], strict=True):
-        for name, variants in CAST.items():
+        for name, spelling in renderings_for(target).items():
             if name in source["text"]:
-                spelling = translation.name_rendering([name, *variants], wanted)
                 assert translation.dominant_script(spelling) == wanted.script
                 assert spelling in out["text"], (name, out["text"])
                 checked += 1
+        assert translation.dominant_script(out["text"]) == wanted.script, out["text"]
     assert checked == 6  # Raj twice, Priya, Dahisar, Meera, Shah Rukh Khan
+    assert result["meta"]["08_translation"]["reinserted_names"] == 0  # copied by the model, not re-inserted
 
 
-def test_every_cast_name_survives_unchanged_into_english(standin, glossary_path):
+def test_every_cast_name_survives_unchanged_into_english(both, glossary_path):
     hindi = ["राज बाज़ार गया", "प्रिया के साथ।", "शाहरुख़ ख़ान ने कहा कि फ़िल्म लंबी थी।", "मीरा दहिसर में है।"]
     doc = make_doc(hindi, language="hi")
-    settings = settings_for(standin)
+    settings = settings_for(both)
     result = translation.translate_document(
         doc,
         "en",
@@ -408,13 +460,26 @@ def test_every_cast_name_survives_unchanged_into_english(standin, glossary_path)
     for out, names in zip(result["segments"], expected, strict=True):
         for name in names:
             assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", out["text"]), (name, out["text"])
-    assert result["meta"]["08_translation"]["direction"] == "indic-en"
+        assert translation.dominant_script(out["text"]) == "Latn", out["text"]
+    meta = result["meta"]["08_translation"]
+    assert meta["direction"] == "indic-en" and meta["reinserted_names"] == 0
 
 
-def test_order_cue_mapping_and_placeholder_round_trips_with_an_echoing_model(standin, glossary_path):
-    settings = settings_for(standin, max_batch_sentences=3)
+def test_english_words_inside_hindi_lines_reach_the_model_as_written(ct2):
+    """Code-mixed Hinglish: Latin-script words in a Devanagari line are not transliterated or dropped;
+    IndicTrans2 reads them as written (its Indic vocabularies cover Latin) and 08 records the mix."""
+    doc = make_doc(["मीरा ने कहा कि Office में meeting है।", "yaar tum kahan ho"], language="hi")
+    backend = translation.load_translator("indic-en", settings_for(ct2))
+    result = translation.translate_document(doc, "en", backend)
+    first, second = result["segments"]
+    assert "Office" in first["text"] and "meeting" in first["text"]  # the copying model kept them
+    assert first["flags"]["08_translation"]["code_mixed"] == pytest.approx(0.45, abs=0.1)
+    assert second["flags"]["08_translation"]["code_mixed"] == 1.0  # romanised Hindi: all Latin
+
+
+def test_order_cue_mapping_and_placeholder_round_trips_with_a_copying_model(ct2, glossary_path):
+    settings = settings_for(ct2, max_batch_sentences=3)
     backend = translation.load_translator("en-indic", settings)
-    echo_generate(backend)
     lines = [
         "the train to Mumbai leaves at nine",
         "in the morning, Raj.",
@@ -432,16 +497,9 @@ def test_order_cue_mapping_and_placeholder_round_trips_with_an_echoing_model(sta
     assert meta["batches"] >= 2  # sorted by length into batches, then put back in order
     assert meta["protected_spans"] == 7 and meta["reinserted_names"] == 0  # every placeholder came back
     assert meta["model_inputs"] == 4  # "Meera!" is only a name: no model needed
-    hindi = languages.get("hi")
-    renderings = {
-        name: translation.name_rendering([name, *variants], hindi) for name, variants in CAST.items()
-    }
-    renderings.update(Mumbai="मुंबई", yaar="यार")
+    renderings = {**renderings_for("hi"), "Mumbai": "मुंबई", "yaar": "यार"}
     for source, out in zip(doc["segments"], result["segments"], strict=True):
-        expected = source["text"]
-        for name, rendering in renderings.items():
-            expected = expected.replace(name, rendering)
-        assert out["text"].replace(" ", "") == expected.replace(" ", ""), out
+        assert out["text"].replace(" ", "") == expected_copy(source["text"], renderings), out
 
 
 def test_several_target_languages_and_a_generic_backend(standin, nllb, glossary_path):
@@ -465,16 +523,29 @@ def test_several_target_languages_and_a_generic_backend(standin, nllb, glossary_
     assert "Raj" in outputs["fr"]["segments"][0]["text"] and "Priya" in outputs["fr"]["segments"][1]["text"]
 
 
+def test_both_runtimes_give_the_same_translation(ct2, standin, glossary_path):
+    doc = make_doc(LINES)
+    glossary = translation.load_glossary(glossary_path)
+    texts = {}
+    for runtime, models_of in (("ctranslate2", ct2), ("transformers", standin)):
+        settings = settings_for(models_of, num_beams=4)
+        backend = translation.load_translator("en-indic", settings)
+        assert backend.runtime == runtime
+        texts[runtime] = [s["text"] for s in translation.translate_document(doc, "hi", backend, glossary,
+                                                                             settings)["segments"]]
+    assert texts["ctranslate2"] == texts["transformers"]
+
+
 def test_identity_direction_copies_without_a_model():
     doc = make_doc(["Hello there.", "Bye."])
     result = translation.translate_document(
-        doc, "en", translation.load_translator("identity", settings_for(""))
+        doc, "en", translation.load_translator("identity", settings_for({}))
     )
     assert [s["text"] for s in result["segments"]] == ["Hello there.", "Bye."]
     assert result["meta"]["08_translation"]["model_calls"] == 0
 
 
-def test_empty_model_output_falls_back_to_the_source_text(standin):
+def test_empty_model_output_falls_back_to_the_source_text():
     class Silent:
         model_calls = 1
 
@@ -507,8 +578,8 @@ def stage_context(tmp_path: Path, doc: dict, params: dict, target: str, glossary
     )
 
 
-def test_run_writes_the_target_document_and_reports_model_calls(tmp_path, standin, glossary_path):
-    params = {"models": {"en-indic": standin}, "num_beams": 1, "max_new_tokens": 8}
+def test_run_writes_the_target_document_and_reports_model_calls(tmp_path, ct2, glossary_path):
+    params = {"models": {"en-indic": ct2["en-indic"]}, "num_beams": 1, "max_new_tokens": 64}
     ctx = stage_context(tmp_path, make_doc(LINES), params, "gu", glossary=[str(glossary_path)])
     translation.run(ctx)
     written = segments.load(ctx.output.segments)
@@ -541,6 +612,37 @@ def test_a_broken_checkpoint_is_one_clear_error(tmp_path):
         )
 
 
+def copy_model(source: str, target: Path) -> str:
+    import shutil
+
+    shutil.copytree(source, target)
+    return str(target)
+
+
+def test_a_ct2_model_without_its_sentencepiece_models_stops_at_load(ct2, tmp_path):
+    model = copy_model(ct2["en-indic"], tmp_path / "no_spm")
+    (Path(model) / "vocab" / "model.TGT").unlink()
+    with pytest.raises(CinesubError) as err:
+        translation.load_translator("en-indic", settings_for({"en-indic": model}))
+    assert str(err.value).count("\n") == 0 and model in str(err.value)
+    assert "SentencePiece model.SRC/model.TGT" in str(err.value)
+
+
+def test_a_corrupt_ct2_model_bin_is_one_clear_error(ct2, tmp_path):
+    model = copy_model(ct2["en-indic"], tmp_path / "corrupt")
+    weights = Path(model) / "model.bin"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CinesubError, match=r"could not load translation model .*corrupt.* \(ctranslate2\)"):
+        translation.load_translator("en-indic", settings_for({"en-indic": model}))
+
+
+def test_a_model_for_the_other_direction_stops_before_translating(ct2):
+    backend = translation.load_translator("en-indic", settings_for({"en-indic": ct2["en-indic"]}))
+    with pytest.raises(CinesubError, match="does not read Hindi text"):
+        backend.translate(["राज बाज़ार गया। मीरा घर पर है।"], languages.get("hi"), languages.get("en"))
+    assert backend.model_calls == 0
+
+
 # ------------------------------------------------------------------------------------------ cinesub.models
 
 
@@ -565,85 +667,223 @@ def test_resolve_finds_a_cached_snapshot_offline(tmp_path, monkeypatch):
         models.resolve_hf_model("org/other", str(tmp_path), "m")
 
 
-def test_fetch_lists_every_model_the_config_names(tmp_path, capsys):
+def write_sheet(tmp_path: Path, config: dict, jobs: list[tuple[str, str, str]]) -> Path:
+    sheet = tmp_path / "jobs.tsv"
+    sheet.write_text("job\tmedia\tsource_lang\ttarget_langs\n" + "".join(f"{j}\tf.mkv\t{s}\t{t}\n"
+                                                                   for j, s, t in jobs))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"jobs": str(sheet), **config}))
+    return path
+
+
+def test_fetch_lists_what_each_job_needs(tmp_path, capsys):
     config = {
-        "asr": {"model": "large-v3", "model_cache": "/c/asr"},
+        "asr": {"model": "large-v3", "model_cache": "/c/asr", "backend": "whisperx",
+                "align_model": "org/w2v"},
         "translation": {"models": {"generic": str(tmp_path)}, "model_cache": "/c/mt"},
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    named = models.models_named(models.load_config(path))
-    assert {n["repo"] for n in named} == {
-        "ai4bharat/indictrans2-indic-en-dist-200M",
-        "ai4bharat/indictrans2-en-indic-dist-200M",
-        "ai4bharat/indictrans2-indic-indic-dist-320M",
-        "Systran/faster-whisper-large-v3",
-    }  # the local generic dir is skipped
-    assert {n["cache_dir"] for n in named} == {"/c/asr", "/c/mt"}
-    assert models.main(["fetch", "--config", str(path), "--dry-run", "--only", "ASR"]) == 0
-    assert (
-        capsys.readouterr().out.strip() == "would fetch ASR model: Systran/faster-whisper-large-v3 -> /c/asr"
-    )
+    jobs = [("film_a", "en", "hi,gu"), ("film_b", "hi", "en"), ("film_c", "fr", "")]
+    path = write_sheet(tmp_path, config, jobs)
+    loaded = models.load_config(path)
+    named = models.models_named(loaded, models.jobs_of(loaded))
+    assert {n.key: n.jobs for n in named} == {
+        "asr.model": ["film_a", "film_b", "film_c"],
+        "asr.align_model": ["film_a", "film_b", "film_c"],
+        "translation.models.en-indic": ["film_a"],
+        "translation.models.indic-en": ["film_b"],
+    }
+    assert models.main(["fetch", "--config", str(path), "--dry-run", "--job", "film_b"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "would fetch ASR model large-v3 (jobs: film_b)",
+        "would fetch ASR alignment model org/w2v (jobs: film_b)",
+        "would fetch translation model (indic-en) models/indictrans2/indic-en-dist (jobs: film_b)",
+    ]
+    assert models.main(["fetch", "--config", str(path), "--dry-run", "--direction", "generic"]) == 0
+    assert capsys.readouterr().out.strip() == f"would fetch translation model (generic) {tmp_path} (jobs: -)"
     assert models.asr_repo_for("tiny.en-bundled") is None and models.asr_repo_for("turbo").endswith("turbo")
+    assert models.asr_repo_for("large-v3") == "Systran/faster-whisper-large-v3"
     assert models.asr_repo_for("org/whisper-ct2") == "org/whisper-ct2"
-    aligned = models.with_defaults(
-        {"asr": {"backend": "whisperx", "align_model": "org/w2v"}, "stages": {"translation": False}}
-    )
-    assert [n["repo"] for n in models.models_named(aligned)] == ["org/w2v"]  # bundled ASR: nothing to fetch
 
 
-def test_fetch_cli_fails_with_one_line_offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"translation": {"model_cache": str(tmp_path / "empty")}}))
+def test_fetch_from_the_repository_root_reports_every_model_offline(tmp_path):
+    config = {"translation": {"model_cache": str(tmp_path / "empty")},
+              "asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")}}
+    path = write_sheet(tmp_path, config, [("film_a", "en", "hi"), ("film_b", "hi", "en")])
     result = subprocess.run(
-        [sys.executable, "-m", "cinesub.models", "fetch", "--config", str(path), "--only", "translation"],
-        capture_output=True,
-        text=True,
-        cwd=REPO / "scripts",
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "cinesub.models", "fetch", "--config", str(path)],
+        capture_output=True, text=True, cwd=REPO,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "make models" in result.stderr
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("offline: HF_HUB_OFFLINE is set, so nothing is downloaded")
+    assert [line.split()[0] for line in lines[1:]] == ["FAILED"] * 3  # ASR + both directions, kept going
+    assert "Systran/faster-whisper-large-v3" in lines[1] and "HF_HUB_OFFLINE" in lines[1]
+    assert "indic-en-dist" in result.stdout and "en-indic-dist" in result.stdout
+    assert result.stderr.strip() == "cinesub: 3 model(s) not fetched (see FAILED above)"
+    assert "…To enable" not in result.stdout and not re.search(r"\w\)$", lines[1].split("(")[-1])
+
+
+def test_fetch_unpacks_a_ct2_archive_layout_into_the_configured_directory(ct2, tmp_path, monkeypatch):
+    """AI4Bharat's archive: one folder with an int8 and a float16 CT2 model; the configured directory
+    resolves to the int8 one on CPU and the float16 one on CUDA."""
+    import shutil
+    import tarfile
+
+    bundle = tmp_path / "en-indic-dist"
+    for name in ("ct2_int8_model", "ct2_fp16_model"):
+        shutil.copytree(ct2["en-indic"], bundle / name)
+    archive = tmp_path / "en-indic-dist.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(bundle, arcname="en-indic-dist")
+    import huggingface_hub
+
+    seen = {}
+
+    def fake_download(repo, filename, repo_type, cache_dir):
+        seen.update(repo=repo, filename=filename, repo_type=repo_type)
+        return str(archive)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    target = tmp_path / "models" / "indictrans2" / "en-indic-dist"
+    need = models.Need("translation model (en-indic)", "translation.models.en-indic", str(target), "")
+    assert models.fetch_one(need) == str(target)
+    assert seen == {"repo": "ai4bharat/BPCC", "filename": "additional/en-indic-dist.tar.gz",
+                    "repo_type": "dataset"}
+    assert models.ct2_model_dir(str(target), "cpu").endswith("ct2_int8_model")
+    assert models.ct2_model_dir(str(target), "cuda").endswith("ct2_fp16_model")
+    settings = settings_for({"en-indic": str(target)})
+    assert translation.load_translator("en-indic", settings).path.endswith("ct2_int8_model")
 
 
 # ------------------------------------------------------------------------------------- through snakemake
 
 
+# On PYTHONPATH, this makes torch as absent as in the default venv (it may be installed here: the
+# transformers extra) for every Python process, and logs each process that even looks for it.
+WITHOUT_TORCH = """
+import os, sys
+from importlib.machinery import PathFinder
+
+_log = os.environ.get("CINESUB_IMPORT_LOG")
+
+
+class _WithoutTorch(PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.partition(".")[0] == "torch":
+            with open(_log, "a") as handle:
+                handle.write(f"{os.getpid()} {' '.join(sys.argv)[:200]}\\n")
+            return None
+        return PathFinder.find_spec(name, path, target)
+
+
+if _log:
+    sys.meta_path[:] = [_WithoutTorch if finder is PathFinder else finder for finder in sys.meta_path]
+"""
+
+
+HINDI_TRANSCRIPT = ["राज कल प्रिया के साथ बाज़ार गया", "और मीरा घर पर थी।", "तुम कहाँ जा रहे हो दोस्त?",
+                    "मैं घर जा रहा हूँ।", "मीरा ने कहा कि Office में meeting है।", "बहुत बहुत धन्यवाद।",
+                    "हम कल फिर मिलेंगे", "सुबह नौ बजे, राज।", "मुंबई की ट्रेन निकलती है।"]
+
+
+def write_hindi_asr_output(workdir: Path, job: str, duration: float) -> None:
+    """04's output for a Hindi job, as a multilingual Whisper would write it (the bundled tiny.en is
+    English-only; Hindi ASR itself is tested elsewhere): the stages after it run for real."""
+    step = duration / (len(HINDI_TRANSCRIPT) + 1)
+    segs = [{"start": round(step * i + 0.2, 2), "end": round(step * (i + 1), 2), "text": text,
+             "avg_logprob": -0.3, "no_speech_prob": 0.01, "compression_ratio": 1.2, "words": []}
+            for i, text in enumerate(HINDI_TRANSCRIPT)]
+    out = workdir / f"jobs/{job}/04_asr"
+    out.mkdir(parents=True, exist_ok=True)
+    segments.save(out / "segments.json", segments.new_document(job, "hi", "04_asr", segs, duration=duration))
+    (out / "manifest.json").write_text(json.dumps({"stage": "04_asr", "job": job, "written_by": "test"}))
+
+
 @pytest.mark.slow
-def test_pipeline_muxes_source_and_two_translated_tracks(tmp_path, english_film, standin):
+def test_pipeline_translates_en_and_hi_jobs_through_ct2_without_importing_torch(tmp_path, english_film, ct2):
     from conftest import ffprobe_streams, run_snakemake, write_workdir
 
-    film, _ = english_film
+    film, truth = english_film
     workdir = write_workdir(
         tmp_path / "work",
-        [{"job": "tr1", "media": str(film), "source_lang": "en", "target_langs": "hi,gu", "title": "River"}],
-        {"translation": {"models": {"en-indic": standin}, "num_beams": 1, "max_new_tokens": 16}},
+        [
+            {"job": "tr1", "media": str(film), "source_lang": "en", "target_langs": "hi,gu"},
+            {"job": "tr2", "media": str(film), "source_lang": "hi", "target_langs": "en"},
+        ],
+        {"translation": {"models": dict(ct2), "num_beams": 2}},
     )
     # tiny.en hears "Meera" as "Mira": the hand-written metadata lists that spelling too.
     metadata = {
-        "cast": [{"name": "Meera", "character": "Meera", "order": 0}],
-        "variants": {"Meera": ["मीरा", "Mira"]},
+        "cast": [{"name": "Meera", "character": "Meera", "order": 0}, {"name": "Raj", "order": 1}],
+        "variants": {"Meera": ["मीरा", "Mira"], "Raj": ["राज"]},
     }
     (workdir / "config" / "metadata").mkdir(parents=True, exist_ok=True)
-    (workdir / "config" / "metadata" / "tr1.json").write_text(json.dumps(metadata, ensure_ascii=False))
-    run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", env={"TMDB_API_KEY": ""})
-    subs = [s for s in ffprobe_streams(workdir / "jobs/tr1/10_mux/out.mkv") if s["codec_type"] == "subtitle"]
-    assert [s["tags"]["language"] for s in subs] == ["eng", "hin", "guj"]
-    source = segments.load(workdir / "jobs/tr1/07_hallucination_removal/segments.json")
-    for lang, spelling in (("hi", "मीरा"), ("gu", "મીરા")):
-        out = segments.load(workdir / f"jobs/tr1/08_translation/{lang}.segments.json")
+    for job in ("tr1", "tr2"):
+        (workdir / "config" / "metadata" / f"{job}.json").write_text(json.dumps(metadata, ensure_ascii=False))
+    recorder = tmp_path / "recorder"
+    recorder.mkdir()
+    (recorder / "sitecustomize.py").write_text(WITHOUT_TORCH)
+    imports = tmp_path / "torch_lookups.log"
+    env = {"TMDB_API_KEY": "", "PYTHONPATH": str(recorder), "CINESUB_IMPORT_LOG": str(imports)}
+    run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", "jobs/tr2/01_demux/media.json",
+                  "jobs/tr2/03_glossary_load/glossary.json", env=env)
+    write_hindi_asr_output(workdir, "tr2", truth[-1]["end"] + 1.0)
+    # 04 of tr2 is the transcript above (newer than its inputs): only modification times decide.
+    run_snakemake(workdir, "jobs/tr2/10_mux/out.mkv", "--rerun-triggers", "mtime", env=env)
+    # Every stage ran without torch; 08 (CTranslate2) did not even look for it (spaCy's thinc, in 05,
+    # probes for it and carries on without).
+    lookups = imports.read_text() if imports.exists() else ""
+    assert "translate.py" not in lookups, lookups
+    tracks = {}
+    for job in ("tr1", "tr2"):
+        streams = ffprobe_streams(workdir / f"jobs/{job}/10_mux/out.mkv")
+        tracks[job] = [s["tags"]["language"] for s in streams if s["codec_type"] == "subtitle"]
+    assert tracks == {"tr1": ["eng", "hin", "guj"], "tr2": ["hin", "eng"]}
+    for job, lang, names in (("tr1", "hi", {"Meera|Mira": "मीरा"}), ("tr1", "gu", {"Meera|Mira": "મીરા"}),
+                             ("tr2", "en", {"मीरा": "Meera", "राज": "Raj"})):
+        source = segments.load(workdir / f"jobs/{job}/07_hallucination_removal/segments.json")
+        out = segments.load(workdir / f"jobs/{job}/08_translation/{lang}.segments.json")
         assert [s["source_text"] for s in out["segments"]] == [s["text"] for s in source["segments"]]
-        calls = out["meta"]["08_translation"]["model_calls"]
-        assert 1 <= calls and calls * 2 <= len(source["segments"])
-        manifest = json.loads((workdir / f"jobs/tr1/08_translation/{lang}.manifest.json").read_text())
-        assert manifest["models"]["translation"]["model_calls"] == calls
-        named = [seg for seg in out["segments"] if re.search(r"\b(Meera|Mira)\b", seg["source_text"])]
-        assert named and all(spelling in seg["text"] for seg in named), named
+        meta = out["meta"]["08_translation"]
+        assert meta["runtime"] == "ctranslate2" and meta["reinserted_names"] == 0
+        # The whole film in one token-budget batch (>= 8x fewer calls over 100 segments: see above).
+        assert meta["model_calls"] == 1 and meta["batch_sizes"] == [meta["model_inputs"]], meta
+        manifest = json.loads((workdir / f"jobs/{job}/08_translation/{lang}.manifest.json").read_text())
+        assert manifest["models"]["translation"]["model_calls"] == meta["model_calls"]
+        for pattern, spelling in names.items():
+            named = [seg for seg in out["segments"] if re.search(pattern, seg["source_text"])]
+            assert named and all(spelling in seg["text"] for seg in named), named
+        wanted = languages.get(lang).script
+        assert all(translation.dominant_script(seg["text"]) == wanted for seg in out["segments"]), out
 
 
-def test_result_cache_translates_the_same_source_once(tmp_path, standin, glossary_path):
-    params = {"models": {"en-indic": standin}, "num_beams": 1, "max_new_tokens": 8,
+@pytest.mark.slow
+def test_a_missing_model_fails_at_start_before_outputs_are_removed(tmp_path, english_film, ct2):
+    from conftest import run_snakemake, write_workdir
+
+    film, _ = english_film
+    jobs = [{"job": "tr1", "media": str(film), "source_lang": "en", "target_langs": "hi", "title": "River"}]
+    models_config = {"translation": {"models": {"en-indic": ct2["en-indic"]}}}
+    workdir = write_workdir(tmp_path / "work", jobs, models_config)
+    run_snakemake(workdir, "jobs/tr1/04_asr/segments.json", env={"TMDB_API_KEY": ""})
+    asr_output = workdir / "jobs/tr1/04_asr/segments.json"
+    before = asr_output.read_bytes()
+    # A new ASR model (a params change: 04 would rerun) that is not in the cache, offline.
+    write_workdir(workdir, jobs, {"asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")},
+                                  **models_config})
+    result = run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", env={"TMDB_API_KEY": ""}, check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "large-v3" in line]
+    assert errors and "not in the model cache" in errors[0] and "job tr1" in errors[0], result.stderr[-2000:]
+    assert "python -m cinesub.models fetch --job tr1" in errors[0]
+    assert asr_output.read_bytes() == before  # nothing was deleted
+
+
+def test_result_cache_translates_the_same_source_once(tmp_path, ct2, glossary_path):
+    params = {"models": {"en-indic": ct2["en-indic"]}, "num_beams": 1, "max_new_tokens": 64,
               "result_cache": str(tmp_path / "cache")}
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()
@@ -664,3 +904,19 @@ def test_result_cache_translates_the_same_source_once(tmp_path, standin, glossar
     third = stage_context(third_dir, make_doc(LINES[:2]), params, "hi", glossary=[str(glossary_path)])
     translation.run(third)
     assert third.models["translation"]["result_cache"]["hit"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("INDICTRANS2_HF_INTERFACE"),
+    reason="AI4Bharat's model code is not ours to commit: set INDICTRANS2_HF_INTERFACE to a checkout's "
+    "huggingface_interface/ (bench/real_indictrans2.py)",
+)
+def test_real_indictrans2_code_generates_with_beams_and_cache():
+    pytest.importorskip("torch", reason="the transformers backend is an extra: requirements-transformers.txt")
+    sys.path.insert(0, str(REPO / "bench"))
+    from real_indictrans2 import run
+
+    report = run(Path(os.environ["INDICTRANS2_HF_INTERFACE"]))
+    rows = [line for line in report if "08 (load-time fixes)" in line]
+    assert len(rows) == 2 and all("cached == uncached beams: True" in row for row in rows), rows

@@ -122,3 +122,17 @@ def unique_texts(items) -> list[str]:
             seen.add(text.casefold())
             unique.append(text)
     return unique
+
+
+def direction_for(source: str, target: str) -> str:
+    """The checkpoint for ``source`` -> ``target``: indic-en, en-indic, indic-indic, generic or identity."""
+    src, tgt = get(source), get(target)
+    if src.code == tgt.code:
+        return "identity"
+    if src.indic and tgt.code == "en":
+        return "indic-en"
+    if src.code == "en" and tgt.indic:
+        return "en-indic"
+    if src.indic and tgt.indic:
+        return "indic-indic"
+    return "generic"

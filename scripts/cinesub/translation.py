@@ -32,7 +32,7 @@ from . import segments as segments_doc
 from .errors import CinesubError
 from .fileio import read_json
 from .languages import Language
-from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, placeholder
+from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, model_runtime, placeholder
 
 STAGE = "08_translation"
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
@@ -55,18 +55,24 @@ UNSPACED_SCRIPTS = {"Hans", "Jpan"}  # written without spaces between words: cut
 
 @dataclass
 class Settings:
+    """The validated ``translation`` config section (every default lives in the config schema)."""
+
     models: dict[str, str]
-    model_cache: str = ""
-    device: str = "cpu"
-    threads: int = 2
-    batch_tokens: int = 2048
-    max_batch_sentences: int = 64
-    num_beams: int = 4
-    max_new_tokens: int = 256
-    max_gap_s: float = 1.5
-    max_unit_chars: int = 400
-    max_unit_segments: int = 8
-    protect_labels: list[str] = field(default_factory=lambda: ["PERSON", "GPE", "LOC", "FAC", "ORG"])
+    runtimes: dict[str, str]
+    model_cache: str
+    device: str
+    compute_type: str
+    threads: int
+    batch_tokens: int
+    max_batch_sentences: int
+    num_beams: int
+    max_new_tokens: int
+    max_gap_s: float
+    max_unit_chars: int
+    max_unit_segments: int
+    protect_labels: list[str]
+    result_cache: str
+    mem_mb: int
 
 
 def settings_from(params: dict | None) -> Settings:
@@ -74,23 +80,10 @@ def settings_from(params: dict | None) -> Settings:
     from .models import with_defaults
 
     section_schema = read_json(CONFIG_SCHEMA_PATH)["properties"]["translation"]
-    merged = with_defaults(dict(params or {}), section_schema)
-    known = set(Settings.__dataclass_fields__)
-    return Settings(**{k: v for k, v in merged.items() if k in known})
+    return Settings(**with_defaults(dict(params or {}), section_schema))
 
 
-def direction_for(source: str, target: str) -> str:
-    """The checkpoint for ``source`` -> ``target``: indic-en, en-indic, indic-indic, generic or identity."""
-    src, tgt = languages.get(source), languages.get(target)
-    if src.code == tgt.code:
-        return "identity"
-    if src.indic and tgt.code == "en":
-        return "indic-en"
-    if src.code == "en" and tgt.indic:
-        return "en-indic"
-    if src.indic and tgt.indic:
-        return "indic-indic"
-    return "generic"
+direction_for = languages.direction_for
 
 
 # ------------------------------------------------------------------------------------------ sentence units
@@ -564,6 +557,10 @@ def translate_document(doc: dict, target: str, translator: Translator, glossary:
     for index, text in zip(to_model, outputs, strict=True):
         translated[index] = text
 
+    # Code-mixed Indic lines go to the model as written: Latin-script (English) words inside Devanagari
+    # stay Latin (IndicTrans2's Indic vocabularies cover Latin and it was trained on such text); the
+    # share of Latin letters per unit is recorded so a reviewer can find Hinglish and romanised lines.
+    mixed = [round(languages.script_share(unit.text).get("Latn", 0.0), 2) for unit in units]
     output = [_translated_segment(seg, target_lang) for seg in source_segments]
     reinserted = empty_outputs = 0
     for number, (unit, found, text) in enumerate(zip(units, protections, translated, strict=True)):
@@ -585,6 +582,8 @@ def translate_document(doc: dict, target: str, translator: Translator, glossary:
                 flags["reinserted"] = [p.rendering for p in lost]
             if not restored:
                 flags["model_output_empty"] = True
+            if source_lang.indic and mixed[number]:
+                flags["code_mixed"] = mixed[number]
             seg.setdefault("flags", {})[STAGE] = flags
 
     meta = {"source_language": source_lang.code, "target_language": target_lang.code,
@@ -605,26 +604,43 @@ def _translated_segment(seg: dict, target: Language) -> dict:
 # ------------------------------------------------------------------------------------------- the edge
 
 
-def load_translator(direction: str, settings: Settings,
-                    resolve: Callable[[str, str | None, str], str] | None = None) -> Translator:
-    """The backend for ``direction`` with its model resolved (local dir or Hub cache) and loaded."""
-    if direction == "identity":
-        return IdentityTranslator()
+def resolve_model(direction: str, settings: Settings,
+                  resolve: Callable[[str, str | None, str], str] | None = None) -> tuple[str, str, str]:
+    """(model id, local directory, runtime) of the model for ``direction``: a local directory or a Hub
+    snapshot; a CTranslate2 archive directory resolves to its model subdirectory for the device."""
+    from .models import ct2_model_dir
+
     if resolve is None:
         from .models import resolve_hf_model as resolve
     model_id = settings.models.get(direction, "")
-    path = resolve(model_id, settings.model_cache or None, f"translation model ({direction})")
-    backend = backend_class(direction)(
+    path = ct2_model_dir(resolve(model_id, settings.model_cache or None, f"translation model ({direction})"),
+                         settings.device)
+    return model_id, path, model_runtime(path, settings.runtimes.get(direction, "auto"))
+
+
+def load_translator(direction: str, settings: Settings,
+                    resolve: Callable[[str, str | None, str], str] | None = None) -> Translator:
+    """The backend for ``direction`` with its model resolved (local dir or Hub cache) and loaded; the
+    runtime (CTranslate2 or transformers) comes from what the directory holds or ``runtimes``."""
+    if direction == "identity":
+        return IdentityTranslator()
+    model_id, path, runtime = resolve_model(direction, settings, resolve)
+    backend = backend_class(direction, runtime)(
         model_id=model_id, path=path, direction=direction, device=settings.device,
-        batch_tokens=settings.batch_tokens, max_batch_sentences=settings.max_batch_sentences,
-        num_beams=settings.num_beams, max_new_tokens=settings.max_new_tokens, threads=settings.threads,
+        compute_type=settings.compute_type, batch_tokens=settings.batch_tokens,
+        max_batch_sentences=settings.max_batch_sentences, num_beams=settings.num_beams,
+        max_new_tokens=settings.max_new_tokens, threads=settings.threads,
     )
     try:
         return backend.load()
     except CinesubError:
         raise
+    except ImportError as exc:
+        raise CinesubError(f"translation model {model_id!r} needs the {runtime} runtime, which is not "
+                           f"installed ({exc.name or exc}): pip install -r requirements-transformers.txt"
+                           ) from None
     except Exception as exc:  # noqa: BLE001 - a broken or incompatible checkpoint is one clear line
-        raise CinesubError(f"could not load translation model {model_id!r} from {path}: "
+        raise CinesubError(f"could not load translation model {model_id!r} from {path} ({runtime}): "
                            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
 
 
@@ -650,7 +666,8 @@ def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Sett
         data={"source": source, "language": doc["language"], "target": target, "direction": direction,
               "settings": stagecache.result_settings(vars(settings)),
               "model": stagecache.model_identity(model_path),
-              "versions": package_versions(("transformers", "IndicTransToolkit", "sentencepiece", "torch"))},
+              "versions": package_versions(("ctranslate2", "transformers", "IndicTransToolkit",
+                                            "sentencepiece", "torch"))},
     )
 
 
@@ -665,14 +682,11 @@ def run(ctx: Any) -> None:
     direction = direction_for(doc["language"], target)
     ctx.log.info("translating %d segments %s -> %s (%s), glossary: %s", len(doc["segments"]), doc["language"],
                  target, direction, glossary_path or "none")
-    cache_dir = stagecache.cache_root(dict(ctx.params.translation).get("result_cache"))
+    cache_dir = stagecache.cache_root(settings.result_cache)
     cache = stagecache.ResultCache(cache_dir, STAGE)
     key = None
     if cache.enabled and direction != "identity":
-        from .models import resolve_hf_model
-
-        model_path = resolve_hf_model(settings.models.get(direction, ""), settings.model_cache or None,
-                                      f"translation model ({direction})")
+        _, model_path, _ = resolve_model(direction, settings)
         key = cache_key(cache, doc, target, direction, settings, glossary_path, model_path)
         hit = cache.get(key)
         if hit is not None:
