@@ -149,3 +149,22 @@ def test_a_job_whose_tracks_come_out_empty_fails_with_one_line(tmp_path):
         "cinesub: job silent: 10_mux: every subtitle track is empty (en): no dialogue survived"
     ], lines
     assert not (workdir / "jobs" / "silent" / "10_mux" / "out.mkv").exists()
+
+
+def test_the_speech_timeline_file_round_trips_and_rejects_bad_spans(tmp_path, transcribed):
+    from cinesub.errors import CinesubError
+
+    path = tmp_path / "speech.json"
+    vad_cfg = REPO_CFG["demux"]["vad"]
+    speech.save(
+        path, speech.new_document("j", transcribed["case"].duration, transcribed["timeline"], vad_cfg)
+    )
+    assert speech.load(path) == [(round(a, 5), round(b, 5)) for a, b in transcribed["timeline"]]
+    spans = [(1.0, 2.0), (4.0, 5.0)]
+    assert speech.share(spans, 1.5, 4.5) == pytest.approx(1 / 3)
+    assert speech.longest_silence(spans, 0.0, 6.0) == 2.0
+    assert speech.overlapping(spans, 1.5, 4.2) == [(1.5, 2.0), (4.0, 4.2)]
+    with pytest.raises(CinesubError, match="sorted and not overlap"):
+        speech.save(path, speech.new_document("j", 6.0, [(4.0, 5.0), (1.0, 2.0)], vad_cfg))
+    with pytest.raises(CinesubError, match="does not match the speech schema"):
+        speech.save(path, dict(speech.new_document("j", 6.0, spans, vad_cfg), extra=1))

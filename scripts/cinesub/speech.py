@@ -8,38 +8,29 @@ a music span carries a voice, 07 asks whether a word has a voice under it. Nobod
 from __future__ import annotations
 
 import bisect
-import functools
 import os
-from pathlib import Path
-
-import jsonschema
 
 from . import vad
-from .errors import CinesubError
-from .fileio import read_json, write_json_atomic
+from .jobfile import JobFile
 
 STAGE = "01_demux"
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "speech.schema.json"
 
 Spans = list[tuple[float, float]]
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(read_json(SCHEMA_PATH))
-
-
-def validate(doc: dict, where: str = "speech timeline") -> dict:
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        location = "/".join(str(p) for p in errors[0].path) or "(root)"
-        raise CinesubError(f"{where} does not match the speech schema at {location}: {errors[0].message}")
+def _sorted_spans(doc: dict) -> None:
     previous_end = 0.0
     for start, end in doc["spans"]:
         if end < start or start < previous_end:
-            raise CinesubError(f"{where}: speech spans must be sorted and not overlap (at {start} s)")
+            raise ValueError(f"speech spans must be sorted and not overlap (at {start} s)")
         previous_end = end
-    return doc
+
+
+FILE = JobFile("speech.schema.json", "speech", check=_sorted_spans)
+
+
+def validate(doc: dict, where: str = "speech timeline") -> dict:
+    return FILE.validate(doc, where)
 
 
 def new_document(job: str, duration: float, spans: Spans, settings: dict) -> dict:
@@ -53,7 +44,7 @@ def new_document(job: str, duration: float, spans: Spans, settings: dict) -> dic
 
 
 def load_document(path: str | os.PathLike) -> dict:
-    return validate(read_json(path), where=str(path))
+    return FILE.load(path)
 
 
 def load(path: str | os.PathLike) -> Spans:
@@ -62,7 +53,7 @@ def load(path: str | os.PathLike) -> Spans:
 
 
 def save(path: str | os.PathLike, doc: dict) -> None:
-    write_json_atomic(path, validate(doc, where=str(path)))
+    FILE.save(path, doc)
 
 
 def overlapping(spans: Spans, start: float, end: float) -> Spans:
