@@ -23,6 +23,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,15 @@ OUT = common.OUT / "dialogue_set"
 
 
 def bare_segments(model, wav: Path, asr: dict) -> list[dict]:
-    """The bare engine: faster-whisper with the shipped decoding settings and its own VAD."""
+    """The bare engine: faster-whisper with the shipped decoding settings and its own VAD, on the
+    pipeline's own 16 kHz WAV (the film's audio is lossy, so the original WAV would flatter it)."""
+    import hashlib
+
     import ctranslate2
 
+    cached = OUT / "bare" / f"{hashlib.sha256(wav.read_bytes()).hexdigest()[:24]}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
     ctranslate2.set_random_seed(0)
     pieces, _ = model.transcribe(
         str(wav),
@@ -54,7 +61,10 @@ def bare_segments(model, wav: Path, asr: dict) -> list[dict]:
         word_timestamps=True,
         vad_filter=True,
     )
-    return [{"start": p.start, "end": p.end, "text": p.text.strip()} for p in pieces]
+    found = [{"start": p.start, "end": p.end, "text": p.text.strip()} for p in pieces]
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(found))
+    return found
 
 
 def srt_cues(path: Path) -> list[dict]:
@@ -78,8 +88,9 @@ def _outside_song(cues: list[dict], case: cleanset.Case) -> list[dict]:
     ]
 
 
-def _hit_indices(case: cleanset.Case, cues: list[dict]) -> tuple[set[int], float]:
-    """Indices of truth words aligned as hits, and the WER."""
+def _hits(case: cleanset.Case, cues: list[dict]) -> tuple[Counter, float]:
+    """Truth words aligned as hits (counted per word: which copy of a repeated line aligns is
+    arbitrary), and the WER."""
     import jiwer
 
     reference = [w for _, _, t in case.dialogue for w in cleanset.normalise_words(t)]
@@ -87,12 +98,12 @@ def _hit_indices(case: cleanset.Case, cues: list[dict]) -> tuple[set[int], float
         w for c in sorted(cues, key=lambda c: c["start"]) for w in cleanset.normalise_words(c["text"])
     ]
     result = jiwer.process_words(" ".join(reference), " ".join(hypothesis) or "<empty>")
-    hits = {
-        i
+    hits = Counter(
+        reference[i]
         for chunk in result.alignments[0]
         if chunk.type == "equal"
         for i in range(chunk.ref_start_idx, chunk.ref_end_idx)
-    }
+    )
     return hits, float(result.wer)
 
 
@@ -116,16 +127,16 @@ def start_errors(cues: list[dict], case: cleanset.Case) -> list[float]:
 
 def measure_case(case: cleanset.Case, bare: list[dict], final: list[dict], failed: str | None) -> dict:
     bare_cues, final_cues = _outside_song(bare, case), _outside_song(final, case)
-    bare_hits, bare_wer = _hit_indices(case, bare_cues)
-    final_hits, final_wer = _hit_indices(case, final_cues)
+    bare_hits, bare_wer = _hits(case, bare_cues)
+    final_hits, final_wer = _hits(case, final_cues)
     errors = start_errors(final_cues, case)
     return {
         "case": case.name,
         "kind": filmlike.KINDS[case.name],
         "duration_s": round(case.duration, 1),
         "truth_words": sum(len(cleanset.normalise_words(t)) for _, _, t in case.dialogue),
-        "bare_hits": len(bare_hits),
-        "words_lost": len(bare_hits - final_hits),
+        "bare_hits": sum(bare_hits.values()),
+        "words_lost": sum((bare_hits - final_hits).values()),
         "invented_cues_bare": invented(bare, case),
         "invented_cues": invented(final, case),
         "wer_bare": round(bare_wer, 3),
@@ -151,6 +162,7 @@ def main() -> int:
     parser.add_argument("--label", required=True, help="before | after (key in the results file)")
     parser.add_argument("--repo", default=str(common.REPO), help="checkout whose Snakefile and config run")
     parser.add_argument("--cases", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--reuse", action="store_true", help="measure the label's existing run again")
     args = parser.parse_args()
     repo = Path(args.repo).resolve()
     names = [n for n in args.cases.split(",") if n] or list(filmlike.CASES)
@@ -163,42 +175,36 @@ def main() -> int:
     asr = yaml.safe_load((repo / "config" / "config.yaml").read_text())["asr"]
     model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
     (OUT / "films").mkdir(parents=True, exist_ok=True)
-    cases, bare, jobs = {}, {}, []
+    cases, jobs = {}, []
     for name in names:
         case = filmlike.build(name)
         wav = case.write(OUT / "films" / f"{name}.wav")
         film = wav.with_suffix(".mkv")
         if not film.exists():
             common.synth.make_film(str(wav), str(film), size="160x90", rate=5)
-        cases[name], bare[name] = case, bare_segments(model, wav, asr)
+        cases[name] = case
         jobs.append({"job": name, "media": str(film), "source_lang": "en"})
 
     workdir = OUT / f"work_{args.label}"
-    if workdir.exists():
-        import shutil
+    log = workdir / "snakemake.log"
+    if not args.reuse:
+        if workdir.exists():
+            import shutil
 
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text((repo / "config" / "config.yaml").read_text())
-    columns = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
-    rows = ["\t".join(columns)] + ["\t".join(str(j.get(c, "")) for c in columns) for j in jobs]
-    (workdir / "config" / "jobs.tsv").write_text("\n".join(rows) + "\n")
-    targets = [f"jobs/{n}/10_mux/out.mkv" for n in names]
-    run = common.timed_run(
-        [
-            common.SNAKEMAKE,
-            "-s",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--cores",
-            "2",
-            "--keep-going",
-            *targets,
-        ]
-    )
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        (workdir / "config").mkdir()
+        (workdir / "config" / "config.yaml").write_text((repo / "config" / "config.yaml").read_text())
+        columns = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
+        rows = ["\t".join(columns)] + ["\t".join(str(j.get(c, "")) for c in columns) for j in jobs]
+        (workdir / "config" / "jobs.tsv").write_text("\n".join(rows) + "\n")
+        targets = [f"jobs/{n}/10_mux/out.mkv" for n in names]
+        command = [common.SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(workdir)]
+        run = common.timed_run([*command, "--cores", "2", "--keep-going", *targets])
+        log.write_text(json.dumps({"rc": run["rc"], "output": run["output"]}))
+    run = json.loads(log.read_text())
     failed = failures(run["output"])
+    bare = {n: bare_segments(model, workdir / "jobs" / n / "01_demux" / "audio.wav", asr) for n in names}
     rows_out = [
         measure_case(
             cases[n], bare[n], srt_cues(workdir / "jobs" / n / "09_subtitle_gen" / "en.srt"), failed.get(n)

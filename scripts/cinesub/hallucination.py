@@ -10,14 +10,16 @@ Two kinds of evidence, and text alone is never enough to delete a word somebody 
   addresses, weak phrases like "you" or "thank you" as a whole segment), the extra copies of a
   repetition loop, identical lines beyond ``max_identical_run``.
 
-A candidate span goes only when the audio does not support it: no voice under any of its words, a
-mean word probability under ``min_word_probability``, or a failed decode. Bracketed sound tags
+A candidate span goes only when the audio does not support it: no voice under any of its words, the
+decoder's own no-speech verdict (no_speech_prob above ``high_no_speech``), a failed decode, or, for
+the extra copies of a loop, a mean word probability under ``min_word_probability``. Bracketed sound tags
 ("[Music]") and tokens with neither letters nor digits ("...", "♪") are not speech and always go;
 numbers stay. Without a text rule, words with no voice under them go only when the decoder was unsure
-of them too (no_speech_audio). Whole segments go only on the segment's own decode checks
-(compression_ratio, low_confidence, speaking_rate, zero_length_words). ``script_mismatch`` flags a
-segment (records the doubt) and never removes it. Sung segments (``lyrics: true``, set by 06) keep every
-repetition and are never removed by no_speech_audio or low_confidence.
+of them too (no_speech_audio). Whole segments go on the segment's own decode checks (compression_ratio,
+low_confidence), or on impossible timings (speaking_rate, zero_length_words) the audio agrees with.
+``script_mismatch`` flags a segment (records the doubt) and never removes it. Sung segments
+(``lyrics: true``, set by 06) keep every repetition and are never removed by no_speech_audio or
+low_confidence.
 
 Every removal (and every doubt) is recorded in removed.json (cinesub.removed) with its evidence.
 """
@@ -206,14 +208,21 @@ class Evidence:
         probs = [self.tokens[i].probability for i in indices if self.tokens[i].probability is not None]
         return sum(probs) / len(probs) if probs else None
 
-    def unsupported(self, indices: list[int]) -> dict | None:
-        """Evidence that the audio does not support these tokens; None when it does (or cannot tell)."""
+    def unsupported(self, indices: list[int], weak_words: bool = False) -> dict | None:
+        """Evidence that the audio does not support these tokens; None when it does (or cannot tell).
+
+        No voice under them, the decoder's own verdict that there is no speech (no_speech_prob above
+        high_no_speech), or a failed decode; ``weak_words``: a low mean word probability counts too
+        (for the extra copies of a loop: a short real reply is often decoded with low probability)."""
         voiced = self.voiced(indices)
         probability = self.mean_probability(indices)
-        found = {}
+        no_speech = self.seg.get("no_speech_prob")
+        found: dict[str, Any] = {}
         if voiced is False:
             found["voiced"] = False
-        if probability is not None and probability < self.cfg["min_word_probability"]:
+        if no_speech is not None and no_speech > self.cfg["high_no_speech"]:
+            found["no_speech_prob"] = no_speech
+        if weak_words and probability is not None and probability < self.cfg["min_word_probability"]:
             found["mean_probability"] = round(probability, 3)
         if self.loop:
             found["compression_ratio"] = round(compression_ratio(self.seg["text"]), 2)
@@ -330,20 +339,30 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
     evidence = Evidence(seg, tokens, speech, cfg)
     duration = max(0.0, seg["end"] - seg["start"])
 
-    # the segment's own decode checks: Whisper's rules, no text rule needed
+    # the segment's own decode check: Whisper's rule, no text rule needed
     if "low_confidence" in active and evidence.low_confidence:
         verdict.reasons.append("low_confidence")
+    # impossible timings: word times are loose (a real "Bye." can get 20 ms), so the audio must agree
+    timing = []
     if "speaking_rate" in active:
         chars = len(letters(seg["text"]))
         if chars and (duration <= 0 or chars / duration > cfg["max_chars_per_s"]):
-            verdict.reasons.append("speaking_rate")
+            timing.append("speaking_rate")
             verdict.details["chars_per_s"] = round(chars / duration, 1) if duration > 0 else None
     words = seg.get("words") or []
     if "zero_length_words" in active and len(words) >= 2:
         zero = sum(1 for w in words if w["end"] - w["start"] <= cfg["zero_length_s"])
         if zero / len(words) > cfg["max_zero_length_share"]:
-            verdict.reasons.append("zero_length_words")
+            timing.append("zero_length_words")
             verdict.details["zero_length_words"] = zero
+    if timing:
+        against = evidence.unsupported(list(range(len(tokens))))
+        if against:
+            verdict.reasons.extend(timing)
+            verdict.details["timing_evidence"] = against
+        else:
+            for reason in timing:
+                verdict.doubts[reason] = seg["text"]
 
     removed: dict[int, list[str]] = {}  # token index -> reasons
     proof: dict[int, dict] = {}
@@ -359,7 +378,7 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         indices = [i for i in indices if i not in removed]
         if not indices:
             return
-        found = evidence.unsupported(indices)
+        found = evidence.unsupported(indices, weak_words=reason == "repetition_loop")
         if found:
             remove(indices, reason, found)
         else:
