@@ -136,9 +136,10 @@ def test_nothing_real_is_removed(transcribed):
 
 @pytest.mark.slow
 def test_a_job_whose_tracks_come_out_empty_fails_with_one_line(tmp_path):
-    """A film with no speech: 07 leaves nothing, 09 writes an empty track, and 10 fails the job."""
-    silent = tmp_path / "silent.wav"
-    sf.write(silent, np.zeros(cleanset.SR * 8, dtype=np.float32), cleanset.SR, subtype="PCM_16")
+    """A film with music and no speech: 04 finds nothing, 09 writes an empty track, 10 fails the job."""
+    silent = tmp_path / "music.wav"
+    music = cleanset.beat_loop(filmlike.Timeline("x").workdir, 10.0)
+    sf.write(silent, music, cleanset.SR, subtype="PCM_16")
     film = tmp_path / "silent.mkv"
     synth.make_film(str(silent), str(film), size="160x90", rate=5)
     workdir = write_workdir(tmp_path / "work", [{"job": "silent", "media": str(film), "source_lang": "en"}])
