@@ -11,7 +11,6 @@ import re
 
 import cleanset
 import filmlike
-import numpy as np
 import pytest
 import soundfile as sf
 from cinesub import asr, hallucination, models, speech, synth
