@@ -669,22 +669,23 @@ def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | Non
 
 
 def cache_key(
-    cache: Any, audio: str, settings: dict, language: str, prompt: str | None, speech: str | None = None
+    cache: Any, audio: str, settings: dict, language: str, prompt: str | None, speech: dict | None = None
 ) -> str:
-    """Key of a transcription: the audio's and speech timeline's bytes, the decoding settings, prompt,
-    model files and code."""
+    """Key of a transcription: the audio's bytes, the speech timeline (its spans and VAD settings, not
+    the job it was found for), the decoding settings, prompt, model files and code."""
     from . import stagecache
     from .manifest import package_versions
 
     model = settings["model"]
     local = model == BUNDLED or os.path.isdir(os.path.expanduser(model))
     return cache.key(
-        files={"audio": audio, **({"speech": speech} if speech else {})},
+        files={"audio": audio},
         code=[__file__, speechlib.__file__],
         data={
             "settings": stagecache.result_settings(settings),
             "language": language,
             "prompt": prompt,
+            "speech": None if speech is None else {"vad": speech["vad"], "spans": speech["spans"]},
             "model": stagecache.model_identity(resolve_model(model)) if local else model,
             "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx")),
         },
@@ -728,7 +729,7 @@ def run(ctx) -> None:
     # The same audio with the same settings is transcribed once, whichever job asks.
     cache = stagecache.ResultCache(stagecache.cache_root(settings.get("result_cache")), STAGE)
     if cache.enabled:
-        key = cache_key(cache, ctx.input.audio, settings, language, prompt, speech_path)
+        key = cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc)
         result, hit = stagecache.cached(cache, key, transcribe)
         if hit:
             ctx.log.info("result cache hit %s: transcription reused", key[:16])
