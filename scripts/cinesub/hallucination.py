@@ -284,13 +284,6 @@ def loop_copies(norm: list[str], max_ngram: int, min_repeats: int,
     return spans
 
 
-def cut_loops(text: str, max_ngram: int, min_repeats: int, min_repeats_single: int) -> tuple[str, int]:
-    """Collapse back-to-back repeats of an n-gram to one copy; return the text and tokens removed."""
-    original, norm = _tokens(text)
-    gone = {i for span in loop_copies(norm, max_ngram, min_repeats, min_repeats_single) for i in span}
-    return " ".join(t for i, t in enumerate(original) if i not in gone), len(gone)
-
-
 def is_numberish(token: str) -> bool:
     """A token with letters or digits in it: words and numbers ("42", "₹500", "9:30") are readable."""
     return any(unicodedata.category(ch)[0] in "LN" for ch in token)
