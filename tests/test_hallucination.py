@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from cinesub import hallucination as H
+from cinesub import manifest, vad
 from cinesub import removed as removedlib
 from cinesub import segments as seglib
 from cinesub import speech as speechlib
-from cinesub import vad
 from cinesub.errors import CinesubError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -329,6 +329,9 @@ def test_removing_most_of_the_words_fails_the_job_with_one_line(tmp_path):
     ctx = _stage_ctx(tmp_path, segments, {"on_failure": "warn", "min_script_share": 0.5})
     H.run(ctx)
     assert len(ctx.warnings) == 1 and "max_removed_share" in ctx.warnings[0]
+    record = manifest.build(H.STAGE, "t", [], [], {}, manifest.now(), manifest.now(), warnings=ctx.warnings)
+    assert record["warnings"] == ctx.warnings  # what the runner writes to the stage manifest
+    assert "warnings" not in manifest.build(H.STAGE, "t", [], [], {}, manifest.now(), manifest.now())
 
 
 # ---- the measured set ------------------------------------------------------------------------------------
