@@ -1,8 +1,8 @@
 """No silent failure: job-level checks that fail a job with one line (or, with ``qc.on_failure: warn``,
 pass it with a loud warning recorded in the stage manifest).
 
-Used by 07 (removed most of the words; text in the wrong script) and 10 (a requested language has no
-cues; a track in the wrong script).
+Used by 07 (removed most of the words; text in the wrong script) and, through cinesub.trackcheck, by 10
+(a requested language has no cues; a track in the wrong script).
 """
 
 from __future__ import annotations
@@ -61,35 +61,3 @@ def wrong_script(text: str, language: str, overrides: dict, min_share: float) ->
     if scripts and shares and sum(v for k, v in shares.items() if k in scripts) < min_share:
         return {k: round(v, 2) for k, v in shares.items()}
     return None
-
-
-def srt_text(path: str) -> str:
-    import srt
-
-    with open(path, encoding="utf-8") as handle:
-        return " ".join(cue.content for cue in srt.parse(handle.read()))
-
-
-def check_tracks(ctx, pairs: list[tuple[str, str]], empty: list[str], cfg: dict, overrides: dict) -> None:
-    """10_mux: every requested language has cues (unless qc.empty_tracks: skip; never all of them), and
-    each track is written in its language's scripts."""
-    if empty and len(empty) == len(pairs):
-        report_problem(ctx, f"every subtitle track is empty ({', '.join(empty)}): no dialogue survived", cfg)
-    elif empty and cfg["empty_tracks"] == "fail":
-        report_problem(
-            ctx,
-            f"no cues for requested language(s) {', '.join(empty)} "
-            "(qc.empty_tracks: skip leaves such a track out)",
-            cfg,
-        )
-    for lang, path in pairs:
-        if lang in empty:
-            continue
-        shares = wrong_script(srt_text(path), lang, overrides, cfg["min_script_share"])
-        if shares:
-            report_problem(
-                ctx,
-                f"the {lang} track is mostly in a script {lang} is not written in "
-                f"({describe_scripts(shares)})",
-                cfg,
-            )
