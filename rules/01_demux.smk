@@ -20,3 +20,22 @@ rule demux_extract:
         sample_rate=config["demux"]["sample_rate"],
     script:
         "../scripts/demux.py"
+
+
+rule demux_speech:
+    """The job's speech timeline: Silero VAD once over the audio; 04, 06 and 07 read it."""
+    input:
+        audio="jobs/{job}/01_demux/audio.wav",
+    output:
+        speech="jobs/{job}/01_demux/speech.json",
+        manifest="jobs/{job}/01_demux/speech.manifest.json",
+    log:
+        "jobs/{job}/logs/01_demux.speech.log",
+    benchmark:
+        "jobs/{job}/benchmarks/01_demux.speech.tsv"
+    conda:
+        "../envs/faster_whisper.yaml"
+    params:
+        vad=config["demux"]["vad"],
+    script:
+        "../scripts/demux_speech.py"

@@ -2,6 +2,7 @@ rule asr_transcribe:
     """Speech to canonical segments with word timestamps (faster-whisper or WhisperX)."""
     input:
         audio="jobs/{job}/01_demux/audio.wav",
+        speech="jobs/{job}/01_demux/speech.json",
         glossary=optional_input("glossary", "jobs/{job}/03_glossary_load/glossary.json"),
     output:
         segments="jobs/{job}/04_asr/segments.json",

@@ -5,6 +5,7 @@ rule lyrics_detection_detect:
     """
     input:
         audio="jobs/{job}/01_demux/audio.wav",
+        speech="jobs/{job}/01_demux/speech.json",
         segments=segments_input_for("06_lyrics_detection"),
     output:
         segments="jobs/{job}/06_lyrics_detection/segments.json",

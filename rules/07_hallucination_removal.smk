@@ -1,9 +1,9 @@
 rule hallucination_removal_filter:
-    """Drop or trim invented text (boilerplate, loops, identical runs, compression ratio, low confidence,
-    no speech in the audio, impossible speaking rate, wrong script); removed.json says what and why.
+    """Remove invented words and spans where the audio does not support them (no voice in the speech
+    timeline, a failed decode); text rules alone never remove dialogue. removed.json: what, why, evidence.
     """
     input:
-        audio="jobs/{job}/01_demux/audio.wav",
+        speech="jobs/{job}/01_demux/speech.json",
         segments=segments_input_for("07_hallucination_removal"),
     output:
         segments="jobs/{job}/07_hallucination_removal/segments.json",
@@ -17,5 +17,6 @@ rule hallucination_removal_filter:
         "../envs/faster_whisper.yaml"
     params:
         cfg=hallucination_settings,
+        qc=config_section("qc"),
     script:
         "../scripts/hallucination_removal.py"

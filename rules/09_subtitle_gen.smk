@@ -6,6 +6,7 @@ rule subtitle_gen_write:
     input:
         segments=subtitle_source_segments,
         media="jobs/{job}/01_demux/media.json",
+        speech="jobs/{job}/01_demux/speech.json",
     output:
         **subtitle_format_outputs(),
         qc="jobs/{job}/09_subtitle_gen/{lang}.qc.json",

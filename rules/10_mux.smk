@@ -18,5 +18,7 @@ rule mux_tracks:
         source_lang=job_field("source_lang"),
         langs=track_langs,
         default_language=config["mux"]["default_language"],
+        qc=config_section("qc"),
+        allowed_scripts=config["hallucination"]["allowed_scripts"],
     script:
         "../scripts/mux.py"

@@ -300,7 +300,7 @@ def asr_conda_env():
 def hallucination_settings(wildcards):
     """The hallucination section, with the phrase lists resolved so any working directory finds them."""
     settings = dict(config["hallucination"])
-    settings["phrases_dir"] = workflow_path(settings.get("phrases_dir", "resources/hallucination"))
+    settings["phrases_dir"] = workflow_path(settings["phrases_dir"])
     return settings
 
 

@@ -344,7 +344,7 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
     key = repr((str(workdir), lyrics_params, hallucination_params))
     if key in _MEASURED:
         return _MEASURED[key]
-    from cinesub import hallucination, lyrics, vad
+    from cinesub import asr, hallucination, lyrics, vad
     from cinesub import segments as seglib
 
     repo = Path(__file__).resolve().parents[1]
@@ -357,11 +357,12 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
     for name, case in build_cases().items():
         path = case.write(Path(workdir) / f"{name}.wav")
         raw = unfiltered_asr(model, path)
-        doc = seglib.new_document(name, "en", "04_asr", copy_segments(raw), duration=case.duration)
         timeline = vad.speech_timeline(path)
+        # as 04 does: no segment spans a long non-speech stretch
+        split = [part for seg in copy_segments(raw) for part in asr.split_segment(seg, timeline, 1.5)]
+        doc = seglib.new_document(name, "en", "04_asr", split, duration=case.duration)
         sung_doc, songs = lyrics.detect(doc, lyrics.analyse_audio(path, lyrics_cfg), timeline, lyrics_cfg)
-        clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases,
-                                                 lambda a, b, t=timeline: vad.share_of(t, a, b))
+        clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases, timeline)
         results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,
                          "clean": clean_doc, "removed": removed}
     _MEASURED[key] = results

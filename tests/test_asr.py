@@ -28,6 +28,7 @@ SETTINGS = {
     "compression_ratio_threshold": 2.4,
     "condition_on_previous_text": False,
     "vad": True,
+    "max_word_gap_s": 1.5,
     "word_timestamps": True,
     "use_glossary_prompt": True,
     "window_s": 600,

@@ -61,7 +61,7 @@ def _settings(batch_size: int) -> dict:
             "compute_type": "int8", "threads": 2, "batch_size": batch_size, "beam_size": 5,
             "temperatures": [0.0, 0.2, 0.4], "no_speech_threshold": 0.6, "log_prob_threshold": -1.0,
             "compression_ratio_threshold": 2.4, "condition_on_previous_text": False, "vad": True,
-            "word_timestamps": True, "window_s": 600, "seed": 0}
+            "max_word_gap_s": 1.5, "word_timestamps": True, "window_s": 600, "seed": 0}
 
 
 def _normalise(text: str) -> str:

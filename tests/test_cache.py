@@ -101,9 +101,9 @@ class CountingEngine:
     def __init__(self, engine):
         self.engine, self.name, self.calls = engine, engine.name, 0
 
-    def transcribe(self, audio):
+    def transcribe(self, audio, speech=None):
         self.calls += 1
-        return self.engine.transcribe(audio)
+        return self.engine.transcribe(audio, speech)
 
 
 @pytest.fixture(scope="module")

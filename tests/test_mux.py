@@ -13,6 +13,7 @@ from conftest import ffprobe_streams
 
 SRT_EN = "1\n00:00:01,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:03,000 --> 00:00:04,000\nGood.\n"
 SRT_HI = "1\n00:00:01,000 --> 00:00:02,500\nनमस्ते।\n"
+SRT_GU = "1\n00:00:01,000 --> 00:00:02,500\nનમસ્તે।\n"  # each track in its own script: 10 checks
 
 
 def test_choose_default():
@@ -33,7 +34,10 @@ def test_plan_tracks_titles_and_tags():
     ]
 
 
-def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None):
+QC = {"on_failure": "fail", "empty_tracks": "fail", "min_script_share": 0.5}
+
+
+def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None, qc=None):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
     media["clip"] = {"start": 0.0, "end": None}
     import json
@@ -46,7 +50,12 @@ def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target
         input=SimpleNamespace(media=str(media_json), subtitles=[str(s) for s in subtitles]),
         output=SimpleNamespace(mkv=str(tmp_path / "out.mkv")),
         params=SimpleNamespace(
-            media=str(media_path or film), source_lang=source, langs=langs, default_language=default
+            media=str(media_path or film),
+            source_lang=source,
+            langs=langs,
+            default_language=default,
+            qc=qc or QC,
+            allowed_scripts={},
         ),
     )
     mux.run(ctx)
@@ -56,7 +65,7 @@ def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target
 def test_mux_three_tracks_keeps_original_streams(tmp_path, english_film):
     film, _ = english_film
     files = []
-    for lang, text in (("en", SRT_EN), ("hi", SRT_HI), ("gu", SRT_HI)):
+    for lang, text in (("en", SRT_EN), ("hi", SRT_HI), ("gu", SRT_GU)):
         path = tmp_path / f"{lang}.srt"
         path.write_text(text, encoding="utf-8")
         files.append(path)
@@ -72,15 +81,31 @@ def test_mux_three_tracks_keeps_original_streams(tmp_path, english_film):
     assert streams[0]["codec_name"] == original[0]["codec_name"] and streams[1]["codec_name"] == "opus"
 
 
-def test_empty_language_is_left_out_not_fatal(tmp_path, english_film):
+def test_an_empty_requested_language_fails_unless_configured_to_skip(tmp_path, english_film):
     film, _ = english_film
     en = tmp_path / "en.srt"
     en.write_text(SRT_EN)
     empty = tmp_path / "hi.srt"
     empty.write_text("")
-    ctx = run_mux(tmp_path, film, [en, empty], ["en", "hi"])
+    with pytest.raises(CinesubError, match=r"^job j1: 10_mux: no cues for requested language\(s\) hi "):
+        run_mux(tmp_path, film, [en, empty], ["en", "hi"])
+    assert not (tmp_path / "out.mkv").exists()
+    ctx = run_mux(tmp_path, film, [en, empty], ["en", "hi"], qc={**QC, "empty_tracks": "skip"})
     subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
     assert len(subs) == 1 and ctx.models["left_out"] == ["hi"]
+    # with every track empty the job fails even when empty tracks may be skipped
+    with pytest.raises(CinesubError, match="every subtitle track is empty"):
+        run_mux(tmp_path, film, [empty], ["hi"], qc={**QC, "empty_tracks": "skip"})
+
+
+def test_a_track_in_the_wrong_script_fails_or_warns(tmp_path, english_film):
+    film, _ = english_film
+    thai = tmp_path / "hi.srt"
+    thai.write_text("1\n00:00:01,000 --> 00:00:02,500\nสวัสดีครับ ไปไหน\n")
+    with pytest.raises(CinesubError, match="the hi track is mostly in a script hi is not written in"):
+        run_mux(tmp_path, film, [thai], ["hi"])
+    ctx = run_mux(tmp_path, film, [thai], ["hi"], qc={**QC, "on_failure": "warn"})
+    assert len(ctx.warnings) == 1 and "Thai" in ctx.warnings[0]
 
 
 def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):

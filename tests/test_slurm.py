@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 FILMS = ["film0", "film1", "film2"]
 BROKEN = "film2"
 # SLURM jobs per film: a group job is named after its group ("tail": 09 + 10, profiles/slurm)
-RULES_PER_FILM = ["demux_extract", "asr_transcribe", "tail"]
+RULES_PER_FILM = ["demux_extract", "demux_speech", "asr_transcribe", "tail"]
 # The first status check comes this many seconds after a submission (the profile's 20 s suits a real
 # cluster; jobs here take ~15 s). squeue needs MinJobAge >= 3x this, which slurm-up.sh gives (300 s).
 FIRST_STATUS_CHECK_S = 12
@@ -236,7 +236,8 @@ def test_rerun_after_the_fix_submits_only_what_is_missing(cluster_runs):
     returncode, output, _ = cluster_runs["second"]
     assert returncode == 0, output[-4000:]
     submitted = sorted((call["rule"], call["wildcards"]) for call in cluster_runs["second_calls"])
-    assert submitted == sorted([("demux_extract", BROKEN), ("asr_transcribe", BROKEN), ("tail", BROKEN)])
+    assert submitted == sorted([("demux_extract", BROKEN), ("demux_speech", BROKEN),
+                                ("asr_transcribe", BROKEN), ("tail", BROKEN)])
     for job, mtime in cluster_runs["mtimes"].items():
         assert (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime == mtime, f"{job} was redone"
 

@@ -8,6 +8,9 @@ long the film is, and progress (percent of audio done) goes to the log as it goe
 Jobs not in English take the measured decode settings of ``asr.non_english``; every segment's script is
 checked (:func:`check_scripts`, :mod:`cinesub.writing_system`): Hindi written in Urdu script comes out in
 Devanagari, any other wrong script is flagged as the decode failure it is.
+faster-whisper decodes only the speech of the job's speech timeline (01_demux/speech.json, Silero VAD
+run once per job), and every segment is split where its words are far apart or the timeline hears no
+speech between them (``split_segment``): no later stage sees a segment spanning a long silence.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import bundled
+from . import speech as speechlib
 from .errors import CinesubError
 from .segments import new_document, save
 
@@ -34,6 +38,10 @@ SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a wind
 FRAME_S = 0.1
 MAX_CHUNK_S = 24.0  # batched decoding: longest chunk of speech (Whisper sees 30 s at a time)
 MAX_KEPT_PAUSE_S = 2.0  # batched decoding: longer silences are cut out of the audio the model sees
+# faster-whisper's own VadOptions defaults: the timeline's spans are merged and padded like its VAD's
+# chunks, so the decoder sees the audio it would have seen with vad_filter (measured: same WER)
+ENGINE_MERGE_S = 2.0
+ENGINE_PAD_S = 0.4
 
 log = logging.getLogger("cinesub")
 
@@ -41,8 +49,9 @@ log = logging.getLogger("cinesub")
 class Engine(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray) -> list[dict]:
-        """Segments for one window of 16 kHz float32 audio, times relative to the window."""
+    def transcribe(self, audio: np.ndarray, speech: list[tuple[float, float]] | None = None) -> list[dict]:
+        """Segments for one window of 16 kHz float32 audio, times relative to the window; ``speech``:
+        the window's speech spans (relative seconds) from the job's timeline, None to decode it all."""
 
 
 # ------------------------------------------------------------------ pure core
@@ -206,6 +215,65 @@ def _offset(voiced: np.ndarray) -> int | None:
         return None
     first_quiet_after = np.flatnonzero(~voiced[runs[0] :])
     return int(runs[0] + first_quiet_after[0] - 1) if len(first_quiet_after) else None
+
+
+def split_segment(segment: dict, speech: list[tuple[float, float]] | None, max_gap_s: float) -> list[dict]:
+    """A canonical segment cut between words more than ``max_gap_s`` apart, or with at least that much
+    silence between them in the speech timeline (measured between word midpoints, so a word Whisper
+    stretched over a silence still counts). Word times are kept; each part's start and end become the span
+    of its words and it keeps the segment's decode checks (avg_logprob, no_speech_prob, ...)."""
+    words = segment.get("words") or []
+    if not words:
+        return [segment]
+    groups: list[list[dict]] = [[words[0]]]
+    for previous, word in zip(words, words[1:], strict=False):
+        gap = word["start"] - previous["end"]
+        silent = 0.0
+        if speech is not None:
+            middle_a = (previous["start"] + previous["end"]) / 2
+            middle_b = (word["start"] + word["end"]) / 2
+            silent = speechlib.longest_silence(speech, middle_a, middle_b)
+        if gap > max_gap_s or silent >= max_gap_s:
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    parts = []
+    for group in groups:
+        part = dict(
+            segment, words=group, start=group[0]["start"], end=max(group[-1]["end"], group[0]["start"])
+        )
+        part["text"] = segment["text"] if len(groups) == 1 else " ".join(w["word"] for w in group)
+        parts.append(part)
+    return parts
+
+
+def engine_chunks(
+    speech: list[tuple[float, float]], pad_s: float, duration: float
+) -> list[tuple[float, float]]:
+    """The timeline's speech spans (found with ``pad_s`` padding) as the chunks faster-whisper's own VAD
+    would give its decoder: pauses under ENGINE_MERGE_S joined (also before the end of the audio), then
+    ENGINE_PAD_S of padding, split in the middle where padded neighbours would overlap."""
+    merged: list[list[float]] = []
+    for start, end in speech:
+        start, end = start + pad_s, max(start + pad_s, end - pad_s)
+        if merged and start - merged[-1][1] < ENGINE_MERGE_S:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if merged and duration - merged[-1][1] < ENGINE_MERGE_S:
+        merged[-1][1] = duration  # Silero ends the last span only after that much silence
+    chunks = []
+    for i, (start, end) in enumerate(merged):
+        before = merged[i - 1][1] if i else None
+        after = merged[i + 1][0] if i + 1 < len(merged) else None
+        lo = (
+            start - ENGINE_PAD_S
+            if before is None or start - before >= 2 * ENGINE_PAD_S
+            else (before + start) / 2
+        )
+        hi = end + ENGINE_PAD_S if after is None or after - end >= 2 * ENGINE_PAD_S else (end + after) / 2
+        chunks.append((max(0.0, lo), min(duration, hi)))
+    return [(a, b) for a, b in chunks if b > a]
 
 
 def decode_options(settings: dict, language: str, prompt: str | None) -> dict:
@@ -394,20 +462,45 @@ class FasterWhisperEngine:
         self.batched = BatchedInferencePipeline(self.model) if settings["batch_size"] > 1 else None
         self.batch_size = settings["batch_size"]
         self.max_chunk_s = float(settings.get("max_chunk_s", MAX_CHUNK_S))
+        self.pad_s = float(settings.get("speech_pad_s", 0.1))  # the timeline's padding (demux.vad.pad_ms)
         self.settings = settings
         self.options = decode_options(settings, language, prompt)
+        # used only without a speech timeline: with one, the timeline replaces faster-whisper's own VAD
         self.options["vad_filter"] = settings["vad"]
         self.options.update(script_options(self.model, settings, language))
         self.model_path = path
         self.redecoded_chunks = 0
 
-    def transcribe(self, audio: np.ndarray) -> list[dict]:
+    def transcribe(self, audio: np.ndarray, speech: list[tuple[float, float]] | None = None) -> list[dict]:
+        if not self.settings["vad"]:
+            speech = None
         if self.batched is None:
+            return self._transcribe_sequential(audio, speech)
+        return self._transcribe_batched(audio, speech)
+
+    def _transcribe_sequential(
+        self, audio: np.ndarray, speech: list[tuple[float, float]] | None
+    ) -> list[dict]:
+        """faster-whisper's vad_filter path, fed the timeline's chunks: speech concatenated, decoded,
+        times restored to the window's clock."""
+        if speech is None:
             raw, _ = self.model.transcribe(audio, **self.options)
             return [_segment_dict(seg) for seg in raw]
-        return self._transcribe_batched(audio)
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import collect_chunks
 
-    def _transcribe_batched(self, audio: np.ndarray) -> list[dict]:
+        rate = 16000
+        chunks = [
+            {"start": int(round(a * rate)), "end": int(round(b * rate))}
+            for a, b in engine_chunks(speech, self.pad_s, len(audio) / rate)
+        ]
+        if not chunks:
+            return []
+        pieces, _ = collect_chunks(audio, chunks)
+        raw, _ = self.model.transcribe(np.concatenate(pieces), **dict(self.options, vad_filter=False))
+        return [_segment_dict(seg) for seg in restore_speech_timestamps(raw, chunks, rate)]
+
+    def _transcribe_batched(self, audio: np.ndarray, speech: list[tuple[float, float]] | None) -> list[dict]:
         """Batch bounded chunks cut at pauses, then re-decode sequentially (with temperature fallback)
         any chunk whose batched result fails the quality checks or misses a speech region.
 
@@ -415,30 +508,43 @@ class FasterWhisperEngine:
         runs into the 30 s edge, and batched decoding has no seek to recover it.
         """
         from faster_whisper.transcribe import restore_speech_timestamps
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         rate = 16000
-        stamps = get_speech_timestamps(
-            audio,
-            VadOptions(
-                min_silence_duration_ms=300, speech_pad_ms=200, max_speech_duration_s=self.max_chunk_s
-            ),
+        if speech is None:  # no timeline (a bare call): find the speech here
+            from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+            stamps = get_speech_timestamps(
+                audio,
+                VadOptions(
+                    min_silence_duration_ms=300, speech_pad_ms=200, max_speech_duration_s=self.max_chunk_s
+                ),
+            )
+            speech = [(s["start"] / rate, s["end"] / rate) for s in stamps]
+        # a span longer than a chunk (rare: the timeline cuts at 300 ms pauses) is cut into chunk lengths
+        regions = [
+            (a + i * self.max_chunk_s, min(b, a + (i + 1) * self.max_chunk_s))
+            for a, b in speech
+            for i in range(int(np.ceil((b - a) / self.max_chunk_s)))
+        ]
+        stamps = join_short_pauses(
+            [{"start": int(a * rate), "end": int(b * rate)} for a, b in regions],
+            int(MAX_KEPT_PAUSE_S * rate),
+            int(self.max_chunk_s * rate),
         )
-        stamps = join_short_pauses(stamps, int(MAX_KEPT_PAUSE_S * rate), int(self.max_chunk_s * rate))
-        chunks = group_speech([(s["start"] / rate, s["end"] / rate) for s in stamps], self.max_chunk_s)
+        chunks = group_speech([(st["start"] / rate, st["end"] / rate) for st in stamps], self.max_chunk_s)
         if not chunks:
             return []
         options = {k: v for k, v in self.options.items() if k != "vad_filter"}
         options["temperature"] = options["temperature"][:1]
         # The speech with its long silences taken out, end to end; each chunk is one clip of it, and
-        # times map back to the window through the regions, as faster-whisper's own VAD path does.
-        speech = np.concatenate([audio[s["start"] : s["end"]] for s in stamps])
+        # times map back to the window through the stamps, as faster-whisper's own VAD path does.
+        voiced = np.concatenate([audio[st["start"] : st["end"]] for st in stamps])
         clips, position = [], 0.0
         for chunk in chunks:
             clips.append({"start": position, "end": position + chunk["speech_s"]})
             position += chunk["speech_s"]
         raw, _ = self.batched.transcribe(
-            speech,
+            voiced,
             batch_size=self.batch_size,
             vad_filter=False,
             without_timestamps=False,
@@ -454,8 +560,8 @@ class FasterWhisperEngine:
             if needs_redecode(chunk, found, self.settings):
                 self.redecoded_chunks += 1
                 first, last = int(chunk["start"] * rate), int(chunk["end"] * rate)
-                again, _ = self.model.transcribe(audio[first:last], **self.options)
-                found = [_shifted(_segment_dict(seg), chunk["start"]) for seg in again]
+                again = self._transcribe_sequential(audio[first:last], None)
+                found = [_shifted(seg, chunk["start"]) for seg in again]
             segments.extend(found)
         return segments
 
@@ -751,7 +857,8 @@ class WhisperXEngine:
         self.language = language
         self.unaligned_segments = 0
 
-    def transcribe(self, audio: np.ndarray) -> list[dict]:
+    def transcribe(self, audio: np.ndarray, speech: list[tuple[float, float]] | None = None) -> list[dict]:
+        # WhisperX cuts its batches with its own VAD; the timeline still splits its segments (transcribe_file)
         from faster_whisper.transcribe import get_compression_ratio
 
         self.whisper.no_speech_probs = []
@@ -845,19 +952,30 @@ def transcribe_file(
     prompt: str | None = None,
     engine: Engine | None = None,
     progress: Callable[[float], None] | None = None,
+    speech: list[tuple[float, float]] | None = None,
 ) -> list[dict]:
-    """Canonical segments (ids 0..n-1, time order) for a 16 kHz WAV file."""
+    """Canonical segments (ids 0..n-1, time order) for a 16 kHz WAV file; ``speech``: the job's speech
+    timeline (absolute seconds), which decoding follows and segments are split by."""
     engine = engine or load_engine(settings, language, prompt)
     segments: list[dict] = []
+    max_gap_s = float(settings["max_word_gap_s"])
     for offset, block, total in iter_windows(audio_path, settings.get("window_s", 600)):
         levels = frame_levels_db(block, 16000)
-        for raw in engine.transcribe(block):
+        window_end = offset + len(block) / 16000
+        heard = None
+        if speech is not None:
+            heard = [(a - offset, b - offset) for a, b in speechlib.overlapping(speech, offset, window_end)]
+            if not heard:
+                continue  # no speech in this window: nothing to decode
+        for raw in engine.transcribe(block, heard):
             segment = to_canonical(raw, offset)
-            if segment is not None:
-                refine_edges(segment, levels, offset)
-                segments.append(segment)
-                if progress and total:
-                    progress(min(100.0, 100.0 * segment["end"] / total))
+            if segment is None:
+                continue
+            for part in split_segment(segment, speech, max_gap_s):
+                refine_edges(part, levels, offset)
+                segments.append(part)
+            if progress and total:
+                progress(min(100.0, 100.0 * segment["end"] / total))
         if progress and total:
             progress(min(100.0, 100.0 * (offset + len(block) / 16000) / total))
     segments.sort(key=lambda s: (s["start"], s["end"]))
@@ -888,8 +1006,11 @@ def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | Non
     return read_json(glossary_path).get("prompt") or None
 
 
-def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str | None) -> str:
-    """Key of a transcription: the audio's bytes, the decoding settings, prompt, model files and code."""
+def cache_key(
+    cache: Any, audio: str, settings: dict, language: str, prompt: str | None, speech: dict | None = None
+) -> str:
+    """Key of a transcription: the audio's bytes, the speech timeline (its spans and VAD settings, not
+    the job it was found for), the decoding settings, prompt, model files and code."""
     from . import stagecache
     from .manifest import package_versions
 
@@ -897,11 +1018,12 @@ def cache_key(cache: Any, audio: str, settings: dict, language: str, prompt: str
     local = bundled.is_bundled(model) or os.path.isdir(os.path.expanduser(model))
     return cache.key(
         files={"audio": audio},
-        code=[__file__],
+        code=[__file__, speechlib.__file__],
         data={
             "settings": stagecache.result_settings(settings),
             "language": language,
             "prompt": prompt,
+            "speech": None if speech is None else {"vad": speech["vad"], "spans": speech["spans"]},
             "model": stagecache.model_identity(resolve_model(model, settings.get("model_cache", "")))
             if local
             else model,
@@ -919,11 +1041,22 @@ def run(ctx) -> None:
     if isinstance(glossary, (list, tuple)):
         glossary = glossary[0] if glossary else None
     prompt = glossary_prompt(glossary, settings["use_glossary_prompt"])
+    speech_path = getattr(ctx.input, "speech", None)
+    speech_doc = speechlib.load_document(speech_path) if speech_path else None
+    speech = [(float(a), float(b)) for a, b in speech_doc["spans"]] if speech_doc else None
+    if speech_doc:
+        settings["speech_pad_s"] = speech_doc["vad"]["pad_ms"] / 1000
 
     def transcribe() -> dict:
         engine = load_engine(settings, language, prompt)
         segments = transcribe_file(
-            ctx.input.audio, settings, language, prompt, engine=engine, progress=ProgressLog(ctx.log)
+            ctx.input.audio,
+            settings,
+            language,
+            prompt,
+            engine=engine,
+            progress=ProgressLog(ctx.log),
+            speech=speech,
         )
         scripts = check_scripts(segments, language, settings)
         # the engine may decline the prompt (use_glossary_prompt: auto)
@@ -938,7 +1071,7 @@ def run(ctx) -> None:
     # The same audio with the same settings is transcribed once, whichever job asks.
     cache = stagecache.ResultCache(stagecache.cache_root(settings.get("result_cache")), STAGE)
     if cache.enabled:
-        key = cache_key(cache, ctx.input.audio, settings, language, prompt)
+        key = cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc)
         result, hit = stagecache.cached(cache, key, transcribe)
         if hit:
             ctx.log.info("result cache hit %s: transcription reused", key[:16])

@@ -1,23 +1,27 @@
-"""07_hallucination_removal: drop or trim text that Whisper invented, and say why for every change.
+"""07_hallucination_removal: remove the words and spans Whisper invented, never the dialogue, and say why.
 
-Independent detectors, each switchable in config and each recorded as a reason:
+Two kinds of evidence, and text alone is never enough to delete a word somebody said:
 
-- boilerplate: per-language phrase lists (``resources/hallucination/<lang>.txt``): "thanks for watching",
-  "please subscribe", "subtitles by", web addresses, bracketed sound tags; weak phrases ("thank you",
-  "you") count only when the segment is doubtful anyway;
-- repetition_loop: an n-gram repeated back to back inside one segment is cut to one copy;
-- identical_run: a run of identical consecutive segments keeps only the first few;
-- compression_ratio: zlib compression ratio of the (trimmed) text above a threshold, as in Whisper;
-- low_confidence: low avg_logprob together with high no_speech_prob;
-- no_speech_audio: the audio under the segment has (almost) no speech according to Silero VAD;
-- speaking_rate / zero_length_words: more characters per second than anyone speaks, or word timings
-  that collapse to nothing;
-- script_mismatch: letters mostly in a script the language is not written in;
-- no_letters: nothing readable left (".", "♪", "...").
+- **audio**: the job's speech timeline (01_demux/speech.json) says whether a voice is under each word;
+  word probabilities say how sure the decoder was; the segment's decode checks (compression ratio,
+  Whisper's own low-confidence rule: avg_logprob < -1.0 with no_speech_prob > 0.6) say whether the
+  decode failed;
+- **text rules** point at candidate spans: phrase-list boilerplate ("thanks for watching", web
+  addresses, weak phrases like "you" or "thank you" as a whole segment), the extra copies of a
+  repetition loop, identical lines beyond ``max_identical_run``.
 
-Sung segments (``lyrics: true``) are exempt from the repetition detectors (refrains repeat) and from
-zero_length_words (word alignment over music is unreliable). The output
-keeps every surviving segment; removed.json lists every dropped or trimmed segment with its reasons.
+A candidate span goes only when the audio does not support it: no voice under any of its words, the
+decoder's own no-speech verdict (no_speech_prob above ``high_no_speech``), a failed decode, or, for
+the extra copies of a loop, a mean word probability under ``min_word_probability``. Bracketed sound tags
+("[Music]") and tokens with neither letters nor digits ("...", "♪") are not speech and always go;
+numbers stay. Without a text rule, words with no voice under them go only when the decoder was unsure
+of them too (no_speech_audio). Whole segments go on the segment's own decode checks (compression_ratio,
+low_confidence), or on impossible timings (speaking_rate, zero_length_words) the audio agrees with.
+``script_mismatch`` flags a segment (records the doubt) and never removes it. Sung segments
+(``lyrics: true``, set by 06) keep every repetition and are never removed by no_speech_audio or
+low_confidence.
+
+Every removal (and every doubt) is recorded in removed.json (cinesub.removed) with its evidence.
 """
 
 from __future__ import annotations
@@ -27,58 +31,38 @@ import os
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import languages, vad
+from . import qc
+from . import removed as removedlib
 from . import segments as seglib
-from .fileio import write_json_atomic
+from . import speech as speechlib
 
 STAGE = "07_hallucination_removal"
 
 DETECTORS = ("boilerplate", "repetition_loop", "identical_run", "compression_ratio", "low_confidence",
              "no_speech_audio", "speaking_rate", "zero_length_words", "script_mismatch", "no_letters")
-REPETITION_DETECTORS = ("repetition_loop", "identical_run", "compression_ratio")
-
-DEFAULTS: dict[str, Any] = {
-    "phrases_dir": "resources/hallucination",
-    "extra_phrase_languages": ["en"],  # Whisper invents English boilerplate whatever the language
-    "detectors": {name: True for name in DETECTORS},
-    # refrains repeat, and word timings over music are unreliable
-    "lyrics_exempt": [*REPETITION_DETECTORS, "zero_length_words"],
-    "min_words_after_trim": 2,  # a boilerplate-trimmed segment with fewer words is dropped
-    "loop_max_ngram": 8,
-    "loop_min_repeats": 3,  # back-to-back copies of a multi-word n-gram that make a loop
-    "loop_min_repeats_single": 4,  # ... of a single word ("no, no, no" is speech)
-    "max_identical_run": 2,
-    "max_compression_ratio": 2.4,
-    "low_logprob": -0.8,
-    "high_no_speech": 0.6,
-    "doubtful_no_speech": 0.5,  # for weak phrases: this no_speech_prob makes a segment doubtful
-    "min_speech_share": 0.2,  # share of the segment the VAD must hear as speech
-    "vad_threshold": 0.5,
-    "vad_block_s": 600.0,
-    "max_chars_per_s": 40.0,
-    "max_zero_length_share": 0.5,
-    "zero_length_s": 0.0,
-    "allowed_scripts": {},  # {lang: [ISO 15924 scripts]}; default: the language's script (+ Latn if Indic)
-    "min_script_share": 0.5,
-}
+# whatever lyrics_exempt says: refrains repeat, VAD misses singing, and low confidence is what
+# makes 06 call a stretch sung
+SUNG_NEVER = ("repetition_loop", "identical_run", "low_confidence", "no_speech_audio")
 
 
 def settings(params: dict | None) -> dict:
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in (params or {}).items():
-        if key == "detectors" and isinstance(value, dict):
-            merged["detectors"].update(value)
-        elif value is not None:
-            merged[key] = value
-    unknown = set(merged["detectors"]) - set(DETECTORS)
-    if unknown:
-        raise ValueError(f"unknown hallucination detectors {sorted(unknown)} (known: {', '.join(DETECTORS)})")
-    return merged
+    """The hallucination section: ``params`` checked against the config schema, every default from it."""
+    import jsonschema
+
+    from .fileio import read_json
+    from .models import CONFIG_SCHEMA_PATH, _merge, schema_defaults
+
+    schema = read_json(CONFIG_SCHEMA_PATH)["properties"]["hallucination"]
+    given = {k: v for k, v in (params or {}).items() if v is not None}
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=lambda e: list(e.path))
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path) or "hallucination"
+        raise ValueError(f"hallucination settings: {where}: {errors[0].message}")
+    return _merge(schema_defaults(schema), given)
 
 
 # ---- text helpers -----------------------------------------------------------------------------------------
@@ -151,38 +135,6 @@ def _find(norm: list[str], phrase: tuple[str, ...], start: int = 0) -> int:
     return -1
 
 
-def strip_tags(text: str, tags: set[str]) -> tuple[str, list[str]]:
-    """Remove bracketed sound tags ([Music], (applause), ♪) that are in ``tags``; return text and removals."""
-    removed: list[str] = []
-
-    def cut(match: re.Match) -> str:
-        inner = match.group(1)
-        if inner is None or normalise(inner) in tags:
-            removed.append(match.group(0))
-            return " "
-        return match.group(0)
-
-    return " ".join(TAG_RE.sub(cut, text).split()), removed
-
-
-def cut_phrases(text: str, phrases: list[tuple[str, ...]]) -> tuple[str, list[str]]:
-    """Remove every occurrence of the strong phrases (on whole words); return the text and what went."""
-    original, norm = _tokens(text)
-    drop = [False] * len(original)
-    found: list[str] = []
-    for phrase in phrases:
-        i = _find(norm, phrase)
-        while i >= 0:
-            # overlapping phrases ("please subscribe" + "subscribe to my channel") extend one cut
-            if not all(drop[i:i + len(phrase)]):
-                for j in range(i, i + len(phrase)):
-                    drop[j] = True
-                found.append(" ".join(phrase))
-            i = _find(norm, phrase, i + 1)
-    kept = [tok for tok, gone in zip(original, drop, strict=True) if not gone]
-    return " ".join(kept), found
-
-
 def only_weak_phrases(text: str, weak: list[tuple[str, ...]]) -> bool:
     """True when the text is nothing but weak phrases ("Thank you. Thank you.")."""
     norm = [t for t in _tokens(text)[1] if t]
@@ -197,13 +149,122 @@ def only_weak_phrases(text: str, weak: list[tuple[str, ...]]) -> bool:
     return True
 
 
-def cut_loops(text: str, max_ngram: int, min_repeats: int, min_repeats_single: int) -> tuple[str, int]:
-    """Collapse back-to-back repeats of an n-gram to one copy; return the text and tokens removed."""
-    original, norm = _tokens(text)
-    kept: list[str] = []
-    removed = 0
-    i = 0
-    while i < len(original):
+def letters(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] == "L")
+
+
+def allowed_scripts(language: str, cfg: dict) -> set[str]:
+    return qc.allowed_scripts(language, cfg["allowed_scripts"])
+
+
+# ---- the pure core ----------------------------------------------------------------------------------------
+
+@dataclass
+class Token:
+    """One shown word with its timing and probability (None when the segment has no word times)."""
+
+    text: str
+    norm: str
+    start: float | None = None
+    end: float | None = None
+    probability: float | None = None
+    word: dict | None = None
+
+
+def tokens_of(seg: dict) -> list[Token]:
+    """The segment's words as tokens, timed when its word list spells its text, else the bare text."""
+    words = seg.get("words") or []
+    text_norm = [t for t in _tokens(seg["text"])[1] if t]
+    if words and [t for t in (normalise(w["word"]) for w in words) if t] == text_norm:
+        return [Token(w["word"], normalise(w["word"]), w["start"], w["end"], w.get("probability"), w)
+                for w in words]
+    original, norm = _tokens(seg["text"])
+    return [Token(t, n) for t, n in zip(original, norm, strict=True)]
+
+
+class Evidence:
+    """What the audio says about spans of one segment: voice (the speech timeline), word probability,
+    and the segment's decode checks."""
+
+    def __init__(self, seg: dict, tokens: list[Token], speech: speechlib.Spans | None, cfg: dict):
+        self.seg, self.tokens, self.speech, self.cfg = seg, tokens, speech, cfg
+        logprob, no_speech = seg.get("avg_logprob"), seg.get("no_speech_prob")
+        self.low_confidence = (logprob is not None and no_speech is not None
+                               and logprob < cfg["low_logprob"] and no_speech > cfg["high_no_speech"])
+        self.loop = compression_ratio(seg["text"]) > cfg["max_compression_ratio"]
+
+    def voiced(self, indices: list[int]) -> bool | None:
+        """Whether any of these tokens has a voice under it (None: no timeline to tell)."""
+        if self.speech is None:
+            return None
+        timed = [self.tokens[i] for i in indices if self.tokens[i].start is not None]
+        if not timed:
+            share = speechlib.share(self.speech, self.seg["start"], self.seg["end"])
+            return share >= self.cfg["min_speech_share"]
+        pad = self.cfg["word_pad_s"]
+        return any(speechlib.share(self.speech, t.start - pad, t.end + pad) > 0 for t in timed)
+
+    def mean_probability(self, indices: list[int]) -> float | None:
+        probs = [self.tokens[i].probability for i in indices if self.tokens[i].probability is not None]
+        return sum(probs) / len(probs) if probs else None
+
+    def unsupported(self, indices: list[int], weak_words: bool = False) -> dict | None:
+        """Evidence that the audio does not support these tokens; None when it does (or cannot tell).
+
+        No voice under them, the decoder's own verdict that there is no speech (no_speech_prob above
+        high_no_speech), or a failed decode; ``weak_words``: a low mean word probability counts too
+        (for the extra copies of a loop: a short real reply is often decoded with low probability)."""
+        voiced = self.voiced(indices)
+        probability = self.mean_probability(indices)
+        no_speech = self.seg.get("no_speech_prob")
+        found: dict[str, Any] = {}
+        if voiced is False:
+            found["voiced"] = False
+        if no_speech is not None and no_speech > self.cfg["high_no_speech"]:
+            found["no_speech_prob"] = no_speech
+        if weak_words and probability is not None and probability < self.cfg["min_word_probability"]:
+            found["mean_probability"] = round(probability, 3)
+        if self.loop:
+            found["compression_ratio"] = round(compression_ratio(self.seg["text"]), 2)
+        if self.low_confidence:
+            found["low_confidence"] = True
+        return found or None
+
+
+def tag_tokens(tokens: list[Token], tags: set[str]) -> set[int]:
+    """Tokens inside a bracketed sound tag on the list ([Music], (applause), ♪)."""
+    offsets, text = [], ""
+    for token in tokens:
+        offsets.append((len(text), len(text) + len(token.text)))
+        text += token.text + " "
+    hit: set[int] = set()
+    for match in TAG_RE.finditer(text):
+        inner = match.group(1)
+        if inner is None or normalise(inner) in tags:
+            hit |= {i for i, (a, b) in enumerate(offsets) if a < match.end() and b > match.start()}
+    return hit
+
+
+def phrase_spans(norm: list[str], phrases: list[tuple[str, ...]]) -> list[list[int]]:
+    """Token index runs where strong phrases occur (overlapping phrases extend one run)."""
+    taken = [False] * len(norm)
+    spans = []
+    for phrase in phrases:
+        i = _find(norm, phrase)
+        while i >= 0:
+            if not all(taken[i:i + len(phrase)]):
+                spans.append(list(range(i, i + len(phrase))))
+                for j in range(i, i + len(phrase)):
+                    taken[j] = True
+            i = _find(norm, phrase, i + 1)
+    return spans
+
+
+def loop_copies(norm: list[str], max_ngram: int, min_repeats: int,
+                min_repeats_single: int) -> list[list[int]]:
+    """Token index runs of the extra copies of each n-gram repeated back to back (the first copy stays)."""
+    spans, i = [], 0
+    while i < len(norm):
         best_n, best_k = 0, 1
         for n in range(1, max_ngram + 1):
             unit = norm[i:i + n]
@@ -216,41 +277,176 @@ def cut_loops(text: str, max_ngram: int, min_repeats: int, min_repeats_single: i
             if k >= needed and k * n > best_k * best_n:
                 best_n, best_k = n, k
         if best_n:
-            kept.extend(original[i:i + best_n])
-            removed += (best_k - 1) * best_n
+            spans.append(list(range(i + best_n, i + best_k * best_n)))
             i += best_k * best_n
         else:
-            kept.append(original[i])
             i += 1
-    return " ".join(kept), removed
+    return spans
 
 
-def letters(text: str) -> str:
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] == "L")
+def is_numberish(token: str) -> bool:
+    """A token with letters or digits in it: words and numbers ("42", "₹500", "9:30") are readable."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in token)
 
 
-def allowed_scripts(language: str, cfg: dict) -> set[str]:
-    if language in cfg["allowed_scripts"]:
-        return set(cfg["allowed_scripts"][language])
-    lang = languages.LANGUAGES.get(language)
-    if lang is None:
-        return set()
-    # Indian films mix English into Indic dialogue, so Latin letters are expected there.
-    return {lang.script, "Latn"} if lang.indic else {lang.script}
+def script_doubt(text: str, language: str, cfg: dict) -> dict | None:
+    """The script shares when ``text``'s letters are mostly in scripts ``language`` is not written in."""
+    return qc.wrong_script(text, language, cfg["allowed_scripts"], cfg["min_script_share"])
 
-
-# ---- the pure core ----------------------------------------------------------------------------------------
 
 @dataclass
 class Verdict:
-    segment: dict
-    reasons: list[str] = field(default_factory=list)  # why it was dropped
-    trims: list[str] = field(default_factory=list)  # why its text was shortened
+    segment: dict  # the segment as kept (text and words without the removed tokens)
+    reasons: list[str] = field(default_factory=list)  # whole segment dropped: why
+    spans: list[dict] = field(default_factory=list)  # removed token runs, each with reasons and evidence
+    doubts: dict[str, Any] = field(default_factory=dict)  # kept, with a recorded doubt
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dropped(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def trimmed(self) -> bool:
+        return not self.reasons and bool(self.spans)
+
+
+def _runs(indices: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for i in sorted(indices):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
+          speech: speechlib.Spans | None, repeated: bool = False) -> Verdict:
+    """Every detector on one segment; ``repeated``: the segment is beyond an identical run."""
+    exempt = set(cfg["lyrics_exempt"]) | set(SUNG_NEVER) if seg.get("lyrics") else set()
+    active = {name for name, enabled in cfg["detectors"].items() if enabled and name not in exempt}
+    verdict = Verdict(segment=copy.deepcopy(seg))
+    tokens = tokens_of(seg)
+    norm = [t.norm for t in tokens]
+    evidence = Evidence(seg, tokens, speech, cfg)
+    duration = max(0.0, seg["end"] - seg["start"])
+
+    # the segment's own decode check: Whisper's rule, no text rule needed
+    if "low_confidence" in active and evidence.low_confidence:
+        verdict.reasons.append("low_confidence")
+    # impossible timings: word times are loose (a real "Bye." can get 20 ms), so the audio must agree
+    timing = []
+    if "speaking_rate" in active:
+        chars = len(letters(seg["text"]))
+        if chars and (duration <= 0 or chars / duration > cfg["max_chars_per_s"]):
+            timing.append("speaking_rate")
+            verdict.details["chars_per_s"] = round(chars / duration, 1) if duration > 0 else None
+    words = seg.get("words") or []
+    if "zero_length_words" in active and len(words) >= 2:
+        zero = sum(1 for w in words if w["end"] - w["start"] <= cfg["zero_length_s"])
+        if zero / len(words) > cfg["max_zero_length_share"]:
+            timing.append("zero_length_words")
+            verdict.details["zero_length_words"] = zero
+    if timing:
+        against = evidence.unsupported(list(range(len(tokens))))
+        if against:
+            verdict.reasons.extend(timing)
+            verdict.details["timing_evidence"] = against
+        else:
+            for reason in timing:
+                verdict.doubts[reason] = seg["text"]
+
+    removed: dict[int, list[str]] = {}  # token index -> reasons
+    proof: dict[int, dict] = {}
+
+    def remove(indices: list[int], reason: str, found: dict | None = None) -> None:
+        for i in indices:
+            removed.setdefault(i, []).append(reason)
+            if found:
+                proof[i] = {**proof.get(i, {}), **found}
+
+    def candidate(indices: list[int], reason: str) -> None:
+        """A text rule's span: removed only where the audio does not support it."""
+        indices = [i for i in indices if i not in removed]
+        if not indices:
+            return
+        found = evidence.unsupported(indices, weak_words=reason == "repetition_loop")
+        if found:
+            remove(indices, reason, found)
+        else:
+            verdict.doubts.setdefault(reason, []).append(" ".join(tokens[i].text for i in indices))
+
+    if "boilerplate" in active:
+        remove(sorted(tag_tokens(tokens, phrases.tags)), "boilerplate", {"sound_tag": True})
+        for span in phrase_spans(norm, phrases.strong):
+            candidate(span, "boilerplate")
+        candidate([i for i, t in enumerate(tokens) if URL_RE.search(t.text)], "boilerplate")
+    if "repetition_loop" in active:
+        for span in loop_copies(norm, cfg["loop_max_ngram"], cfg["loop_min_repeats"],
+                                cfg["loop_min_repeats_single"]):
+            candidate(span, "repetition_loop")
+    if "no_letters" in active:
+        remove([i for i, t in enumerate(tokens) if not is_numberish(t.text)], "no_letters")
+    left = [i for i in range(len(tokens)) if i not in removed]
+    left_text = " ".join(tokens[i].text for i in left)
+    if "boilerplate" in active and left and only_weak_phrases(left_text, phrases.weak):
+        candidate(left, "boilerplate")
+    if repeated and "identical_run" in active:
+        candidate(left, "identical_run")
+    if "no_speech_audio" in active and speech is not None:
+        for run in _runs([i for i in range(len(tokens)) if i not in removed]):
+            unvoiced = [i for i in run if evidence.voiced([i]) is False]
+            for part in _runs(unvoiced):
+                probability = evidence.mean_probability(part)
+                if probability is not None:
+                    doubtful = probability < cfg["min_word_probability"]
+                else:  # no word probabilities: the segment's own checks decide
+                    no_speech = seg.get("no_speech_prob") or 0.0
+                    doubtful = evidence.low_confidence or no_speech > cfg["high_no_speech"]
+                if doubtful:
+                    remove(part, "no_speech_audio", {"voiced": False, "mean_probability":
+                                                     None if probability is None else round(probability, 3)})
+                else:
+                    verdict.doubts.setdefault("no_voice", []).append(" ".join(tokens[i].text for i in part))
+    kept = [i for i in range(len(tokens)) if i not in removed]
+    kept_text = " ".join(tokens[i].text for i in kept)
+    if "compression_ratio" in active and kept:
+        ratio = compression_ratio(kept_text)
+        if ratio > cfg["max_compression_ratio"]:
+            verdict.reasons.append("compression_ratio")
+            verdict.details["compression_ratio"] = round(ratio, 2)
+    if "script_mismatch" in active:
+        doubt = script_doubt(kept_text, language, cfg)
+        if doubt:
+            verdict.doubts["script_mismatch"] = doubt
+
+    for run in _runs(list(removed)):
+        timed = [tokens[i] for i in run if tokens[i].start is not None]
+        verdict.spans.append({
+            "text": " ".join(tokens[i].text for i in run),
+            "start": timed[0].start if timed else seg["start"],
+            "end": timed[-1].end if timed else seg["end"],
+            "reasons": list(dict.fromkeys(r for i in run for r in removed[i])),
+            "evidence": {k: v for i in run for k, v in proof.get(i, {}).items()},
+        })
+    if not kept and not verdict.reasons:
+        verdict.reasons.extend(dict.fromkeys(r for span in verdict.spans for r in span["reasons"]))
+    out = verdict.segment
+    if verdict.trimmed:
+        verdict.details["original_text"] = seg["text"]
+        if all(tokens[i].word is not None for i in kept):
+            out["words"] = [copy.deepcopy(tokens[i].word) for i in kept]
+            first, last = out["words"][0], out["words"][-1]
+            out["start"], out["end"] = first["start"], max(last["end"], first["start"])
+        else:
+            out["words"] = _words_after_trim(out, kept_text)
+        out["text"] = kept_text
+        trims = list(dict.fromkeys(r for span in verdict.spans for r in span["reasons"]))
+        seglib.set_flag(out, STAGE, "trimmed", trims)
+    if verdict.doubts and not verdict.dropped:
+        seglib.set_flag(out, STAGE, "doubt", sorted(verdict.doubts))
+    return verdict
 
 
 def _words_after_trim(seg: dict, new_text: str) -> list[dict]:
@@ -265,94 +461,14 @@ def _words_after_trim(seg: dict, new_text: str) -> list[dict]:
     return kept if j == len(wanted) else words
 
 
-def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
-          speech_share: Callable[[float, float], float] | None) -> Verdict:
-    """All per-segment detectors on one segment: trims first, then drop reasons on what is left."""
-    on = cfg["detectors"]
-    exempt = set(cfg["lyrics_exempt"]) if seg.get("lyrics") else set()
-    active = {name for name, enabled in on.items() if enabled and name not in exempt}
-    verdict = Verdict(segment=copy.deepcopy(seg))
-    out = verdict.segment
-    text = out["text"]
-    duration = max(0.0, out["end"] - out["start"])
-
-    if "boilerplate" in active:
-        text, tags = strip_tags(text, phrases.tags)
-        text, found = cut_phrases(text, phrases.strong)
-        # addresses last, so "subtitles by the amara.org community" matches as a phrase first
-        found += URL_RE.findall(text)
-        text = " ".join(URL_RE.sub(" ", text).split())
-        if tags or found:
-            verdict.details["boilerplate"] = list(dict.fromkeys(tags + found))
-            if len([t for t in _tokens(text)[1] if t]) < cfg["min_words_after_trim"]:
-                verdict.reasons.append("boilerplate")
-            else:
-                verdict.trims.append("boilerplate")
-    if "repetition_loop" in active:
-        text, removed = cut_loops(text, cfg["loop_max_ngram"], cfg["loop_min_repeats"],
-                                  cfg["loop_min_repeats_single"])
-        if removed:
-            verdict.trims.append("repetition_loop")
-            verdict.details["loop_tokens_removed"] = removed
-
-    logprob, no_speech = out.get("avg_logprob"), out.get("no_speech_prob")
-    share = speech_share(out["start"], out["end"]) if speech_share and "no_speech_audio" in active else None
-    if share is not None:
-        verdict.details["speech_share"] = round(share, 3)
-    doubtful = ((no_speech is not None and no_speech >= cfg["doubtful_no_speech"])
-                or (logprob is not None and logprob < cfg["low_logprob"])
-                or (share is not None and share < 0.5))
-    if "boilerplate" in active and "boilerplate" not in verdict.reasons and doubtful \
-            and only_weak_phrases(text, phrases.weak):
-        verdict.reasons.append("boilerplate")
-        verdict.details.setdefault("boilerplate", []).append(text)
-    if "compression_ratio" in active:
-        ratio = compression_ratio(text)
-        if ratio > cfg["max_compression_ratio"]:
-            verdict.reasons.append("compression_ratio")
-            verdict.details["compression_ratio"] = round(ratio, 2)
-    if "low_confidence" in active and logprob is not None and no_speech is not None \
-            and logprob < cfg["low_logprob"] and no_speech > cfg["high_no_speech"]:
-        verdict.reasons.append("low_confidence")
-    if share is not None and share < cfg["min_speech_share"]:
-        verdict.reasons.append("no_speech_audio")
-    if "speaking_rate" in active:
-        chars = len(letters(text))
-        if chars and (duration <= 0 or chars / duration > cfg["max_chars_per_s"]):
-            verdict.reasons.append("speaking_rate")
-            verdict.details["chars_per_s"] = round(chars / duration, 1) if duration > 0 else None
-    words = out.get("words") or []
-    if "zero_length_words" in active and len(words) >= 2:
-        zero = sum(1 for w in words if w["end"] - w["start"] <= cfg["zero_length_s"])
-        if zero / len(words) > cfg["max_zero_length_share"]:
-            verdict.reasons.append("zero_length_words")
-            verdict.details["zero_length_words"] = zero
-    if "script_mismatch" in active:
-        allowed = allowed_scripts(language, cfg)
-        shares = languages.script_share(text)
-        if allowed and shares and sum(v for k, v in shares.items() if k in allowed) < cfg["min_script_share"]:
-            verdict.reasons.append("script_mismatch")
-            verdict.details["scripts"] = {k: round(v, 2) for k, v in shares.items()}
-    # after a boilerplate cut, leftover punctuation is a consequence, not a second reason
-    if "no_letters" in active and not letters(text) and "boilerplate" not in verdict.reasons:
-        verdict.reasons.append("no_letters")
-
-    if verdict.trims and not verdict.reasons:
-        verdict.details["original_text"] = out["text"]
-        out["words"] = _words_after_trim(out, text)
-        out["text"] = text
-        seglib.set_flag(out, STAGE, "trimmed", list(verdict.trims))
-    return verdict
-
-
 def identical_runs(segments: list[dict], cfg: dict) -> set[int]:
-    """Ids beyond ``max_identical_run`` in each run of identical consecutive texts (lyrics exempt)."""
-    if not cfg["detectors"].get("identical_run", True):
+    """Ids beyond ``max_identical_run`` in each run of identical consecutive texts (sung lines never)."""
+    if not cfg["detectors"]["identical_run"]:
         return set()
     doomed: set[int] = set()
     previous, run = None, 0
     for seg in segments:
-        if seg.get("lyrics") and "identical_run" in cfg["lyrics_exempt"]:
+        if seg.get("lyrics"):
             previous, run = None, 0
             continue
         key = " ".join(t for t in _tokens(seg["text"])[1] if t)
@@ -363,38 +479,49 @@ def identical_runs(segments: list[dict], cfg: dict) -> set[int]:
     return doomed
 
 
+def word_count(segments: list[dict]) -> int:
+    return sum(len([t for t in _tokens(seg["text"])[1] if t]) for seg in segments)
+
+
 def clean(doc: dict, cfg: dict, phrases: PhraseList,
-          speech_share: Callable[[float, float], float] | None = None) -> tuple[dict, dict]:
-    """The whole stage on data: (cleaned document, removed report)."""
+          speech: speechlib.Spans | None = None) -> tuple[dict, dict]:
+    """The whole stage on data: (cleaned document, removed report). ``speech``: the speech timeline."""
     ordered = sorted(doc["segments"], key=lambda s: (s["start"], s["end"]))
     beyond_run = identical_runs(ordered, cfg)
-    kept, removed = [], []
+    kept, removed, flagged = [], [], []
     counts = {name: 0 for name in DETECTORS}
     for seg in ordered:
-        verdict = judge(seg, cfg, phrases, doc["language"], speech_share)
-        if seg["id"] in beyond_run:
-            verdict.reasons.append("identical_run")
-        for reason in dict.fromkeys(verdict.reasons + verdict.trims):
+        verdict = judge(seg, cfg, phrases, doc["language"], speech, repeated=seg["id"] in beyond_run)
+        span_reasons = [r for span in verdict.spans for r in span["reasons"]]
+        reasons = list(dict.fromkeys(verdict.reasons + span_reasons))
+        for reason in reasons:
             counts[reason] += 1
-        if verdict.dropped or verdict.trims:
-            entry = {"id": seg["id"], "start": seg["start"], "end": seg["end"], "text": seg["text"],
-                     "lyrics": bool(seg.get("lyrics")),
-                     "action": "dropped" if verdict.dropped else "trimmed",
-                     "reasons": list(dict.fromkeys(verdict.reasons + verdict.trims)),
-                     "trims": verdict.trims,
-                     "details": verdict.details}
+        base = {"id": seg["id"], "start": seg["start"], "end": seg["end"], "text": seg["text"],
+                "lyrics": bool(seg.get("lyrics"))}
+        if verdict.dropped or verdict.trimmed:
+            entry = {**base, "action": "dropped" if verdict.dropped else "trimmed", "reasons": reasons,
+                     "spans": verdict.spans, "details": verdict.details,
+                     "evidence": {"avg_logprob": seg.get("avg_logprob"),
+                                  "no_speech_prob": seg.get("no_speech_prob"),
+                                  "speech_share": None if speech is None else
+                                  round(speechlib.share(speech, seg["start"], seg["end"]), 3)}}
             if not verdict.dropped:
                 entry["kept_text"] = verdict.segment["text"]
             removed.append(entry)
+        if verdict.doubts and not verdict.dropped:
+            flagged.append({**base, "doubts": verdict.doubts})
         if not verdict.dropped:
             kept.append(verdict.segment)
+    words_in, words_out = word_count(ordered), word_count(kept)
     summary = {"segments_in": len(ordered), "segments_out": len(kept),
                "dropped": sum(1 for r in removed if r["action"] == "dropped"),
                "trimmed": sum(1 for r in removed if r["action"] == "trimmed"),
+               "flagged": len(flagged), "words_in": words_in, "words_out": words_out,
+               "removed_word_share": round(1 - words_out / words_in, 4) if words_in else 0.0,
                "by_reason": {k: v for k, v in counts.items() if v}}
     out = seglib.derive(doc, STAGE, kept, meta=summary)
-    report = {"job": doc["job"], "stage": STAGE, "summary": summary, "removed": removed,
-              "settings": {k: v for k, v in cfg.items()}}
+    report = {"schema_version": 1, "job": doc["job"], "stage": STAGE, "summary": summary, "removed": removed,
+              "flagged": flagged, "settings": dict(cfg)}
     return out, report
 
 
@@ -404,19 +531,28 @@ def run(ctx) -> None:
     phrases = load_phrases(cfg["phrases_dir"], doc["language"], list(cfg["extra_phrase_languages"]))
     ctx.log.info("%d boilerplate phrases, %d weak phrases, %d sound tags for %s",
                  len(phrases.strong), len(phrases.weak), len(phrases.tags), doc["language"])
-    share = None
-    if cfg["detectors"].get("no_speech_audio", True):
-        timeline = vad.speech_timeline(ctx.input.audio, block_s=cfg["vad_block_s"],
-                                       threshold=cfg["vad_threshold"])
-        ctx.log.info("VAD: %d speech spans, %.1f s of speech", len(timeline),
-                     sum(e - s for s, e in timeline))
-
-        def share(start: float, end: float) -> float:
-            return vad.share_of(timeline, start, end)
-
-    out, report = clean(doc, cfg, phrases, share)
-    ctx.log.info("kept %d of %d segments; dropped %d, trimmed %d; reasons %s",
-                 report["summary"]["segments_out"], report["summary"]["segments_in"],
-                 report["summary"]["dropped"], report["summary"]["trimmed"], report["summary"]["by_reason"])
+    timeline = speechlib.load(ctx.input.speech)
+    ctx.log.info("speech timeline: %d spans, %.1f s of speech", len(timeline),
+                 sum(e - s for s, e in timeline))
+    out, report = clean(doc, cfg, phrases, timeline)
+    summary = report["summary"]
+    ctx.log.info("kept %d of %d segments; dropped %d, trimmed %d, flagged %d; %.1f%% of the words removed; "
+                 "reasons %s", summary["segments_out"], summary["segments_in"], summary["dropped"],
+                 summary["trimmed"], summary["flagged"], 100 * summary["removed_word_share"],
+                 summary["by_reason"])
     seglib.save(ctx.output.segments, out)
-    write_json_atomic(ctx.output.removed, report)
+    removedlib.save(ctx.output.removed, report)
+    qc_cfg = dict(ctx.params.qc)
+    problems = []
+    if summary["removed_word_share"] > cfg["max_removed_share"]:
+        problems.append(f"removed {100 * summary['removed_word_share']:.0f}% of the ASR's words "
+                        f"(more than hallucination.max_removed_share {cfg['max_removed_share']:g}); "
+                        f"see {ctx.output.removed}")
+    doubt = qc.wrong_script(" ".join(s["text"] for s in out["segments"]), doc["language"],
+                            cfg["allowed_scripts"], qc_cfg["min_script_share"])
+    if doubt:
+        language = doc["language"]
+        problems.append(f"the {language} text is mostly in a script {language} is not written in "
+                        f"({qc.describe_scripts(doubt)})")
+    for problem in problems:
+        qc.report_problem(ctx, problem, qc_cfg)

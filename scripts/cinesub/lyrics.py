@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from . import segments as seglib
-from . import vad
+from . import speech, vad
 from .fileio import write_json_atomic
 
 STAGE = "06_lyrics_detection"
@@ -431,18 +431,13 @@ def detect(
     return out, report
 
 
-def speech_timeline(audio_path: str | os.PathLike) -> list[tuple[float, float]]:
-    """The job's speech spans. (Silero VAD over the file here; to become the shared speech timeline.)"""
-    return vad.speech_timeline(audio_path)
-
-
 def run(ctx) -> None:
     cfg = settings(dict(ctx.params.cfg))
     doc = seglib.load(ctx.input.segments)
     audio_path = ctx.input.audio
     ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
     windows = analyse_audio(audio_path, cfg)
-    out, report = detect(doc, windows, speech_timeline(audio_path), cfg)
+    out, report = detect(doc, windows, speech.load(ctx.input.speech), cfg)
     for song in report["songs"]:
         ctx.log.info(
             "song %.1f-%.1f s confidence %.2f cues %s",

@@ -75,8 +75,9 @@ def build(
     finished: datetime,
     packages: Iterable[str] = (),
     models: dict[str, Any] | None = None,
+    warnings: Iterable[str] = (),
 ) -> dict[str, Any]:
-    return {
+    record = {
         "stage": stage,
         "job": job,
         "inputs": describe_files(inputs),
@@ -90,6 +91,9 @@ def build(
         "host": socket.gethostname(),
         "argv0": os.path.basename(sys.argv[0]) if sys.argv else "",
     }
+    if warnings:  # only when a qc check was passed with qc.on_failure: warn
+        record["warnings"] = list(warnings)
+    return record
 
 
 def write(path: str | os.PathLike, manifest: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import os
 import subprocess
 from typing import Any
 
-from . import languages
+from . import languages, trackcheck
 from .demux import ffmpeg_url, write_failure
 from .errors import CinesubError
 from .fileio import atomic_path, read_json
@@ -148,6 +148,7 @@ def run(ctx) -> None:
     empty = [lang for lang, path in pairs if not has_cues(path)]
     for lang in empty:
         ctx.log.warning("no cues for %s (no speech found): its track is left out", lang)
+    trackcheck.check_tracks(ctx, pairs, empty, dict(ctx.params.qc), dict(ctx.params.allowed_scripts))
     tracks = plan_tracks(
         [(lang, path) for lang, path in pairs if lang not in empty],
         str(ctx.params.source_lang),

@@ -37,6 +37,7 @@ class StageContext:
     resources: Any = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("cinesub"))
     models: dict[str, Any] = field(default_factory=dict)  # filled by the stage for the manifest
+    warnings: list[str] = field(default_factory=list)  # qc problems passed with qc.on_failure: warn
 
     def fail(self, problem: str) -> CinesubError:
         return CinesubError(problem, job=self.job, stage=self.stage)
@@ -127,6 +128,7 @@ def run_stage(
         finished,
         packages=packages,
         models=ctx.models,
+        warnings=ctx.warnings,
     )
     manifest.write(smk.output.manifest, record)
     logger.info("done %s in %.2f s", stage, record["duration_s"])
