@@ -19,9 +19,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from . import bundled
 from .errors import CinesubError
 from .fileio import read_json
-from . import bundled
 from .modelcheck import Need, asr_repo_for, is_offline, looks_like_path, needed_models
 
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
