@@ -17,6 +17,8 @@ rule mux_tracks:
         media=job_field("media"),
         source_lang=job_field("source_lang"),
         langs=track_langs,
+        title=job_field("title"),
         default_language=config["mux"]["default_language"],
+        keep_original_default=config["mux"]["keep_original_default"],
     script:
         "../scripts/mux.py"

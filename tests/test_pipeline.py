@@ -41,7 +41,8 @@ def test_mkv_has_tagged_english_track(spine_run):
     subs = [s for s in streams if s["codec_type"] == "subtitle"]
     assert [s["tags"]["language"] for s in subs] == ["eng"]
     assert subs[0]["tags"]["title"] == "English"
-    assert subs[0]["disposition"]["default"] == 1
+    # the film's own language only: a transcript, not turned on by players unless asked for
+    assert subs[0]["disposition"]["default"] == 0
     assert {s["codec_type"] for s in streams} == {"video", "audio", "subtitle"}
 
 
