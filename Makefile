@@ -43,7 +43,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 demo: setup
-	snakemake --cores 2 jobs/demo/10_mux/out.mkv
+	snakemake --cores 2 jobs/demo/10_mux/out.mkv jobs/demo/review/review.html
 
 test: test-system-deps $(VENV)/.installed
 	pytest

@@ -3,6 +3,7 @@ decide which file feeds which stage. Loaded first by the Snakefile."""
 
 import os
 import sys
+from types import SimpleNamespace
 
 import jsonschema
 import pandas as pd
@@ -268,6 +269,21 @@ def per_track_files(pattern):
     return files
 
 
+def per_track_format(fmt):
+    """One subtitle file per language in format ``fmt``, or nothing when ``subtitles.formats`` omits it."""
+    if fmt not in config["subtitles"]["formats"]:
+        return []
+    return per_track_files(f"09_subtitle_gen/{{lang}}.{fmt}")
+
+
+def per_track_segments(wildcards):
+    """The segments each subtitle track was made from (09's input per language)."""
+    return [
+        subtitle_source_segments(SimpleNamespace(job=wildcards.job, lang=lang))
+        for lang in subtitle_langs(wildcards.job)
+    ]
+
+
 def asr_conda_env():
     return f"../envs/{config['asr']['backend'].replace('-', '_')}.yaml"
 
@@ -343,7 +359,11 @@ def subtitle_source_segments(wildcards):
 
 
 def final_targets():
-    return [f"jobs/{job}/10_mux/out.mkv" for job in JOBS.index]
+    """Per job the subtitled film and, beside it, the page a subtitler reviews it with."""
+    return [f"jobs/{job}/{name}" for job in JOBS.index for name in FINAL_FILES]
+
+
+FINAL_FILES = ("10_mux/out.mkv", "review/review.html")
 
 
 # ----------------------------------------------------------------- resources
