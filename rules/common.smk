@@ -304,8 +304,10 @@ def subtitle_format_outputs():
 
 
 def report_targets():
-    """Every job's report figures: in the default target so ``--report`` finds them."""
-    return expand("jobs/{job}/report/timeline.png", job=JOBS.index)
+    """Every job's review page and report figures, for ``snakemake --report``."""
+    return expand(
+        ["jobs/{job}/review/review.html", "jobs/{job}/report/timeline.png"], job=JOBS.index
+    )
 
 
 # ------------------------------------------------------- segments flow forward
