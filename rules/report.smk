@@ -68,9 +68,7 @@ rule review_build:
         vtt=per_track_format("vtt"),
         qc=per_track_files("09_subtitle_gen/{lang}.qc.json"),
         songs=optional_input("lyrics", "jobs/{job}/06_lyrics_detection/songs.json"),
-        removed=optional_input(
-            "hallucination", "jobs/{job}/07_hallucination_removal/removed.json"
-        ),
+        removed=optional_input("hallucination", "jobs/{job}/07_hallucination_removal/removed.json"),
         entities=optional_input("ner", "jobs/{job}/05_ner/entities.json"),
     output:
         html=report(

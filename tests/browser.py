@@ -15,27 +15,47 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 # No network, no first-run dialogs, no GPU: the same page a subtitler opens from disk.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _run(page: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+def _run(page: Path, *args: str, timeout: int = 180, fragment: str = "") -> subprocess.CompletedProcess:
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000", *args,
-                               page.resolve().as_uri()], capture_output=True, text=True, timeout=timeout,
-                              check=True)
+        return subprocess.run(
+            [
+                exe,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=20000",
+                *args,
+                page.resolve().as_uri() + (f"#{fragment}" if fragment else ""),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
 
 
-def screenshot(page: Path, out: Path, width: int = 1400, height: int = 1800) -> Path:
-    _run(page, f"--window-size={width},{height}", f"--screenshot={out}")
+def screenshot(page: Path, out: Path, width: int = 1400, height: int = 1800, fragment: str = "") -> Path:
+    """A PNG of the page as Chromium draws it; ``fragment`` (e.g. ``t=600-660``) is the URL's #part."""
+    _run(page, f"--window-size={width},{height}", f"--screenshot={out}", fragment=fragment)
     return out
 
 
@@ -118,10 +138,14 @@ def chromium_or_skip():
 def qc_numbers(qc: dict) -> dict[str, str]:
     """What the summary row of a language must show, from its qc.json."""
     cues = int(qc["cues"])
-    numbers = {"cues": str(cues), "conforming": str(qc["conforming"]),
-               "percent": f"{100.0 * qc['conforming'] / cues:.1f}" if cues else "100.0",
-               "max_cps": str(qc["rules"]["max_cps"]), "merged_cues": str(qc.get("merged_cues", 0)),
-               "lyrics_cues": str(qc.get("lyrics_cues", 0))}
+    numbers = {
+        "cues": str(cues),
+        "conforming": str(qc["conforming"]),
+        "percent": f"{100.0 * qc['conforming'] / cues:.1f}" if cues else "100.0",
+        "max_cps": str(qc["rules"]["max_cps"]),
+        "merged_cues": str(qc.get("merged_cues", 0)),
+        "lyrics_cues": str(qc.get("lyrics_cues", 0)),
+    }
     numbers.update({f"violations.{rule}": str(count) for rule, count in qc["violations"].items()})
     return numbers
 
@@ -139,8 +163,11 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
         qc = json.loads((job_dir / f"09_subtitle_gen/{lang}.qc.json").read_text())
         assert {k: shown.summary[lang][k] for k in qc_numbers(qc)} == qc_numbers(qc), lang
         cues = list(srt.parse((job_dir / f"09_subtitle_gen/{lang}.srt").read_text(encoding="utf-8")))
-        rows = [(row, text) for row, text in zip(shown.rows, shown.row_text, strict=True)
-                if row["data-kind"] == "cue" and row.get("data-lang") == lang]
+        rows = [
+            (row, text)
+            for row, text in zip(shown.rows, shown.row_text, strict=True)
+            if row["data-kind"] == "cue" and row.get("data-lang") == lang
+        ]
         assert len(rows) == len(cues) == qc["cues"], lang
         for cue, (row, text) in zip(cues, rows, strict=True):
             assert int(row["data-index"]) == cue.index
@@ -149,21 +176,30 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
             assert " ".join(cue.content.split()) in text, (cue.content, text)
     removed_path = job_dir / "07_hallucination_removal/removed.json"
     removed = json.loads(removed_path.read_text())["removed"] if removed_path.exists() else []
-    shown_removed = sorted((float(r["data-start"]), float(r["data-end"]), t) for r, t in
-                           zip(shown.rows, shown.row_text, strict=True) if r["data-kind"] == "removed")
+    shown_removed = sorted(
+        (float(r["data-start"]), float(r["data-end"]), t)
+        for r, t in zip(shown.rows, shown.row_text, strict=True)
+        if r["data-kind"] == "removed"
+    )
     assert len(shown_removed) == len(removed)
-    for entry, (start, end, text) in zip(sorted(removed, key=lambda e: (e["start"], e["end"])), shown_removed,
-                                         strict=True):
+    for entry, (start, end, text) in zip(
+        sorted(removed, key=lambda e: (e["start"], e["end"])), shown_removed, strict=True
+    ):
         assert (start, end) == (entry["start"], entry["end"]) and " ".join(entry["text"].split()) in text
     # the lanes, top to bottom: speech, songs, removed, one per language; plotly draws one bar per span
     # and no trace for an empty lane; the range slider's copies of the traces come after the main plot
-    final = next(job_dir / stage / "segments.json" for stage in
-                 ("07_hallucination_removal", "06_lyrics_detection", "05_ner", "04_asr")
-                 if (job_dir / stage / "segments.json").exists())
+    final = next(
+        job_dir / stage / "segments.json"
+        for stage in ("07_hallucination_removal", "06_lyrics_detection", "05_ner", "04_asr")
+        if (job_dir / stage / "segments.json").exists()
+    )
     songs_path = job_dir / "06_lyrics_detection/songs.json"
     songs = json.loads(songs_path.read_text()) if songs_path.exists() else {}
-    lanes = [len(json.loads(final.read_text())["segments"]),
-             len(songs.get("songs", [])) + len(songs.get("rejected", [])), len(removed)]
+    lanes = [
+        len(json.loads(final.read_text())["segments"]),
+        len(songs.get("songs", [])) + len(songs.get("rejected", [])),
+        len(removed),
+    ]
     lanes += [json.loads((job_dir / f"09_subtitle_gen/{lang}.qc.json").read_text())["cues"] for lang in langs]
     drawn = [count for count in lanes if count]
     assert shown.bars[: len(drawn)] == drawn, (lanes, shown.bars)

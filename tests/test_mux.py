@@ -35,8 +35,17 @@ def test_plan_tracks_titles_and_tags():
     ]
 
 
-def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None,
-            title="", keep_original_default=False):
+def run_mux(
+    tmp_path,
+    film,
+    subtitles,
+    langs,
+    source="en",
+    default="first_target",
+    media_path=None,
+    title="",
+    keep_original_default=False,
+):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
     media["clip"] = {"start": 0.0, "end": None}
     import json
@@ -49,8 +58,12 @@ def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target
         input=SimpleNamespace(media=str(media_json), subtitles=[str(s) for s in subtitles]),
         output=SimpleNamespace(mkv=str(tmp_path / "out.mkv")),
         params=SimpleNamespace(
-            media=str(media_path or film), source_lang=source, langs=langs, default_language=default,
-            title=title, keep_original_default=keep_original_default,
+            media=str(media_path or film),
+            source_lang=source,
+            langs=langs,
+            default_language=default,
+            title=title,
+            keep_original_default=keep_original_default,
         ),
     )
     mux.run(ctx)
@@ -123,16 +136,42 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
 def film_with_default_subtitles(tmp_path, film, srt_path):
     """The film with its own English subtitle track, marked default and forced (as ripped DVDs carry)."""
     with_subs = tmp_path / "with_default_subs.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-i", str(srt_path), "-map", "0", "-map", "1",
-                    "-c", "copy", "-c:s", "srt", "-metadata", "title=Old rip title",
-                    "-disposition:s:0", "default+forced", str(with_subs)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(film),
+            "-i",
+            str(srt_path),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c",
+            "copy",
+            "-c:s",
+            "srt",
+            "-metadata",
+            "title=Old rip title",
+            "-disposition:s:0",
+            "default+forced",
+            str(with_subs),
+        ],
+        check=True,
+    )
     assert ffprobe_streams(with_subs)[2]["disposition"]["default"] == 1
     return with_subs
 
 
 def film_title(path) -> str:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     import json
 
     return json.loads(out)["format"]["tags"]["title"]
@@ -168,9 +207,13 @@ def test_empty_title_keeps_the_films_own(tmp_path, english_film):
 
 
 def test_original_dispositions_keep_at_most_one_default():
-    probe = {"streams": [{"codec_type": "video", "disposition": {"default": 1}},
-                         {"codec_type": "subtitle", "disposition": {"default": 1, "forced": 0}},
-                         {"codec_type": "subtitle", "disposition": {"default": 1, "hearing_impaired": 1}}]}
+    probe = {
+        "streams": [
+            {"codec_type": "video", "disposition": {"default": 1}},
+            {"codec_type": "subtitle", "disposition": {"default": 1, "forced": 0}},
+            {"codec_type": "subtitle", "disposition": {"default": 1, "hearing_impaired": 1}},
+        ]
+    }
     assert mux.original_dispositions(probe, keep_default=False) == ["0", "hearing_impaired"]
     assert mux.original_dispositions(probe, keep_default=True) == ["default", "hearing_impaired"]
 
@@ -189,12 +232,26 @@ def test_verify_reports_problems():
     }
     problems = mux.verify(probe, tracks)
     assert len(problems) == 3
-    two_defaults = {"format": {"tags": {"title": "A"}}, "streams": [
-        {"codec_type": "subtitle", "tags": {"language": "eng", "title": "English"}, "disposition": {"default": 1}},
-        {"codec_type": "subtitle", "tags": {"language": "eng", "title": "English"}, "disposition": {"default": 1}}]}
+    two_defaults = {
+        "format": {"tags": {"title": "A"}},
+        "streams": [
+            {
+                "codec_type": "subtitle",
+                "tags": {"language": "eng", "title": "English"},
+                "disposition": {"default": 1},
+            },
+            {
+                "codec_type": "subtitle",
+                "tags": {"language": "eng", "title": "English"},
+                "disposition": {"default": 1},
+            },
+        ],
+    }
     tracks = mux.plan_tracks([("en", "a.srt")], "en", "source")
     assert mux.verify(two_defaults, tracks, title="B") == [
-        "2 subtitle tracks are marked default", "film titled 'A', expected 'B'"]
+        "2 subtitle tracks are marked default",
+        "film titled 'A', expected 'B'",
+    ]
 
 
 def test_missing_film_fails(tmp_path, english_film):

@@ -30,8 +30,12 @@ def seg(sid: int, start: float, end: float, text: str, lyrics: bool = False) -> 
 
 
 def srt_of(cues: list[tuple[float, float, str]]) -> str:
-    return srt.compose([srt.Subtitle(index=i + 1, start=timedelta(seconds=a), end=timedelta(seconds=b), content=text)
-                        for i, (a, b, text) in enumerate(cues)])
+    return srt.compose(
+        [
+            srt.Subtitle(index=i + 1, start=timedelta(seconds=a), end=timedelta(seconds=b), content=text)
+            for i, (a, b, text) in enumerate(cues)
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------ pure core
@@ -58,32 +62,77 @@ def test_cue_rows_merged_held_broken_and_source():
     rows = review.cue_rows("hi", cues, qc, segments, source_cues=cues)
     first, second = rows
     assert (first["segments"], first["extended_s"], first["lines"], first["rules"]) == (2, 0.0, 2, [])
-    assert (second["segments"], second["extended_s"], second["rules"], second["reason"]) == (1, 0.5, ["cps"],
-                                                                                           "too fast")
+    assert (second["segments"], second["extended_s"], second["rules"], second["reason"]) == (
+        1,
+        0.5,
+        ["cps"],
+        "too fast",
+    )
     assert second["lyrics"] and second["longest_line"] == len("♪ Later ♪") and first["cps"] == 6.5
     assert first["source"] == "Hello. Again." and "source" not in review.cue_rows("en", cues, qc, segments)[0]
 
 
 def test_removed_songs_names_and_summary():
-    removed = review.removed_rows({"removed": [
-        {"id": 4, "start": 9.0, "end": 10.0, "text": "yes yes yes", "action": "trimmed", "kept_text": "yes",
-         "reasons": ["repetition_loop"], "details": {"repetition_loop": "x3"}},
-        {"id": 1, "start": 2.0, "end": 3.0, "text": "Thanks for watching!", "action": "dropped",
-         "reasons": ["boilerplate"]}]})
-    assert [(r["id"], r["action"], r["reasons"]) for r in removed] == [(1, "dropped", ["boilerplate"]),
-                                                                       (4, "trimmed", ["repetition_loop"])]
+    removed = review.removed_rows(
+        {
+            "removed": [
+                {
+                    "id": 4,
+                    "start": 9.0,
+                    "end": 10.0,
+                    "text": "yes yes yes",
+                    "action": "trimmed",
+                    "kept_text": "yes",
+                    "reasons": ["repetition_loop"],
+                    "details": {"repetition_loop": "x3"},
+                },
+                {
+                    "id": 1,
+                    "start": 2.0,
+                    "end": 3.0,
+                    "text": "Thanks for watching!",
+                    "action": "dropped",
+                    "reasons": ["boilerplate"],
+                },
+            ]
+        }
+    )
+    assert [(r["id"], r["action"], r["reasons"]) for r in removed] == [
+        (1, "dropped", ["boilerplate"]),
+        (4, "trimmed", ["repetition_loop"]),
+    ]
     assert removed[1]["details"] == "repetition_loop: x3" and removed[1]["kept_text"] == "yes"
-    songs = review.song_rows({"songs": [{"start": 10, "end": 50, "confidence": 0.8, "cues_fired": ["a"],
-                                         "segment_ids": [3, 4]}],
-                              "rejected": [{"start": 60, "end": 70, "rejected_because": "instrumental"}]})
-    assert [(s["accepted"], s["sung_lines"], s["why"]) for s in songs] == [(True, 2, ""),
-                                                                          (False, 0, "instrumental")]
-    names = review.name_rows({"names": [{"canonical": "Priya", "forms": ["Priya", "Pria"], "label": "PERSON",
-                                         "count": 3, "sources": ["gazetteer"]}]})
-    assert names == [{"canonical": "Priya", "heard_as": "Pria", "label": "PERSON", "count": 3,
-                      "sources": "gazetteer"}]
-    summary = review.summary_rows({"en": {"cues": 8, "conforming": 6, "rules": {"max_cps": 20},
-                                          "violations": {"cps": 2}}})[0]
+    songs = review.song_rows(
+        {
+            "songs": [
+                {"start": 10, "end": 50, "confidence": 0.8, "cues_fired": ["a"], "segment_ids": [3, 4]}
+            ],
+            "rejected": [{"start": 60, "end": 70, "rejected_because": "instrumental"}],
+        }
+    )
+    assert [(s["accepted"], s["sung_lines"], s["why"]) for s in songs] == [
+        (True, 2, ""),
+        (False, 0, "instrumental"),
+    ]
+    names = review.name_rows(
+        {
+            "names": [
+                {
+                    "canonical": "Priya",
+                    "forms": ["Priya", "Pria"],
+                    "label": "PERSON",
+                    "count": 3,
+                    "sources": ["gazetteer"],
+                }
+            ]
+        }
+    )
+    assert names == [
+        {"canonical": "Priya", "heard_as": "Pria", "label": "PERSON", "count": 3, "sources": "gazetteer"}
+    ]
+    summary = review.summary_rows(
+        {"en": {"cues": 8, "conforming": 6, "rules": {"max_cps": 20}, "violations": {"cps": 2}}}
+    )[0]
     assert (summary["percent"], summary["violations"]["cps"], summary["violations"]["gap"]) == ("75.0", 2, 0)
 
 
@@ -93,50 +142,139 @@ def test_removed_songs_names_and_summary():
 def fabricated_job(root: Path) -> tuple[StageContext, Path]:
     """A job folder laid out as the stages write it: two languages, a rule broken, removals, a song."""
     job = root / "jobs" / "j1"
-    for sub in ("01_demux", "05_ner", "06_lyrics_detection", "07_hallucination_removal", "08_translation",
-                "09_subtitle_gen", "10_mux", "review"):
+    for sub in (
+        "01_demux",
+        "05_ner",
+        "06_lyrics_detection",
+        "07_hallucination_removal",
+        "08_translation",
+        "09_subtitle_gen",
+        "10_mux",
+        "review",
+    ):
         (job / sub).mkdir(parents=True)
     tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(30 * RATE) / RATE)
     soundfile.write(str(job / "01_demux/audio.wav"), tone.astype(np.float32), RATE)
     (job / "10_mux/out.mkv").write_bytes(b"")
-    source = [seg(0, 1.0, 3.0, "Hello & welcome <home>."), seg(1, 3.2, 4.0, "Come in."),
-              seg(2, 10.0, 14.0, "la la la", lyrics=True), seg(3, 20.0, 22.0, "Good night.")]
+    source = [
+        seg(0, 1.0, 3.0, "Hello & welcome <home>."),
+        seg(1, 3.2, 4.0, "Come in."),
+        seg(2, 10.0, 14.0, "la la la", lyrics=True),
+        seg(3, 20.0, 22.0, "Good night."),
+    ]
     final = job / "07_hallucination_removal/segments.json"
-    segments_io.save(final, segments_io.new_document("j1", "en", "07_hallucination_removal", source, duration=30.0))
+    segments_io.save(
+        final, segments_io.new_document("j1", "en", "07_hallucination_removal", source, duration=30.0)
+    )
     target = [dict(s, text=f"[hi] {s['text']}") for s in source]
     hi_segments = job / "08_translation/hi.segments.json"
-    segments_io.save(hi_segments, segments_io.new_document("j1", "hi", "08_translation", target, duration=30.0))
-    en = [(1.0, 4.0, "Hello & welcome <home>.\nCome in."), (10.0, 14.0, "<i>♪ la la la ♪</i>"),
-          (20.0, 22.5, "Good night.")]
+    segments_io.save(
+        hi_segments, segments_io.new_document("j1", "hi", "08_translation", target, duration=30.0)
+    )
+    en = [
+        (1.0, 4.0, "Hello & welcome <home>.\nCome in."),
+        (10.0, 14.0, "<i>♪ la la la ♪</i>"),
+        (20.0, 22.5, "Good night."),
+    ]
     hi = [(1.0, 3.0, "[hi] Hello & welcome."), (3.2, 4.0, "[hi] Come in."), (20.0, 22.0, "[hi] Good night.")]
-    for lang, cues, broken in (("en", en, [{"index": 1, "rules": ["cps"], "reason": "reading speed 25.0 cps"}]),
-                               ("hi", hi, [])):
+    for lang, cues, broken in (
+        ("en", en, [{"index": 1, "rules": ["cps"], "reason": "reading speed 25.0 cps"}]),
+        ("hi", hi, []),
+    ):
         (job / f"09_subtitle_gen/{lang}.srt").write_text(srt_of(cues), encoding="utf-8")
         (job / f"09_subtitle_gen/{lang}.vtt").write_text("WEBVTT\n", encoding="utf-8")
-        (job / f"09_subtitle_gen/{lang}.qc.json").write_text(json.dumps({
-            "cues": len(cues), "conforming": len(cues) - len(broken), "nonconforming": broken,
-            "violations": {**dict.fromkeys(review.RULE_NAMES, 0), "cps": len(broken)}, "rules": {"max_cps": 20},
-            "cps": [25.0, 5.0, 6.0], "merged_cues": 1 if lang == "en" else 0, "lyrics_cues": int(lang == "en")}))
-    (job / "07_hallucination_removal/removed.json").write_text(json.dumps({"removed": [
-        {"id": 9, "start": 25.0, "end": 28.0, "text": "Thanks for watching!", "action": "dropped",
-         "reasons": ["boilerplate"], "details": {}},
-        {"id": 3, "start": 20.0, "end": 22.0, "text": "Good night. Subscribe!", "action": "trimmed",
-         "kept_text": "Good night.", "reasons": ["boilerplate"], "details": {}}]}))
-    (job / "06_lyrics_detection/songs.json").write_text(json.dumps({"songs": [
-        {"start": 9.5, "end": 14.5, "confidence": 0.9, "cues_fired": ["beat_regularity"], "segment_ids": [2]}],
-        "rejected": []}))
-    (job / "05_ner/entities.json").write_text(json.dumps({"names": [
-        {"canonical": "Priya", "forms": ["Pria"], "label": "PERSON", "count": 1, "sources": ["gazetteer"]}]}))
+        (job / f"09_subtitle_gen/{lang}.qc.json").write_text(
+            json.dumps(
+                {
+                    "cues": len(cues),
+                    "conforming": len(cues) - len(broken),
+                    "nonconforming": broken,
+                    "violations": {**dict.fromkeys(review.RULE_NAMES, 0), "cps": len(broken)},
+                    "rules": {"max_cps": 20},
+                    "cps": [25.0, 5.0, 6.0],
+                    "merged_cues": 1 if lang == "en" else 0,
+                    "lyrics_cues": int(lang == "en"),
+                }
+            )
+        )
+    (job / "07_hallucination_removal/removed.json").write_text(
+        json.dumps(
+            {
+                "removed": [
+                    {
+                        "id": 9,
+                        "start": 25.0,
+                        "end": 28.0,
+                        "text": "Thanks for watching!",
+                        "action": "dropped",
+                        "reasons": ["boilerplate"],
+                        "details": {},
+                    },
+                    {
+                        "id": 3,
+                        "start": 20.0,
+                        "end": 22.0,
+                        "text": "Good night. Subscribe!",
+                        "action": "trimmed",
+                        "kept_text": "Good night.",
+                        "reasons": ["boilerplate"],
+                        "details": {},
+                    },
+                ]
+            }
+        )
+    )
+    (job / "06_lyrics_detection/songs.json").write_text(
+        json.dumps(
+            {
+                "songs": [
+                    {
+                        "start": 9.5,
+                        "end": 14.5,
+                        "confidence": 0.9,
+                        "cues_fired": ["beat_regularity"],
+                        "segment_ids": [2],
+                    }
+                ],
+                "rejected": [],
+            }
+        )
+    )
+    (job / "05_ner/entities.json").write_text(
+        json.dumps(
+            {
+                "names": [
+                    {
+                        "canonical": "Priya",
+                        "forms": ["Pria"],
+                        "label": "PERSON",
+                        "count": 1,
+                        "sources": ["gazetteer"],
+                    }
+                ]
+            }
+        )
+    )
     sub = job / "09_subtitle_gen"
     inputs = SimpleNamespace(
-        mkv=str(job / "10_mux/out.mkv"), audio=str(job / "01_demux/audio.wav"), segments=str(final),
-        track_segments=[str(final), str(hi_segments)], srt=[str(sub / "en.srt"), str(sub / "hi.srt")],
-        vtt=[str(sub / "en.vtt"), str(sub / "hi.vtt")], qc=[str(sub / "en.qc.json"), str(sub / "hi.qc.json")],
-        songs=[str(job / "06_lyrics_detection/songs.json")], removed=str(job / "07_hallucination_removal/removed.json"),
-        entities=[str(job / "05_ner/entities.json")])
-    ctx = StageContext(stage="review", job="j1", input=inputs,
-                       output=SimpleNamespace(html=str(job / "review/review.html")),
-                       params=SimpleNamespace(langs=["en", "hi"], source_lang="en", title="A <Test> Film"))
+        mkv=str(job / "10_mux/out.mkv"),
+        audio=str(job / "01_demux/audio.wav"),
+        segments=str(final),
+        track_segments=[str(final), str(hi_segments)],
+        srt=[str(sub / "en.srt"), str(sub / "hi.srt")],
+        vtt=[str(sub / "en.vtt"), str(sub / "hi.vtt")],
+        qc=[str(sub / "en.qc.json"), str(sub / "hi.qc.json")],
+        songs=[str(job / "06_lyrics_detection/songs.json")],
+        removed=str(job / "07_hallucination_removal/removed.json"),
+        entities=[str(job / "05_ner/entities.json")],
+    )
+    ctx = StageContext(
+        stage="review",
+        job="j1",
+        input=inputs,
+        output=SimpleNamespace(html=str(job / "review/review.html")),
+        params=SimpleNamespace(langs=["en", "hi"], source_lang="en", title="A <Test> Film"),
+    )
     return ctx, job
 
 
@@ -145,14 +283,29 @@ def test_page_holds_every_cue_removal_song_and_name(tmp_path):
     review.run(ctx)
     page = Path(ctx.output.html).read_text(encoding="utf-8")
     shown = parse(page)
-    cues = [(r["data-lang"], int(r["data-index"]), float(r["data-start"])) for r in shown.rows if r["data-kind"] == "cue"]
-    assert cues == [("en", 1, 1.0), ("en", 2, 10.0), ("en", 3, 20.0), ("hi", 1, 1.0), ("hi", 2, 3.2), ("hi", 3, 20.0)]
-    texts = dict(zip([(r["data-kind"], r.get("data-start")) for r in shown.rows], shown.row_text, strict=False))
+    cues = [
+        (r["data-lang"], int(r["data-index"]), float(r["data-start"]))
+        for r in shown.rows
+        if r["data-kind"] == "cue"
+    ]
+    assert cues == [
+        ("en", 1, 1.0),
+        ("en", 2, 10.0),
+        ("en", 3, 20.0),
+        ("hi", 1, 1.0),
+        ("hi", 2, 3.2),
+        ("hi", 3, 20.0),
+    ]
+    texts = dict(
+        zip([(r["data-kind"], r.get("data-start")) for r in shown.rows], shown.row_text, strict=False)
+    )
     # the source text stands beside the translation; text is escaped, not markup
     assert "[hi] Hello & welcome. Hello & welcome <home>. Come in." in shown.row_text[3]
     assert "&lt;home&gt;" in page and "A &lt;Test&gt; Film" in page
     assert [r["data-start"] for r in shown.rows if r["data-kind"] == "removed"] == ["20.0", "25.0"]
-    assert "Thanks for watching!" in texts[("removed", "25.0")] and "boilerplate" in texts[("removed", "25.0")]
+    assert (
+        "Thanks for watching!" in texts[("removed", "25.0")] and "boilerplate" in texts[("removed", "25.0")]
+    )
     assert [r["data-kind"] for r in shown.rows].count("song") == 1
     assert "Priya Pria PERSON" in shown.row_text[-1]
     assert shown.summary["en"]["violations.cps"] == "1" and shown.summary["hi"]["cues"] == "3"
@@ -177,12 +330,16 @@ def test_page_in_chromium(tmp_path):
 
 @pytest.mark.slow
 def test_review_page_of_a_real_job_beside_out_mkv(tmp_path, english_film):
-    """The default target builds the page; Chromium shows every cue and removal of the job and its qc numbers."""
+    """The default target builds the page; Chromium shows every cue and removal of the job, and its qc
+    numbers."""
     chromium_or_skip()
     film, _ = english_film
     stages = {**NO_OPTIONAL_STAGES, "glossary": True, "ner": True, "lyrics": True, "hallucination": True}
-    workdir = write_workdir(tmp_path / "work", [{"job": "film1", "media": str(film), "source_lang": "en",
-                                                 "title": "River"}], {"stages": stages})
+    workdir = write_workdir(
+        tmp_path / "work",
+        [{"job": "film1", "media": str(film), "source_lang": "en", "title": "River"}],
+        {"stages": stages},
+    )
     run_snakemake(workdir)
     job = workdir / "jobs/film1"
     page = job / "review/review.html"

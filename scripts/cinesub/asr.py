@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import CinesubError
+from .progress import Progress, clock_text
 from .segments import new_document, save
 
 STAGE = "04_asr"
@@ -333,7 +333,8 @@ class FasterWhisperEngine:
     def transcribe(self, audio: np.ndarray) -> list[dict]:
         if self.batched is None:
             raw, _ = self.model.transcribe(audio, **self.options)
-            return [_segment_dict(seg) for seg in raw]
+            # lazily: each segment reaches the caller (and the progress report) as soon as it is decoded
+            return (_segment_dict(seg) for seg in raw)
         return self._transcribe_batched(audio)
 
     def _transcribe_batched(self, audio: np.ndarray) -> list[dict]:
@@ -532,18 +533,24 @@ def transcribe_file(
     return segments
 
 
-class ProgressLog:
-    """Logs percent of audio done at most every ``step`` percent."""
+class ProgressLog(Progress):
+    """Percent of the audio transcribed, fed per segment: log and console lines with the audio
+    position, elapsed time and an ETA (see :mod:`cinesub.progress`)."""
 
-    def __init__(self, logger: logging.Logger, step: float = 5.0):
-        self.logger, self.step, self.next_mark, self.started = logger, step, 0.0, time.monotonic()
+    def __init__(self, logger: logging.Logger, label: str = STAGE, audio_path: str | None = None, **kwargs):
+        super().__init__(logger, label, **kwargs)
+        if audio_path:
+            import soundfile
 
-    def __call__(self, percent: float) -> None:
-        if percent >= self.next_mark:
-            self.logger.info(
-                "ASR progress %5.1f%% (%.1f s elapsed)", percent, time.monotonic() - self.started
-            )
-            self.next_mark = (percent // self.step + 1) * self.step
+            self.duration_s = soundfile.info(audio_path).duration
+        else:
+            self.duration_s = None
+
+    def __call__(self, percent: float, detail: str = "") -> None:
+        if self.duration_s and not detail:
+            position = clock_text(percent * self.duration_s / 100.0)
+            detail = f"{position} of {clock_text(self.duration_s)} audio"
+        super().__call__(percent, detail)
 
 
 def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
@@ -587,7 +594,12 @@ def run(ctx) -> None:
     def transcribe() -> dict:
         engine = load_engine(settings, language, prompt)
         segments = transcribe_file(
-            ctx.input.audio, settings, language, prompt, engine=engine, progress=ProgressLog(ctx.log)
+            ctx.input.audio,
+            settings,
+            language,
+            prompt,
+            engine=engine,
+            progress=ProgressLog(ctx.log, f"job {ctx.job}: {STAGE}", ctx.input.audio),
         )
         # the engine may decline the prompt (use_glossary_prompt: auto)
         return {

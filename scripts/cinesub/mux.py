@@ -59,14 +59,17 @@ def plan_tracks(
 
 
 def original_dispositions(film_probe: dict, keep_default: bool) -> list[str]:
-    """ffmpeg ``-disposition`` values for the film's own subtitle tracks, in order: their flags as they
-    were (forced, hearing_impaired, ...), less ``default`` unless ``keep_default``; at most one stays default."""
+    """ffmpeg ``-disposition`` values for the film's own subtitle tracks, in order: their flags as
+    they were (forced, hearing_impaired, ...), less ``default`` unless ``keep_default``; at most one
+    stays default."""
     values = []
     default_kept = False
     for stream in film_probe.get("streams", []):
         if stream.get("codec_type") != "subtitle":
             continue
-        flags = [name for name, on in (stream.get("disposition") or {}).items() if on and name in DISPOSITIONS]
+        flags = [
+            name for name, on in (stream.get("disposition") or {}).items() if on and name in DISPOSITIONS
+        ]
         if "default" in flags and (not keep_default or default_kept):
             flags.remove("default")
         default_kept = default_kept or "default" in flags
@@ -146,7 +149,9 @@ def verify(probe: dict, tracks: list[dict], title: str = "") -> list[str]:
     defaults = sum(bool((s.get("disposition") or {}).get("default")) for s in subs)
     if defaults > 1:
         problems.append(f"{defaults} subtitle tracks are marked default")
-    film_title = {k.lower(): v for k, v in ((probe.get("format") or {}).get("tags") or {}).items()}.get("title")
+    film_title = {k.lower(): v for k, v in ((probe.get("format") or {}).get("tags") or {}).items()}.get(
+        "title"
+    )
     if title and film_title != title:
         problems.append(f"film titled {film_title!r}, expected {title!r}")
     ours = subs[len(subs) - len(tracks) :] if len(subs) >= len(tracks) else []

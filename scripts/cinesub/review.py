@@ -48,8 +48,15 @@ RULE_NAMES = {
     "gap": "gap to next cue too small",
     "overlap": "overlaps next cue",
 }
-LANE_COLOURS = {"speech": "#4c78a8", "songs": "#8e6bbf", "dropped": "#d62728", "trimmed": "#ff9f1c",
-                "cue": "#59a14f", "cue_broken": "#e15759", "cue_lyrics": "#b07aa1"}
+LANE_COLOURS = {
+    "speech": "#4c78a8",
+    "songs": "#8e6bbf",
+    "dropped": "#d62728",
+    "trimmed": "#ff9f1c",
+    "cue": "#59a14f",
+    "cue_broken": "#e15759",
+    "cue_lyrics": "#b07aa1",
+}
 
 
 # ------------------------------------------------------------------------------------------ pure core
@@ -84,16 +91,28 @@ def timecode(seconds: float) -> str:
 
 def parse_cues(srt_text: str) -> list[dict]:
     """Every cue of an SRT file: 1-based index as numbered in the file, times, lines (markup kept)."""
-    return [{"index": cue.index, "start": cue.start.total_seconds(), "end": cue.end.total_seconds(),
-             "lines": cue.content.splitlines()} for cue in srt.parse(srt_text)]
+    return [
+        {
+            "index": cue.index,
+            "start": cue.start.total_seconds(),
+            "end": cue.end.total_seconds(),
+            "lines": cue.content.splitlines(),
+        }
+        for cue in srt.parse(srt_text)
+    ]
 
 
 def _overlapping(segments: Sequence[dict], start: float, end: float) -> list[dict]:
     return [seg for seg in segments if seg["start"] < end and seg["end"] > start]
 
 
-def cue_rows(lang: str, cues: Sequence[dict], qc: dict, segments: Sequence[dict],
-             source_cues: Sequence[dict] | None = None) -> list[dict]:
+def cue_rows(
+    lang: str,
+    cues: Sequence[dict],
+    qc: dict,
+    segments: Sequence[dict],
+    source_cues: Sequence[dict] | None = None,
+) -> list[dict]:
     """One table row per cue: times, text, cps (from qc.json), lines, broken rules and their reason,
     how many segments it was made of, how long it was held after its speech, the source text beside
     a translated cue."""
@@ -106,16 +125,25 @@ def cue_rows(lang: str, cues: Sequence[dict], qc: dict, segments: Sequence[dict]
         entry = broken.get(cue["index"], {})
         text = "\n".join(cue["lines"])
         row = {
-            "lang": lang, "index": cue["index"], "start": cue["start"], "end": cue["end"],
-            "duration": round(cue["end"] - cue["start"], 3), "text": text,
-            "lines": len(cue["lines"]), "longest_line": max((len(_plain(line)) for line in cue["lines"]), default=0),
+            "lang": lang,
+            "index": cue["index"],
+            "start": cue["start"],
+            "end": cue["end"],
+            "duration": round(cue["end"] - cue["start"], 3),
+            "text": text,
+            "lines": len(cue["lines"]),
+            "longest_line": max((len(_plain(line)) for line in cue["lines"]), default=0),
             "cps": cps[position] if position < len(cps) else None,
-            "rules": list(entry.get("rules", [])), "reason": entry.get("reason", ""),
-            "segments": len(spoken), "extended_s": round(max(0.0, cue["end"] - speech_end), 3),
+            "rules": list(entry.get("rules", [])),
+            "reason": entry.get("reason", ""),
+            "segments": len(spoken),
+            "extended_s": round(max(0.0, cue["end"] - speech_end), 3),
             "lyrics": "♪" in text or "<i>" in text,
         }
         if source_cues is not None:
-            row["source"] = "\n".join(" ".join(c["lines"]) for c in _overlapping(source_cues, cue["start"], cue["end"]))
+            row["source"] = "\n".join(
+                " ".join(c["lines"]) for c in _overlapping(source_cues, cue["start"], cue["end"])
+            )
         rows.append(row)
     return rows
 
@@ -132,13 +160,20 @@ def removed_rows(removed_report: dict | None) -> list[dict]:
     for entry in (removed_report or {}).get("removed", []):
         reasons = entry.get("reasons") or ([entry["reason"]] if entry.get("reason") else [])
         details = entry.get("details") or {}
-        rows.append({
-            "id": entry.get("id"), "start": float(entry["start"]), "end": float(entry["end"]),
-            "action": entry.get("action", "dropped"), "text": entry.get("text", ""),
-            "kept_text": entry.get("kept_text", ""), "reasons": list(reasons),
-            "details": "; ".join(f"{k}: {v}" for k, v in details.items()) if isinstance(details, dict)
-            else str(details),
-        })
+        rows.append(
+            {
+                "id": entry.get("id"),
+                "start": float(entry["start"]),
+                "end": float(entry["end"]),
+                "action": entry.get("action", "dropped"),
+                "text": entry.get("text", ""),
+                "kept_text": entry.get("kept_text", ""),
+                "reasons": list(reasons),
+                "details": "; ".join(f"{k}: {v}" for k, v in details.items())
+                if isinstance(details, dict)
+                else str(details),
+            }
+        )
     return sorted(rows, key=lambda row: (row["start"], row["end"]))
 
 
@@ -146,11 +181,20 @@ def song_rows(songs_report: dict | None) -> list[dict]:
     """Songs 06 accepted, then the candidates it rejected (with why)."""
     report = songs_report or {}
     rows = []
-    for song, accepted in [(s, True) for s in report.get("songs", [])] + [(s, False) for s in report.get("rejected", [])]:
-        rows.append({"start": float(song["start"]), "end": float(song["end"]), "accepted": accepted,
-                     "confidence": song.get("confidence"), "cues_fired": ", ".join(song.get("cues_fired", [])),
-                     "sung_lines": len(song.get("segment_ids", [])),
-                     "why": "" if accepted else song.get("rejected_because", "")})
+    for song, accepted in [(s, True) for s in report.get("songs", [])] + [
+        (s, False) for s in report.get("rejected", [])
+    ]:
+        rows.append(
+            {
+                "start": float(song["start"]),
+                "end": float(song["end"]),
+                "accepted": accepted,
+                "confidence": song.get("confidence"),
+                "cues_fired": ", ".join(song.get("cues_fired", [])),
+                "sung_lines": len(song.get("segment_ids", [])),
+                "why": "" if accepted else song.get("rejected_because", ""),
+            }
+        )
     return rows
 
 
@@ -160,8 +204,15 @@ def name_rows(entities: dict | None) -> list[dict]:
     for name in (entities or {}).get("names", []):
         canonical = name.get("canonical", "")
         heard = [form for form in name.get("forms", []) if form != canonical]
-        rows.append({"canonical": canonical, "heard_as": ", ".join(heard), "label": name.get("label", ""),
-                     "count": name.get("count", 0), "sources": ", ".join(name.get("sources", []))})
+        rows.append(
+            {
+                "canonical": canonical,
+                "heard_as": ", ".join(heard),
+                "label": name.get("label", ""),
+                "count": name.get("count", 0),
+                "sources": ", ".join(name.get("sources", [])),
+            }
+        )
     return rows
 
 
@@ -171,11 +222,19 @@ def summary_rows(qcs: dict[str, dict]) -> list[dict]:
     for lang, qc in qcs.items():
         cues = int(qc.get("cues", 0))
         conforming = int(qc.get("conforming", cues))
-        rows.append({"lang": lang, "name": _language_name(lang), "cues": cues, "conforming": conforming,
-                     "percent": f"{100.0 * conforming / cues:.1f}" if cues else "100.0",
-                     "max_cps": (qc.get("rules") or {}).get("max_cps"),
-                     "merged": int(qc.get("merged_cues", 0)), "lyrics": int(qc.get("lyrics_cues", 0)),
-                     "violations": {rule: int((qc.get("violations") or {}).get(rule, 0)) for rule in RULE_NAMES}})
+        rows.append(
+            {
+                "lang": lang,
+                "name": _language_name(lang),
+                "cues": cues,
+                "conforming": conforming,
+                "percent": f"{100.0 * conforming / cues:.1f}" if cues else "100.0",
+                "max_cps": (qc.get("rules") or {}).get("max_cps"),
+                "merged": int(qc.get("merged_cues", 0)),
+                "lyrics": int(qc.get("lyrics_cues", 0)),
+                "violations": {rule: int((qc.get("violations") or {}).get(rule, 0)) for rule in RULE_NAMES},
+            }
+        )
     return rows
 
 
@@ -186,20 +245,41 @@ def _language_name(lang: str) -> str:
         return lang
 
 
-def _bar_trace(go: Any, lane: str, spans: Sequence[tuple[float, float]], hover: Sequence[str],
-               ids: Sequence[str], colours: Sequence[str] | str, epoch: Any) -> Any:
+def _bar_trace(
+    go: Any,
+    lane: str,
+    spans: Sequence[tuple[float, float]],
+    hover: Sequence[str],
+    ids: Sequence[str],
+    colours: Sequence[str] | str,
+    epoch: Any,
+) -> Any:
     import pandas as pd
 
     starts = [epoch + pd.Timedelta(seconds=start) for start, _ in spans]
     return go.Bar(
-        y=[lane] * len(spans), base=starts, x=[max(end - start, 0.02) * 1000 for start, end in spans],
-        orientation="h", marker={"color": colours, "line": {"width": 0}}, hovertext=list(hover),
-        hoverinfo="text", customdata=list(ids), name=lane, showlegend=False, width=0.8,
+        y=[lane] * len(spans),
+        base=starts,
+        x=[max(end - start, 0.02) * 1000 for start, end in spans],
+        orientation="h",
+        marker={"color": colours, "line": {"width": 0}},
+        hovertext=list(hover),
+        hoverinfo="text",
+        customdata=list(ids),
+        name=lane,
+        showlegend=False,
+        width=0.8,
     )
 
 
-def timeline_figure(duration: float, loudness: tuple[list[float], list[float]], speech: Sequence[dict],
-                    songs: Sequence[dict], removed: Sequence[dict], cues: dict[str, list[dict]]) -> Any:
+def timeline_figure(
+    duration: float,
+    loudness: tuple[list[float], list[float]],
+    speech: Sequence[dict],
+    songs: Sequence[dict],
+    removed: Sequence[dict],
+    cues: dict[str, list[dict]],
+) -> Any:
     """Loudness over time above one lane per kind of span, on one zoomable time axis (h:mm:ss)."""
     import pandas as pd
     import plotly.graph_objects as go
@@ -208,45 +288,111 @@ def timeline_figure(duration: float, loudness: tuple[list[float], list[float]], 
     epoch = pd.Timestamp(0)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.28, 0.72], vertical_spacing=0.02)
     times, levels = loudness
-    fig.add_trace(go.Scatter(
-        x=[epoch + pd.Timedelta(seconds=t) for t in times], y=[level - FLOOR_DB for level in levels],
-        mode="lines", line={"width": 1, "color": "#7f7f7f"}, fill="tozeroy", name="loudness",
-        hovertemplate="%{x|%H:%M:%S.%L}<br>%{customdata} dBFS<extra></extra>", customdata=levels,
-        showlegend=False), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=[epoch + pd.Timedelta(seconds=t) for t in times],
+            y=[level - FLOOR_DB for level in levels],
+            mode="lines",
+            line={"width": 1, "color": "#7f7f7f"},
+            fill="tozeroy",
+            name="loudness",
+            hovertemplate="%{x|%H:%M:%S.%L}<br>%{customdata} dBFS<extra></extra>",
+            customdata=levels,
+            showlegend=False,
+        ),
+        row=1,
+        col=1,
+    )
     lanes: list[Any] = []
-    lanes.append(_bar_trace(go, "speech", [(s["start"], s["end"]) for s in speech],
-                            [f"{timecode(s['start'])} segment {s['id']}: {html.escape(s['text'])}" for s in speech],
-                            [""] * len(speech), LANE_COLOURS["speech"], epoch))
-    lanes.append(_bar_trace(go, "songs", [(s["start"], s["end"]) for s in songs],
-                            [f"{timecode(s['start'])}–{timecode(s['end'])} song" + ("" if s["accepted"] else
-                             f" candidate rejected: {s['why']}") for s in songs],
-                            [f"song-{i}" for i in range(len(songs))],
-                            [LANE_COLOURS["songs"] if s["accepted"] else "#cccccc" for s in songs], epoch))
-    lanes.append(_bar_trace(go, "removed", [(r["start"], r["end"]) for r in removed],
-                            [f"{timecode(r['start'])} {r['action']} ({', '.join(r['reasons'])}): "
-                             f"{html.escape(r['text'])}" for r in removed],
-                            [f"removed-{i}" for i in range(len(removed))],
-                            [LANE_COLOURS.get(r["action"], LANE_COLOURS["dropped"]) for r in removed], epoch))
+    lanes.append(
+        _bar_trace(
+            go,
+            "speech",
+            [(s["start"], s["end"]) for s in speech],
+            [f"{timecode(s['start'])} segment {s['id']}: {html.escape(s['text'])}" for s in speech],
+            [""] * len(speech),
+            LANE_COLOURS["speech"],
+            epoch,
+        )
+    )
+    lanes.append(
+        _bar_trace(
+            go,
+            "songs",
+            [(s["start"], s["end"]) for s in songs],
+            [
+                f"{timecode(s['start'])}–{timecode(s['end'])} song"
+                + ("" if s["accepted"] else f" candidate rejected: {s['why']}")
+                for s in songs
+            ],
+            [f"song-{i}" for i in range(len(songs))],
+            [LANE_COLOURS["songs"] if s["accepted"] else "#cccccc" for s in songs],
+            epoch,
+        )
+    )
+    lanes.append(
+        _bar_trace(
+            go,
+            "removed",
+            [(r["start"], r["end"]) for r in removed],
+            [
+                f"{timecode(r['start'])} {r['action']} ({', '.join(r['reasons'])}): {html.escape(r['text'])}"
+                for r in removed
+            ],
+            [f"removed-{i}" for i in range(len(removed))],
+            [LANE_COLOURS.get(r["action"], LANE_COLOURS["dropped"]) for r in removed],
+            epoch,
+        )
+    )
     for lang, rows in cues.items():
-        lanes.append(_bar_trace(
-            go, f"cues {lang}", [(r["start"], r["end"]) for r in rows],
-            [f"{timecode(r['start'])} #{r['index']} {r['cps'] or 0:.1f} cps"
-             + (f" — {', '.join(RULE_NAMES[x] for x in r['rules'] if x in RULE_NAMES)}" if r["rules"] else "")
-             + "<br>" + html.escape(r["text"]).replace("\n", "<br>") for r in rows],
-            [f"cue-{lang}-{r['index']}" for r in rows],
-            [LANE_COLOURS["cue_broken"] if r["rules"] else LANE_COLOURS["cue_lyrics"] if r["lyrics"]
-             else LANE_COLOURS["cue"] for r in rows], epoch))
+        lanes.append(
+            _bar_trace(
+                go,
+                f"cues {lang}",
+                [(r["start"], r["end"]) for r in rows],
+                [
+                    f"{timecode(r['start'])} #{r['index']} {r['cps'] or 0:.1f} cps"
+                    + (
+                        f" — {', '.join(RULE_NAMES[x] for x in r['rules'] if x in RULE_NAMES)}"
+                        if r["rules"]
+                        else ""
+                    )
+                    + "<br>"
+                    + html.escape(r["text"]).replace("\n", "<br>")
+                    for r in rows
+                ],
+                [f"cue-{lang}-{r['index']}" for r in rows],
+                [
+                    LANE_COLOURS["cue_broken"]
+                    if r["rules"]
+                    else LANE_COLOURS["cue_lyrics"]
+                    if r["lyrics"]
+                    else LANE_COLOURS["cue"]
+                    for r in rows
+                ],
+                epoch,
+            )
+        )
     for trace in lanes:
         fig.add_trace(trace, row=2, col=1)
     order = ["speech", "songs", "removed", *[f"cues {lang}" for lang in cues]]
     end = max(duration, 1.0)
-    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), fixedrange=True, row=2, col=1)
+    fig.update_yaxes(
+        categoryorder="array", categoryarray=list(reversed(order)), fixedrange=True, row=2, col=1
+    )
     fig.update_yaxes(title_text="dB over −60", fixedrange=True, range=[0, -FLOOR_DB], row=1, col=1)
-    fig.update_xaxes(type="date", tickformat="%H:%M:%S", range=[epoch, epoch + pd.Timedelta(seconds=end)],
-                     showgrid=True)
+    fig.update_xaxes(
+        type="date", tickformat="%H:%M:%S", range=[epoch, epoch + pd.Timedelta(seconds=end)], showgrid=True
+    )
     fig.update_xaxes(rangeslider={"visible": True, "thickness": 0.06}, row=2, col=1)
-    fig.update_layout(height=260 + 34 * len(order), margin={"l": 70, "r": 20, "t": 10, "b": 10},
-                      bargap=0.1, hovermode="closest", dragmode="zoom", plot_bgcolor="white")
+    fig.update_layout(
+        height=260 + 34 * len(order),
+        margin={"l": 70, "r": 20, "t": 10, "b": 10},
+        bargap=0.1,
+        hovermode="closest",
+        dragmode="zoom",
+        plot_bgcolor="white",
+    )
     return fig
 
 
@@ -254,16 +400,22 @@ def render_page(context: dict) -> str:
     """The page from its Jinja2 template; ``context`` is what :func:`run` gathers."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
     env.filters["timecode"] = timecode
     return env.get_template(TEMPLATE.name).render(**context, rule_names=RULE_NAMES)
 
 
 def figure_html(fig: Any) -> str:
     """The figure as a <div> with plotly.js inlined: the page needs no network."""
-    return fig.to_html(full_html=False, include_plotlyjs=True, div_id="timeline",
-                       config={"scrollZoom": True, "displaylogo": False, "responsive": True})
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=True,
+        div_id="timeline",
+        config={"scrollZoom": True, "displaylogo": False, "responsive": True},
+    )
 
 
 # ---------------------------------------------------------------------------------------- stage edge
@@ -275,7 +427,9 @@ def read_loudness(audio_path: str) -> tuple[list[float], list[float]]:
     info = soundfile.info(audio_path)
     hop = max(1, int(loudness_step(info.duration) * info.samplerate))
     blocks = soundfile.blocks(audio_path, blocksize=hop, dtype="float32", always_2d=False)
-    return loudness_curve((b.mean(axis=1) if b.ndim > 1 else b for b in blocks), info.samplerate, hop / info.samplerate)
+    return loudness_curve(
+        (b.mean(axis=1) if b.ndim > 1 else b for b in blocks), info.samplerate, hop / info.samplerate
+    )
 
 
 def _optional(files: Any, name: str) -> str | None:
@@ -296,18 +450,28 @@ def run(ctx: Any) -> None:
     langs = list(ctx.params.langs)
     source = str(ctx.params.source_lang)
     final = segments_io.load(ctx.input.segments)
-    songs_path, removed_path, entities_path = (_optional(ctx.input, n) for n in ("songs", "removed", "entities"))
+    songs_path, removed_path, entities_path = (
+        _optional(ctx.input, n) for n in ("songs", "removed", "entities")
+    )
     songs = song_rows(read_json(songs_path) if songs_path else None)
     removed = removed_rows(read_json(removed_path) if removed_path else None)
     names = name_rows(read_json(entities_path) if entities_path else None)
     qcs = {lang: read_json(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
-    parsed = {lang: parse_cues(Path(path).read_text(encoding="utf-8"))
-              for lang, path in zip(langs, ctx.input.srt, strict=True)}
-    track_segments = {lang: segments_io.load(path)["segments"]
-                      for lang, path in zip(langs, ctx.input.track_segments, strict=True)}
+    parsed = {
+        lang: parse_cues(Path(path).read_text(encoding="utf-8"))
+        for lang, path in zip(langs, ctx.input.srt, strict=True)
+    }
+    track_segments = {
+        lang: segments_io.load(path)["segments"]
+        for lang, path in zip(langs, ctx.input.track_segments, strict=True)
+    }
     source_cues = parsed.get(source)
-    cues = {lang: cue_rows(lang, parsed[lang], qcs[lang], track_segments[lang],
-                           source_cues if lang != source else None) for lang in langs}
+    cues = {
+        lang: cue_rows(
+            lang, parsed[lang], qcs[lang], track_segments[lang], source_cues if lang != source else None
+        )
+        for lang in langs
+    }
     duration = float(final.get("duration") or max([s["end"] for s in final["segments"]] or [0.0]))
     loudness = read_loudness(ctx.input.audio)
     figure = timeline_figure(duration, loudness, final["segments"], songs, removed, cues)
@@ -319,12 +483,27 @@ def run(ctx: Any) -> None:
         if lang in vtt:
             links.append({"label": f"{_language_name(lang)} ({lang}) VTT", "href": _link(vtt[lang], page)})
     context = {
-        "job": job, "title": str(ctx.params.title or ""), "source": source, "duration": duration,
-        "speech_segments": len(final["segments"]), "summary": summary_rows(qcs), "cues": cues,
-        "removed": removed, "songs": songs, "names": names, "links": links,
+        "job": job,
+        "title": str(ctx.params.title or ""),
+        "source": source,
+        "duration": duration,
+        "speech_segments": len(final["segments"]),
+        "summary": summary_rows(qcs),
+        "cues": cues,
+        "removed": removed,
+        "songs": songs,
+        "names": names,
+        "links": links,
         "timeline": figure_html(figure),
     }
     write_text_atomic(page, render_page(context))
-    ctx.log.info("%s: %d speech segments, cues %s, %d removed, %d songs, %d names, %d loudness points",
-                 job, len(final["segments"]), {lang: len(rows) for lang, rows in cues.items()}, len(removed),
-                 len(songs), len(names), len(loudness[0]))
+    ctx.log.info(
+        "%s: %d speech segments, cues %s, %d removed, %d songs, %d names, %d loudness points",
+        job,
+        len(final["segments"]),
+        {lang: len(rows) for lang, rows in cues.items()},
+        len(removed),
+        len(songs),
+        len(names),
+        len(loudness[0]),
+    )

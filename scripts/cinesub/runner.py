@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import manifest
-from .errors import CinesubError
+from .errors import REPORTED, CinesubError
 
 WRITE_FAILURES = {
     errno.ENOSPC: "no space left on device",
@@ -113,4 +113,4 @@ def run_stage(
 def _die(logger: logging.Logger, line: str) -> None:
     logger.error(line)
     print(f"cinesub: {line}", file=sys.stderr, flush=True)
-    sys.exit(1)
+    sys.exit(REPORTED)  # the console filter then leaves out Snakemake's wrapping of this failure
