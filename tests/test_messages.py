@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cinesub import console, languages, messages, progress
-from conftest import run_snakemake, write_workdir
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 from reliability import ONE_LINE, cli_env, short_film, snakemake_command
 
 NOISE = ("Traceback", "RuleException", "CalledProcessError", "WorkflowError", ".snakemake/scripts/")
@@ -115,16 +115,7 @@ def test_lock_says_whether_another_run_is_active(tmp_path):
     workdir = write_workdir(
         tmp_path / "work",
         [{"job": "j1", "media": str(film), "source_lang": "en"}],
-        {
-            "stages": {
-                "tmdb": False,
-                "glossary": False,
-                "ner": False,
-                "lyrics": False,
-                "hallucination": False,
-                "translation": False,
-            }
-        },
+        {"stages": NO_OPTIONAL_STAGES},
     )
     first = subprocess.Popen(
         snakemake_command(workdir, "--cores", "1"),

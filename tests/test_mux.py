@@ -136,45 +136,16 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
 def film_with_default_subtitles(tmp_path, film, srt_path):
     """The film with its own English subtitle track, marked default and forced (as ripped DVDs carry)."""
     with_subs = tmp_path / "with_default_subs.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(film),
-            "-i",
-            str(srt_path),
-            "-map",
-            "0",
-            "-map",
-            "1",
-            "-c",
-            "copy",
-            "-c:s",
-            "srt",
-            "-metadata",
-            "title=Old rip title",
-            "-disposition:s:0",
-            "default+forced",
-            str(with_subs),
-        ],
-        check=True,
-    )
+    args = f"-v error -i {film} -i {srt_path} -map 0 -map 1 -c copy -c:s srt -disposition:s:0 default+forced"
+    subprocess.run(["ffmpeg", *args.split(), "-metadata", "title=Old rip title", str(with_subs)], check=True)
     assert ffprobe_streams(with_subs)[2]["disposition"]["default"] == 1
     return with_subs
 
 
 def film_title(path) -> str:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    import json
+    import ffmpeg
 
-    return json.loads(out)["format"]["tags"]["title"]
+    return ffmpeg.probe(str(path))["format"]["tags"]["title"]
 
 
 @pytest.mark.parametrize("keep, expected", [(False, [0, 0, 1]), (True, [1, 0, 0])], ids=["ours", "kept"])

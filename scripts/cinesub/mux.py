@@ -170,19 +170,12 @@ def verify(probe: dict, tracks: list[dict], title: str = "") -> list[str]:
     return problems
 
 
-def mux(
-    film: str,
-    tracks: list[dict],
-    media: dict,
-    clip_start: float,
-    out_path: str,
-    title: str = "",
-    original_flags: list[str] | None = None,
-) -> dict:
+def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str, **options: Any) -> dict:
+    """Mux and check; ``options`` (title, original_flags) as for :func:`build_command`."""
     import ffmpeg
 
     with atomic_path(out_path) as tmp:
-        args = build_command(film, tracks, media, clip_start, str(tmp), title, original_flags)
+        args = build_command(film, tracks, media, clip_start, str(tmp), **options)
         result = subprocess.run(args, capture_output=True, text=True)
         if result.returncode != 0:
             failure = write_failure(result.stderr, out_path, tmp)
@@ -194,7 +187,7 @@ def mux(
         if failure:
             raise failure
         probe = ffmpeg.probe(ffmpeg_url(str(tmp)))
-        problems = verify(probe, tracks, title)
+        problems = verify(probe, tracks, options.get("title", ""))
         if problems:
             raise CinesubError("muxed file failed its check: " + "; ".join(problems))
     return probe
@@ -224,7 +217,7 @@ def run(ctx) -> None:
     )
     title = str(getattr(ctx.params, "title", "") or "")
     clip_start = float((media.get("clip") or {}).get("start") or 0.0)
-    probe = mux(film, tracks, media, clip_start, ctx.output.mkv, title, original_flags)
+    probe = mux(film, tracks, media, clip_start, ctx.output.mkv, title=title, original_flags=original_flags)
     ctx.models["tracks"] = [{k: t[k] for k in ("lang", "tag", "title", "default")} for t in tracks]
     ctx.models["left_out"] = empty
     ctx.models["original_subtitle_flags"] = original_flags

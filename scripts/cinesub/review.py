@@ -30,6 +30,7 @@ import srt
 from . import languages
 from . import segments as segments_io
 from .fileio import read_json, write_text_atomic
+from .report import _optional  # an input its stage leaves out when switched off
 
 STAGE = "review"
 TEMPLATE = Path(__file__).with_name("review_page.html.j2")
@@ -272,6 +273,22 @@ def _bar_trace(
     )
 
 
+def _cue_hover(row: dict) -> str:
+    broken = ", ".join(RULE_NAMES[rule] for rule in row["rules"] if rule in RULE_NAMES)
+    text = html.escape(row["text"]).replace("\n", "<br>")
+    return (
+        f"{timecode(row['start'])} #{row['index']} {row['cps'] or 0:.1f} cps"
+        + (f" — {broken}" if broken else "")
+        + f"<br>{text}"
+    )
+
+
+def _cue_colour(row: dict) -> str:
+    if row["rules"]:
+        return LANE_COLOURS["cue_broken"]
+    return LANE_COLOURS["cue_lyrics"] if row["lyrics"] else LANE_COLOURS["cue"]
+
+
 def timeline_figure(
     duration: float,
     loudness: tuple[list[float], list[float]],
@@ -303,23 +320,18 @@ def timeline_figure(
         row=1,
         col=1,
     )
-    lanes: list[Any] = []
-    lanes.append(
-        _bar_trace(
-            go,
+    # one lane per kind of span, top to bottom: (label, spans, hover text, row id to find, colours)
+    lanes: list[tuple[str, Sequence[dict], list[str], list[str], Any]] = [
+        (
             "speech",
-            [(s["start"], s["end"]) for s in speech],
+            speech,
             [f"{timecode(s['start'])} segment {s['id']}: {html.escape(s['text'])}" for s in speech],
             [""] * len(speech),
             LANE_COLOURS["speech"],
-            epoch,
-        )
-    )
-    lanes.append(
-        _bar_trace(
-            go,
+        ),
+        (
             "songs",
-            [(s["start"], s["end"]) for s in songs],
+            songs,
             [
                 f"{timecode(s['start'])}–{timecode(s['end'])} song"
                 + ("" if s["accepted"] else f" candidate rejected: {s['why']}")
@@ -327,53 +339,30 @@ def timeline_figure(
             ],
             [f"song-{i}" for i in range(len(songs))],
             [LANE_COLOURS["songs"] if s["accepted"] else "#cccccc" for s in songs],
-            epoch,
-        )
-    )
-    lanes.append(
-        _bar_trace(
-            go,
+        ),
+        (
             "removed",
-            [(r["start"], r["end"]) for r in removed],
+            removed,
             [
                 f"{timecode(r['start'])} {r['action']} ({', '.join(r['reasons'])}): {html.escape(r['text'])}"
                 for r in removed
             ],
             [f"removed-{i}" for i in range(len(removed))],
             [LANE_COLOURS.get(r["action"], LANE_COLOURS["dropped"]) for r in removed],
-            epoch,
+        ),
+    ]
+    lanes += [
+        (
+            f"cues {lang}",
+            rows,
+            [_cue_hover(r) for r in rows],
+            [f"cue-{lang}-{r['index']}" for r in rows],
+            [_cue_colour(r) for r in rows],
         )
-    )
-    for lang, rows in cues.items():
-        lanes.append(
-            _bar_trace(
-                go,
-                f"cues {lang}",
-                [(r["start"], r["end"]) for r in rows],
-                [
-                    f"{timecode(r['start'])} #{r['index']} {r['cps'] or 0:.1f} cps"
-                    + (
-                        f" — {', '.join(RULE_NAMES[x] for x in r['rules'] if x in RULE_NAMES)}"
-                        if r["rules"]
-                        else ""
-                    )
-                    + "<br>"
-                    + html.escape(r["text"]).replace("\n", "<br>")
-                    for r in rows
-                ],
-                [f"cue-{lang}-{r['index']}" for r in rows],
-                [
-                    LANE_COLOURS["cue_broken"]
-                    if r["rules"]
-                    else LANE_COLOURS["cue_lyrics"]
-                    if r["lyrics"]
-                    else LANE_COLOURS["cue"]
-                    for r in rows
-                ],
-                epoch,
-            )
-        )
-    for trace in lanes:
+        for lang, rows in cues.items()
+    ]
+    for label, spans, hover, ids, colours in lanes:
+        trace = _bar_trace(go, label, [(s["start"], s["end"]) for s in spans], hover, ids, colours, epoch)
         fig.add_trace(trace, row=2, col=1)
     order = ["speech", "songs", "removed", *[f"cues {lang}" for lang in cues]]
     end = max(duration, 1.0)
@@ -430,14 +419,6 @@ def read_loudness(audio_path: str) -> tuple[list[float], list[float]]:
     return loudness_curve(
         (b.mean(axis=1) if b.ndim > 1 else b for b in blocks), info.samplerate, hop / info.samplerate
     )
-
-
-def _optional(files: Any, name: str) -> str | None:
-    value = getattr(files, name, None)
-    if value is None:
-        return None
-    value = [value] if isinstance(value, str) else list(value)
-    return str(value[0]) if value else None
 
 
 def _link(target: str | os.PathLike, page: str | os.PathLike) -> str:
