@@ -254,3 +254,68 @@ def test_progress_reports_elapsed_and_eta(caplog):
         == "cinesub progress: job j: 04_asr:   1.0%, x, 0:00:01 elapsed, ETA 0:01:39"
     )
     assert not ONE_LINE.match(out.getvalue().splitlines()[0]), "a progress line is never taken for an error"
+
+
+def test_console_filter_drops_the_wrapping_and_repeats_the_line_last(tmp_path):
+    import logging
+
+    log = tmp_path / "jobs/bad/logs/01_demux.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "2026-12-01 09:00:00,000 INFO start 01_demux for job bad\n"
+        "2026-12-01 09:00:00,100 ERROR job bad: 01_demux: media file is empty (0 bytes): f.mkv\n"
+    )
+    assert console.reported_line([str(tmp_path / "missing.log"), str(log)]) == (
+        "cinesub: job bad: 01_demux: media file is empty (0 bytes): f.mkv"
+    )
+
+    def record(msg, **extra):
+        rec = logging.LogRecord("snakemake.logging", logging.ERROR, __file__, 1, msg, (), None)
+        rec.__dict__.update(extra)
+        return rec
+
+    keep = console.ConsoleFilter()
+    wrapped = record(
+        "RuleException:\nCalledProcessError in file x, line 22:\nCommand 'python .snakemake/scripts/"
+        "tmp1.demux.py' returned non-zero exit status 3.",
+        exception="RuleException",
+    )
+    crashed = record(wrapped.msg.replace("status 3.", "status 139."), exception="RuleException")
+    assert keep.filter(wrapped) is False and keep.filter(crashed) is True  # a crash keeps Snakemake's message
+    keep.filter(
+        record(
+            "Error in rule demux_extract",
+            event="job_error",
+            log=[f"{log} (check log file(s) for error details)"],
+        )
+    )
+    final = record(
+        "WorkflowError:\nAt least one job did not complete successfully.", exception="WorkflowError"
+    )
+    assert keep.filter(final) is True
+    assert final.getMessage().splitlines() == [
+        "cinesub: 1 job failed (finished stages are kept: fix the cause, then run the same command again):",
+        "cinesub: job bad: 01_demux: media file is empty (0 bytes): f.mkv",
+    ]
+
+
+def test_snakemake_runs_are_found_by_working_directory(tmp_path):
+    import sys
+
+    fake = tmp_path / "bin" / "snakemake"  # a process whose command line names snakemake, like the real one
+    fake.parent.mkdir()
+    fake.write_text("import time\ntime.sleep(30)\n")
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    process = subprocess.Popen([sys.executable, str(fake), "--cores", "2"], cwd=here)
+    try:
+        deadline = time.monotonic() + 10
+        while not console.snakemake_runs_in(str(here), exclude=0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid, _ in console.snakemake_runs_in(str(here), exclude=0)] == [process.pid]
+        assert console.snakemake_runs_in(str(elsewhere), exclude=0) == []
+        assert console.snakemake_runs_in(str(here), exclude=process.pid) == []
+    finally:
+        process.kill()
+        process.wait()
