@@ -3,7 +3,7 @@ films from a job sheet through sbatch with `--profile profiles/slurm`.
 
 Run 1: three films, one of them corrupt. The two good films come out muxed; the corrupt one fails in
 01_demux, is retried with more memory and time on each attempt, and its SLURM log holds the one-line error.
-Run 2: the film is fixed; the re-run submits only that film's four jobs.
+Run 2: the film is fixed; the re-run submits only that film's five jobs (its review page too).
 
 The fixture starts SLURM with .ci/slurm-up.sh when it is not running (root only); elsewhere the tests skip
 with the reason, except under CI (CI=true), where a SLURM that cannot start is a failure.
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 FILMS = ["film0", "film1", "film2"]
 BROKEN = "film2"
-RULES_PER_FILM = ["demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks"]
+RULES_PER_FILM = ["demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks", "review_build"]
 # The first status check comes this many seconds after a submission (the profile's 20 s suits a real
 # cluster; jobs here take ~15 s). squeue needs MinJobAge >= 3x this, which slurm-up.sh gives (300 s).
 FIRST_STATUS_CHECK_S = 12
@@ -232,7 +232,8 @@ def test_rerun_after_the_fix_submits_only_what_is_missing(cluster_runs):
     assert returncode == 0, output[-4000:]
     submitted = sorted((call["rule"], call["wildcards"]) for call in cluster_runs["second_calls"])
     assert submitted == sorted([("demux_extract", BROKEN), ("asr_transcribe", BROKEN),
-                                ("subtitle_gen_write", f"{BROKEN}_en"), ("mux_tracks", BROKEN)])
+                                ("subtitle_gen_write", f"{BROKEN}_en"), ("mux_tracks", BROKEN),
+                                ("review_build", BROKEN)])
     for job, mtime in cluster_runs["mtimes"].items():
         assert (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime == mtime, f"{job} was redone"
 
