@@ -60,7 +60,8 @@ def snakemake_runs_in(directory: str, exclude: int) -> list[tuple[int, str]]:
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
             cmdline = process.info["cmdline"] or []
-            if process.pid == exclude or not any(Path(part).name == "snakemake" for part in cmdline[:2]):
+            # `snakemake ...`, `python .../bin/snakemake ...` or `python -m snakemake ...`
+            if process.pid == exclude or not any(Path(part).name == "snakemake" for part in cmdline[:3]):
                 continue
             if os.path.realpath(process.cwd()) == target:
                 found.append((process.pid, " ".join(cmdline)))
