@@ -14,7 +14,8 @@ export HF_HUB_OFFLINE ?= 1
 SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng sox festival
 SYSTEM_FILES := /usr/share/festival/voices/hindi/hindi_NSK_diphone
 SYSTEM_PACKAGES := ffmpeg espeak-ng sox festival festvox-hi-nsk
-TEST_SYSTEM_PACKAGES := slurm-wlm munge
+TEST_SYSTEM_PACKAGES := slurm-wlm munge chromium
+TEST_SYSTEM_TOOLS := slurmctld munged chromium
 
 .PHONY: setup system-deps test-system-deps whisperx-venv demo demo-hi test lint bench bench-full bench-whisperx models report clean
 
@@ -32,9 +33,11 @@ system-deps:
 	  fi; \
 	fi
 
-# SLURM (for the cluster test) is installed when root; the test skips with a reason otherwise.
+# SLURM (for the cluster test) and Chromium (the review page is tested in a real browser) are installed
+# when root; their tests skip with a reason otherwise.
 test-system-deps: system-deps
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v slurmctld >/dev/null; then \
+	@missing=""; for tool in $(TEST_SYSTEM_TOOLS); do command -v $$tool >/dev/null || PATH=$$PATH:/usr/sbin command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -n "$$missing" ]; then \
 	  echo "installing $(TEST_SYSTEM_PACKAGES) with apt-get"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_SYSTEM_PACKAGES) >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_SYSTEM_PACKAGES) >/dev/null; }; \
@@ -64,7 +67,7 @@ $(VENV)/.installed-transformers: $(VENV)/.installed requirements-transformers.tx
 	touch $@
 
 demo: setup
-	snakemake --cores 2 jobs/demo/10_mux/out.mkv
+	snakemake --cores 2 jobs/demo/10_mux/out.mkv jobs/demo/review/review.html
 
 # The Hindi demo: Festival's Hindi voice, transcribed by base-bundled (multilingual Whisper base), hin track.
 demo-hi: setup
@@ -96,7 +99,7 @@ models: $(VENV)/.installed
 
 report: setup
 	snakemake --cores 2 report_all
-	snakemake --cores 2 --report report.html report_all
+	snakemake --cores 2 --report report.html --report-metadata workflow/report/metadata.yaml report_all
 
 clean:
 	rm -rf jobs demo .snakemake report.html

@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/00_demo.smk"
 include: "rules/01_demux.smk"
@@ -30,6 +33,6 @@ rule all:
 
 
 rule report_all:
-    """Every job's report figures: `snakemake report_all && snakemake --report report.html report_all`."""
+    """Every job's review page and report figures: `make report`."""
     input:
         report_targets(),

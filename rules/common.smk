@@ -1,8 +1,10 @@
 """Shared set-up: config and job-sheet validation, wildcard constraints, and the helpers that
 decide which file feeds which stage. Loaded first by the Snakefile."""
 
+import json
 import os
 import sys
+from types import SimpleNamespace
 
 import jsonschema
 import pandas as pd
@@ -11,7 +13,10 @@ from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
-from cinesub import languages  # noqa: E402
+from cinesub import console, languages, messages  # noqa: E402
+
+# One `cinesub:` line per failure on the console, first and last (see scripts/cinesub/console.py).
+console.install()
 
 # ---------------------------------------------------------------- validation
 
@@ -32,6 +37,10 @@ def _one_line(where, exc):
         return f"{where}: {' '.join(str(exc).split())}"
     path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     message = err.message
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        # a typo in a key: name the closest valid one
+        section = ".".join(str(p) for p in err.absolute_path)
+        return f"{where}: {messages.unknown_key_message(section, err.instance, err.schema)}"
     if (
         err.validator == "pattern"
         and isinstance(err.schema, dict)
@@ -39,13 +48,33 @@ def _one_line(where, exc):
     ):
         # a bare regular expression is no help to a user: say what is allowed
         message = f"{err.instance!r} is not allowed ({err.schema['description']})"
+        if path in ("source_lang", "target_langs"):
+            hints = [languages.suggest(c) for c in str(err.instance).split(",")]
+            message += "".join(f"; {hint}" for hint in hints if hint)
     return f"{where}: {path}: {' '.join(message.split())}"
 
 
-try:
-    validate(config, "../workflow/schemas/config.schema.json")
-except WorkflowError as exc:
-    raise WorkflowError(_one_line("config", exc)) from None
+def stop_on_error(check, *args):
+    """Run a start-up check; its error is one `cinesub:` line with no traceback, and the run stops."""
+    try:
+        return check(*args)
+    except WorkflowError as exc:
+        console.fail(" ".join(str(arg) for arg in exc.args if isinstance(arg, str)) or str(exc))
+
+
+def validate_config():
+    schema_path = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.json")
+    with open(schema_path, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    # `--config asr='{"beam_size": 3}'` arrives as text: read it as the schema's types first
+    config.update(messages.typed(dict(config), schema))
+    try:
+        validate(config, "../workflow/schemas/config.schema.json")
+    except WorkflowError as exc:
+        raise WorkflowError(_one_line("config", exc)) from None
+
+
+stop_on_error(validate_config)
 
 
 def workflow_path(path):
@@ -73,6 +102,11 @@ MAX_TARGETS = 5
 def load_job_sheet(path):
     if not os.path.exists(path):
         raise WorkflowError(f"job sheet {path}: file not found")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = next((line for line in handle if line.strip() and not line.startswith("#")), "")
+    problem = messages.delimiter_problem(header)
+    if problem:
+        raise WorkflowError(f"job sheet {path}: {problem}")
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#").rename(
         columns=str.strip
     )
@@ -133,8 +167,8 @@ def check_stage_switches():
         )
 
 
-check_stage_switches()
-JOBS = load_job_sheet(config["jobs"])
+stop_on_error(check_stage_switches)
+JOBS = stop_on_error(load_job_sheet, config["jobs"])
 
 
 def check_models():
@@ -293,6 +327,21 @@ def per_track_files(pattern):
     return files
 
 
+def per_track_format(fmt):
+    """One subtitle file per language in format ``fmt``, or nothing when ``subtitles.formats`` omits it."""
+    if fmt not in config["subtitles"]["formats"]:
+        return []
+    return per_track_files(f"09_subtitle_gen/{{lang}}.{fmt}")
+
+
+def per_track_segments(wildcards):
+    """The segments each subtitle track was made from (09's input per language)."""
+    return [
+        subtitle_source_segments(SimpleNamespace(job=wildcards.job, lang=lang))
+        for lang in subtitle_langs(wildcards.job)
+    ]
+
+
 def asr_conda_env():
     return f"../envs/{config['asr']['backend'].replace('-', '_')}.yaml"
 
@@ -313,8 +362,10 @@ def subtitle_format_outputs():
 
 
 def report_targets():
-    """Every job's report figures: in the default target so ``--report`` finds them."""
-    return expand("jobs/{job}/report/timeline.png", job=JOBS.index)
+    """Every job's review page and report figures, for ``snakemake --report``."""
+    return expand(
+        ["jobs/{job}/review/review.html", "jobs/{job}/report/timeline.png"], job=JOBS.index
+    )
 
 
 # ------------------------------------------------------- segments flow forward
@@ -368,7 +419,11 @@ def subtitle_source_segments(wildcards):
 
 
 def final_targets():
-    return [f"jobs/{job}/10_mux/out.mkv" for job in JOBS.index]
+    """Per job the subtitled film and, beside it, the page a subtitler reviews it with."""
+    return [f"jobs/{job}/{name}" for job in JOBS.index for name in FINAL_FILES]
+
+
+FINAL_FILES = ("10_mux/out.mkv", "review/review.html")
 
 
 # ----------------------------------------------------------------- resources
@@ -388,4 +443,4 @@ def gpu_slots(section):
 
 
 onstart:
-    check_models()
+    stop_on_error(check_models)

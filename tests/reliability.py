@@ -55,19 +55,17 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def job_lines(stderr: str) -> list[re.Match]:
-    """The one-line stage errors (``cinesub: job <id>: <stage>: <problem>``) in snakemake's stderr."""
-    return [m for m in map(ONE_LINE.match, stderr.splitlines()) if m]
+    """The distinct one-line stage errors (``cinesub: job <id>: <stage>: <problem>``) in snakemake's
+    stderr (each is printed when its stage fails and again at the end of the run)."""
+    lines = [line for line in stderr.splitlines() if ONE_LINE.match(line)]
+    return [ONE_LINE.match(line) for line in dict.fromkeys(lines)]
 
 
 def workflow_error_messages(stderr: str) -> list[str]:
-    """Distinct message lines of parse-time errors: the line after ``WorkflowError in file ...:``."""
-    lines = stderr.splitlines()
-    messages = []
-    for i, line in enumerate(lines[:-1]):
-        if line.startswith("WorkflowError in file") and lines[i + 1].strip():
-            if lines[i + 1] not in messages:
-                messages.append(lines[i + 1])
-    return messages
+    """Distinct messages of parse-time errors: ``cinesub: <message>`` lines that name no stage."""
+    lines = [line for line in stderr.splitlines()
+             if line.startswith("cinesub: ") and not ONE_LINE.match(line)]
+    return list(dict.fromkeys(line.removeprefix("cinesub: ") for line in lines))
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:

@@ -176,7 +176,7 @@ CASES = [
          config={"asr": {"threads": 0}}),
     Case("switch of the wrong type", "stages.lyrics: 'yes' is not of type 'boolean'", job=None,
          config={"stages": {"lyrics": "yes"}}),
-    Case("misspelt setting", "Additional properties are not allowed ('modle' was unexpected)", job=None,
+    Case("misspelt setting", "config: asr: unknown key 'modle' (did you mean 'model'?)", job=None,
          config={"asr": {"modle": "large-v3"}}),
     # -- job ids
     Case("job id with ../", "job: '../escape' is not allowed", job="../escape",
@@ -272,6 +272,11 @@ def test_bad_input(case, catalogue, films, tmp_path):
     if case.stage:
         # the failed job leaves no output that looks finished
         assert not list((workdir / "jobs" / "bad").glob(f"{case.stage}/*.json"))
+    # what the user sees: the one line, first and last, with no Python or Snakemake wrapping around it
+    for noise in ("Traceback", "RuleException", "CalledProcessError", "WorkflowError", ".snakemake/scripts/"):
+        assert noise not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].removeprefix("cinesub: ") == message.removeprefix("cinesub: "), lines[-5:]
     record(case, result, message)
 
 

@@ -18,7 +18,9 @@ SRT_GU = "1\n00:00:01,000 --> 00:00:02,500\nનમસ્તે।\n"  # each tra
 
 def test_choose_default():
     assert mux.choose_default(["en", "hi", "gu"], "en", "first_target") == "hi"
-    assert mux.choose_default(["en"], "en", "first_target") == "en"
+    # an own-language track alone is not default: players would turn subtitles on by themselves
+    assert mux.choose_default(["en"], "en", "first_target") is None
+    assert mux.choose_default(["en"], "en", "en") == "en"
     assert mux.choose_default(["en", "hi"], "en", "source") == "en"
     assert mux.choose_default(["en", "hi"], "en", "none") is None
     assert mux.choose_default(["en", "hi"], "en", "hi") == "hi"
@@ -37,7 +39,18 @@ def test_plan_tracks_titles_and_tags():
 QC = {"on_failure": "fail", "empty_tracks": "fail", "min_script_share": 0.5}
 
 
-def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target", media_path=None, qc=None):
+def run_mux(
+    tmp_path,
+    film,
+    subtitles,
+    langs,
+    source="en",
+    default="first_target",
+    media_path=None,
+    title="",
+    keep_original_default=False,
+    qc=None,
+):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
     media["clip"] = {"start": 0.0, "end": None}
     import json
@@ -56,6 +69,8 @@ def run_mux(tmp_path, film, subtitles, langs, source="en", default="first_target
             default_language=default,
             qc=qc or QC,
             allowed_scripts={},
+            title=title,
+            keep_original_default=keep_original_default,
         ),
     )
     mux.run(ctx)
@@ -141,6 +156,62 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
     assert len(subs) == 2 and subs[0]["codec_name"] == "subrip"
 
 
+def film_with_default_subtitles(tmp_path, film, srt_path):
+    """The film with its own English subtitle track, marked default and forced (as ripped DVDs carry)."""
+    with_subs = tmp_path / "with_default_subs.mkv"
+    args = f"-v error -i {film} -i {srt_path} -map 0 -map 1 -c copy -c:s srt -disposition:s:0 default+forced"
+    subprocess.run(["ffmpeg", *args.split(), "-metadata", "title=Old rip title", str(with_subs)], check=True)
+    assert ffprobe_streams(with_subs)[2]["disposition"]["default"] == 1
+    return with_subs
+
+
+def film_title(path) -> str:
+    import ffmpeg
+
+    return ffmpeg.probe(str(path))["format"]["tags"]["title"]
+
+
+@pytest.mark.parametrize("keep, expected", [(False, [0, 0, 1]), (True, [1, 0, 0])], ids=["ours", "kept"])
+def test_one_default_subtitle_track_and_the_sheet_title(tmp_path, english_film, keep, expected):
+    film, _ = english_film
+    files = []
+    for lang, text in (("en", SRT_EN), ("hi", SRT_HI)):
+        path = tmp_path / f"{lang}.srt"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    original = film_with_default_subtitles(tmp_path, film, files[0])
+    ctx = run_mux(tmp_path, original, files, ["en", "hi"], title="Lagaan", keep_original_default=keep)
+    subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
+    assert [s["disposition"]["default"] for s in subs] == expected
+    assert subs[0]["disposition"]["forced"] == 1, "the film's own track keeps its forced flag"
+    assert film_title(tmp_path / "out.mkv") == "Lagaan"
+    assert ctx.models["original_subtitle_flags"] == ["default+forced" if keep else "forced"]
+
+
+def test_empty_title_keeps_the_films_own(tmp_path, english_film):
+    film, _ = english_film
+    en = tmp_path / "en.srt"
+    en.write_text(SRT_EN)
+    original = film_with_default_subtitles(tmp_path, film, en)
+    run_mux(tmp_path, original, [en], ["en"])
+    subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
+    # no targets: neither our English transcript nor the film's own track is default
+    assert [s["disposition"]["default"] for s in subs] == [0, 0]
+    assert film_title(tmp_path / "out.mkv") == "Old rip title"
+
+
+def test_original_dispositions_keep_at_most_one_default():
+    probe = {
+        "streams": [
+            {"codec_type": "video", "disposition": {"default": 1}},
+            {"codec_type": "subtitle", "disposition": {"default": 1, "forced": 0}},
+            {"codec_type": "subtitle", "disposition": {"default": 1, "hearing_impaired": 1}},
+        ]
+    }
+    assert mux.original_dispositions(probe, keep_default=False) == ["0", "hearing_impaired"]
+    assert mux.original_dispositions(probe, keep_default=True) == ["default", "hearing_impaired"]
+
+
 def test_verify_reports_problems():
     tracks = mux.plan_tracks([("en", "a.srt")], "en", "source")
     assert mux.verify({"streams": []}, tracks)
@@ -155,6 +226,26 @@ def test_verify_reports_problems():
     }
     problems = mux.verify(probe, tracks)
     assert len(problems) == 3
+    two_defaults = {
+        "format": {"tags": {"title": "A"}},
+        "streams": [
+            {
+                "codec_type": "subtitle",
+                "tags": {"language": "eng", "title": "English"},
+                "disposition": {"default": 1},
+            },
+            {
+                "codec_type": "subtitle",
+                "tags": {"language": "eng", "title": "English"},
+                "disposition": {"default": 1},
+            },
+        ],
+    }
+    tracks = mux.plan_tracks([("en", "a.srt")], "en", "source")
+    assert mux.verify(two_defaults, tracks, title="B") == [
+        "2 subtitle tracks are marked default",
+        "film titled 'A', expected 'B'",
+    ]
 
 
 def test_missing_film_fails(tmp_path, english_film):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jiwer
@@ -41,7 +42,8 @@ def test_mkv_has_tagged_english_track(spine_run):
     subs = [s for s in streams if s["codec_type"] == "subtitle"]
     assert [s["tags"]["language"] for s in subs] == ["eng"]
     assert subs[0]["tags"]["title"] == "English"
-    assert subs[0]["disposition"]["default"] == 1
+    # the film's own language only: a transcript, not turned on by players unless asked for
+    assert subs[0]["disposition"]["default"] == 0
     assert {s["codec_type"] for s in streams} == {"video", "audio", "subtitle"}
 
 
@@ -108,10 +110,17 @@ def test_manifests_describe_each_stage(spine_run):
     assert asr_manifest["params"]["asr"]["model"] == "tiny.en-bundled"
 
 
-def test_asr_log_reports_progress(spine_run):
-    workdir, _, _ = spine_run
+def test_asr_reports_progress_in_log_and_on_console(spine_run):
+    workdir, _, result = spine_run
     log = (workdir / "jobs/film1/logs/04_asr.log").read_text()
-    assert "ASR progress 100.0%" in log
+    assert re.search(
+        r"progress job film1: 04_asr: 100\.0%, 0:00:\d\d of 0:00:\d\d audio, 0:00:\d\d elapsed, "
+        r"ETA 0:00:00",
+        log,
+    ), log
+    prefix = "cinesub progress: job film1: 04_asr:"
+    console = [line for line in result.stderr.splitlines() if line.startswith(prefix)]
+    assert len(console) >= 2 and console[-1].endswith("ETA 0:00:00"), result.stderr[-2000:]
 
 
 def test_second_run_does_nothing(spine_run):

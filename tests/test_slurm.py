@@ -3,8 +3,8 @@ films from a job sheet through sbatch with `--profile profiles/slurm`.
 
 Run 1: three films, one of them corrupt. The two good films come out muxed; the corrupt one fails in
 01_demux, is retried with more memory and time on each attempt, and its SLURM log holds the one-line error.
-Run 2: the film is fixed; the re-run submits only that film's three jobs (01, 04, and 09 + 10 as one
-group job: profiles/slurm groups a film's light stages).
+Run 2: the film is fixed; the re-run submits only that film's four jobs (01's two, 04, and 09 + 10 +
+the review page as one group job: profiles/slurm groups a film's light stages).
 
 The fixture starts SLURM with .ci/slurm-up.sh when it is not running (root only); elsewhere the tests skip
 with the reason, except under CI (CI=true), where a SLURM that cannot start is a failure.

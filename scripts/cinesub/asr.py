@@ -20,7 +20,6 @@ import importlib.machinery
 import logging
 import os
 import sys
-import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ import numpy as np
 from . import bundled
 from . import speech as speechlib
 from .errors import CinesubError
+from .progress import Progress, clock_text
 from .segments import new_document, save
 
 STAGE = "04_asr"
@@ -485,7 +485,8 @@ class FasterWhisperEngine:
         times restored to the window's clock."""
         if speech is None:
             raw, _ = self.model.transcribe(audio, **self.options)
-            return [_segment_dict(seg) for seg in raw]
+            # lazily: each segment reaches the caller (and the progress report) as soon as it is decoded
+            return (_segment_dict(seg) for seg in raw)
         from faster_whisper.transcribe import restore_speech_timestamps
         from faster_whisper.vad import collect_chunks
 
@@ -498,7 +499,7 @@ class FasterWhisperEngine:
             return []
         pieces, _ = collect_chunks(audio, chunks)
         raw, _ = self.model.transcribe(np.concatenate(pieces), **dict(self.options, vad_filter=False))
-        return [_segment_dict(seg) for seg in restore_speech_timestamps(raw, chunks, rate)]
+        return (_segment_dict(seg) for seg in restore_speech_timestamps(raw, chunks, rate))
 
     def _transcribe_batched(self, audio: np.ndarray, speech: list[tuple[float, float]] | None) -> list[dict]:
         """Batch bounded chunks cut at pauses, then re-decode sequentially (with temperature fallback)
@@ -984,18 +985,24 @@ def transcribe_file(
     return segments
 
 
-class ProgressLog:
-    """Logs percent of audio done at most every ``step`` percent."""
+class ProgressLog(Progress):
+    """Percent of the audio transcribed, fed per segment: log and console lines with the audio
+    position, elapsed time and an ETA (see :mod:`cinesub.progress`)."""
 
-    def __init__(self, logger: logging.Logger, step: float = 5.0):
-        self.logger, self.step, self.next_mark, self.started = logger, step, 0.0, time.monotonic()
+    def __init__(self, logger: logging.Logger, label: str = STAGE, audio_path: str | None = None, **kwargs):
+        super().__init__(logger, label, **kwargs)
+        if audio_path:
+            import soundfile
 
-    def __call__(self, percent: float) -> None:
-        if percent >= self.next_mark:
-            self.logger.info(
-                "ASR progress %5.1f%% (%.1f s elapsed)", percent, time.monotonic() - self.started
-            )
-            self.next_mark = (percent // self.step + 1) * self.step
+            self.duration_s = soundfile.info(audio_path).duration
+        else:
+            self.duration_s = None
+
+    def __call__(self, percent: float, detail: str = "") -> None:
+        if self.duration_s and not detail:
+            position = clock_text(percent * self.duration_s / 100.0)
+            detail = f"{position} of {clock_text(self.duration_s)} audio"
+        super().__call__(percent, detail)
 
 
 def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
@@ -1055,7 +1062,7 @@ def run(ctx) -> None:
             language,
             prompt,
             engine=engine,
-            progress=ProgressLog(ctx.log),
+            progress=ProgressLog(ctx.log, f"job {ctx.job}: {STAGE}", ctx.input.audio),
             speech=speech,
         )
         scripts = check_scripts(segments, language, settings)

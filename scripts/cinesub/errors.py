@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Exit status of a stage script that has printed its one-line error already (see cinesub.console).
+REPORTED = 3
+
 
 class CinesubError(Exception):
     """A user-facing failure: ``job <id>: <stage>: <problem>`` on one line."""

@@ -82,12 +82,41 @@ SCRIPT_RANGES: dict[str, list[tuple[int, int]]] = {
 }
 
 
+def suggest(code: str) -> str | None:
+    """What a wrong language code probably meant, as a hint: ``HI`` (codes are lowercase), ``hin``
+    (the ISO 639-2 tag of hi), ``Hindi`` (a name), or a near miss among the codes."""
+    import difflib
+
+    text = str(code).strip()
+    lower = text.lower()
+    if text in LANGUAGES:
+        return None
+    if lower in LANGUAGES:
+        return f"codes are lowercase: did you mean {lower!r}?"
+    by_tag = {lang.iso639_2: lang for lang in LANGUAGES.values()} | {
+        lang.flores.split("_")[0]: lang for lang in LANGUAGES.values()
+    }
+    by_name = {lang.name.lower(): lang for lang in LANGUAGES.values()}
+    lang = by_tag.get(lower) or by_name.get(lower)
+    if lang is not None and lang.code != lower:
+        return f"did you mean {lang.code!r} ({lang.name})? cinesub uses ISO 639-1 codes"
+    near = difflib.get_close_matches(lower, list(LANGUAGES), n=1, cutoff=0.6) or difflib.get_close_matches(
+        lower, list(by_name), n=1, cutoff=0.75
+    )
+    if near:
+        lang = LANGUAGES.get(near[0]) or by_name[near[0]]
+        return f"did you mean {lang.code!r} ({lang.name})?"
+    return None
+
+
 def get(code: str, job: str | None = None) -> Language:
     try:
         return LANGUAGES[code]
     except KeyError:
         known = ", ".join(sorted(LANGUAGES))
-        raise CinesubError(f"unknown language code {code!r} (known: {known})", job=job) from None
+        hint = suggest(code)
+        hint = f"; {hint}" if hint else ""
+        raise CinesubError(f"unknown language code {code!r}{hint} (known: {known})", job=job) from None
 
 
 def script_of(char: str) -> str | None:

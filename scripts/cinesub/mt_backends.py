@@ -288,6 +288,7 @@ class Seq2SeqBackend(BackendBase):
 
     tokenizer: Any = None
     model: Any = None
+    progress: Any = None  # called after each batch with (percent done, what was done): cinesub.progress
 
     def load(self) -> Seq2SeqBackend:
         import torch
@@ -319,7 +320,9 @@ class Seq2SeqBackend(BackendBase):
         limit = getattr(tokenizer, "model_max_length", None) or 0
         self.truncated += sum(1 for n in lengths if limit and n >= limit)
         decoded: list[str] = [""] * len(prepared)
-        for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_sentences):
+        batches = plan_batches(lengths, self.batch_tokens, self.max_batch_sentences)
+        done = 0
+        for number, batch in enumerate(batches, start=1):
             encoded = tokenizer([prepared[i] for i in batch], padding="longest", truncation=True,
                                 return_tensors="pt").to(self.device)
             with torch.inference_mode():
@@ -331,6 +334,10 @@ class Seq2SeqBackend(BackendBase):
                                            clean_up_tokenization_spaces=True)
             for index, text in zip(batch, texts, strict=True):
                 decoded[index] = canonical_placeholders(text)
+            done += len(batch)
+            if self.progress is not None:
+                self.progress(100.0 * done / len(prepared),
+                              f"batch {number} of {len(batches)}, {done} of {len(prepared)} sentences")
         if self.truncated:
             LOG.warning("%d input(s) reached the model's %d-token limit and were truncated",
                         self.truncated, limit)

@@ -19,24 +19,35 @@ STAGE = "10_mux"
 # Subtitle codecs Matroska can carry as they are; other text subtitles (mov_text) become SubRip.
 MKV_COPYABLE_SUBS = {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle"}
 TEXT_SUBS = {"mov_text", "text", "microdvd", "subviewer", "sami", "realtext", "stl"}
+# Subtitle disposition flags that a copied track keeps (ffmpeg's names).
+DISPOSITIONS = ("default", "forced", "hearing_impaired", "visual_impaired", "comment", "lyrics", "karaoke")
 
 
 def choose_default(langs: list[str], source: str, setting: str) -> str | None:
-    """Which language's track is marked default: first target, the source, none, or a code."""
+    """Which language's track is marked default: the first target, the source, none, or a code.
+
+    The source-language track is a transcript for viewers who want one, so ``first_target`` with no
+    targets marks nothing default: players would otherwise turn subtitles on by themselves.
+    """
     if setting == "none":
         return None
     if setting == "source":
         return source
     if setting == "first_target":
         targets = [lang for lang in langs if lang != source]
-        return targets[0] if targets else source
+        return targets[0] if targets else None
     return setting if setting in langs else None
 
 
-def plan_tracks(subtitles: list[tuple[str, str]], source: str, default_setting: str) -> list[dict]:
-    """One planned track per (language, subtitle file) with ISO 639-2 tag, title and default flag."""
+def plan_tracks(
+    subtitles: list[tuple[str, str]], source: str, default_setting: str, original_default: bool = False
+) -> list[dict]:
+    """One planned track per (language, subtitle file) with ISO 639-2 tag, title and default flag.
+
+    ``original_default``: one of the film's own subtitle tracks stays default, so none of ours is.
+    """
     langs = [lang for lang, _ in subtitles]
-    default = choose_default(langs, source, default_setting)
+    default = None if original_default else choose_default(langs, source, default_setting)
     tracks = []
     for lang, path in subtitles:
         info = languages.get(lang)
@@ -45,6 +56,25 @@ def plan_tracks(subtitles: list[tuple[str, str]], source: str, default_setting: 
             {"lang": lang, "file": path, "tag": info.iso639_2, "title": title, "default": lang == default}
         )
     return tracks
+
+
+def original_dispositions(film_probe: dict, keep_default: bool) -> list[str]:
+    """ffmpeg ``-disposition`` values for the film's own subtitle tracks, in order: their flags as
+    they were (forced, hearing_impaired, ...), less ``default`` unless ``keep_default``; at most one
+    stays default."""
+    values = []
+    default_kept = False
+    for stream in film_probe.get("streams", []):
+        if stream.get("codec_type") != "subtitle":
+            continue
+        flags = [
+            name for name, on in (stream.get("disposition") or {}).items() if on and name in DISPOSITIONS
+        ]
+        if "default" in flags and (not keep_default or default_kept):
+            flags.remove("default")
+        default_kept = default_kept or "default" in flags
+        values.append("+".join(flags) or "0")
+    return values
 
 
 def has_cues(path: str) -> bool:
@@ -56,19 +86,33 @@ def existing_subtitle_codecs(media: dict) -> list[str]:
     return [s["codec"] or "" for s in media["streams"] if s["type"] == "subtitle"]
 
 
-def build_command(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str) -> list[str]:
-    """The ffmpeg argument list: every original stream copied, our tracks appended."""
+def build_command(
+    film: str,
+    tracks: list[dict],
+    media: dict,
+    clip_start: float,
+    out_path: str,
+    title: str = "",
+    original_flags: list[str] | None = None,
+) -> list[str]:
+    """The ffmpeg argument list: every original stream copied, our tracks appended, the film titled
+    ``title`` (empty: the film's own title is kept) and the original subtitle tracks flagged
+    ``original_flags`` (from :func:`original_dispositions`)."""
     import ffmpeg
 
     film_in = ffmpeg.input(ffmpeg_url(film))
     streams: list[Any] = [film_in["v?"], film_in["a?"]]
     options: dict[str, Any] = {"c:v": "copy", "c:a": "copy", "c:t": "copy"}
     metadata: list[str] = []
+    if title:
+        metadata += ["-metadata", f"title={title}"]
     kept_subs = 0
     for position, codec in enumerate(existing_subtitle_codecs(media)):
         if codec in MKV_COPYABLE_SUBS or codec in TEXT_SUBS:
             streams.append(film_in[f"s:{position}"])
             options[f"c:s:{kept_subs}"] = "copy" if codec in MKV_COPYABLE_SUBS else "srt"
+            if original_flags is not None and position < len(original_flags):
+                options[f"disposition:s:{kept_subs}"] = original_flags[position]
             kept_subs += 1
     attachments = [s for s in media["streams"] if s["type"] == "attachment"]
     if attachments:
@@ -97,13 +141,22 @@ def build_command(film: str, tracks: list[dict], media: dict, clip_start: float,
     return args[:at] + metadata + args[at:]
 
 
-def verify(probe: dict, tracks: list[dict]) -> list[str]:
-    """Problems with the muxed file: missing tracks, wrong tags or titles, wrong default."""
+def verify(probe: dict, tracks: list[dict], title: str = "") -> list[str]:
+    """Problems with the muxed file: missing tracks, wrong tags or titles, wrong default, more than
+    one default subtitle track, the film's title not set."""
     subs = [s for s in probe.get("streams", []) if s.get("codec_type") == "subtitle"]
+    problems = []
+    defaults = sum(bool((s.get("disposition") or {}).get("default")) for s in subs)
+    if defaults > 1:
+        problems.append(f"{defaults} subtitle tracks are marked default")
+    film_title = {k.lower(): v for k, v in ((probe.get("format") or {}).get("tags") or {}).items()}.get(
+        "title"
+    )
+    if title and film_title != title:
+        problems.append(f"film titled {film_title!r}, expected {title!r}")
     ours = subs[len(subs) - len(tracks) :] if len(subs) >= len(tracks) else []
     if len(ours) != len(tracks):
         return [f"expected {len(tracks)} new subtitle tracks, found {len(subs)} subtitle streams in all"]
-    problems = []
     for track, stream in zip(tracks, ours):
         tags = {k.lower(): v for k, v in (stream.get("tags") or {}).items()}
         if tags.get("language") != track["tag"]:
@@ -117,11 +170,12 @@ def verify(probe: dict, tracks: list[dict]) -> list[str]:
     return problems
 
 
-def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str) -> dict:
+def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path: str, **options: Any) -> dict:
+    """Mux and check; ``options`` (title, original_flags) as for :func:`build_command`."""
     import ffmpeg
 
     with atomic_path(out_path) as tmp:
-        args = build_command(film, tracks, media, clip_start, str(tmp))
+        args = build_command(film, tracks, media, clip_start, str(tmp), **options)
         result = subprocess.run(args, capture_output=True, text=True)
         if result.returncode != 0:
             failure = write_failure(result.stderr, out_path, tmp)
@@ -133,7 +187,7 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
         if failure:
             raise failure
         probe = ffmpeg.probe(ffmpeg_url(str(tmp)))
-        problems = verify(probe, tracks)
+        problems = verify(probe, tracks, options.get("title", ""))
         if problems:
             raise CinesubError("muxed file failed its check: " + "; ".join(problems))
     return probe
@@ -149,16 +203,23 @@ def run(ctx) -> None:
     for lang in empty:
         ctx.log.warning("no cues for %s (no speech found): its track is left out", lang)
     trackcheck.check_tracks(ctx, pairs, empty, dict(ctx.params.qc), dict(ctx.params.allowed_scripts))
+    film = str(ctx.params.media)
+    if not os.path.isfile(film):
+        raise ctx.fail(f"media file not found: {film}")
+    import ffmpeg
+
+    keep_default = bool(getattr(ctx.params, "keep_original_default", False))
+    original_flags = original_dispositions(ffmpeg.probe(ffmpeg_url(film)), keep_default)
     tracks = plan_tracks(
         [(lang, path) for lang, path in pairs if lang not in empty],
         str(ctx.params.source_lang),
         str(ctx.params.default_language),
+        original_default=any("default" in flags.split("+") for flags in original_flags),
     )
-    film = str(ctx.params.media)
-    if not os.path.isfile(film):
-        raise ctx.fail(f"media file not found: {film}")
+    title = str(getattr(ctx.params, "title", "") or "")
     clip_start = float((media.get("clip") or {}).get("start") or 0.0)
-    probe = mux(film, tracks, media, clip_start, ctx.output.mkv)
+    probe = mux(film, tracks, media, clip_start, ctx.output.mkv, title=title, original_flags=original_flags)
     ctx.models["tracks"] = [{k: t[k] for k in ("lang", "tag", "title", "default")} for t in tracks]
     ctx.models["left_out"] = empty
+    ctx.models["original_subtitle_flags"] = original_flags
     ctx.log.info("muxed %d subtitle tracks into %d streams", len(tracks), len(probe.get("streams", [])))

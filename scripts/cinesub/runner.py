@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import manifest, stagecache
-from .errors import CinesubError
+from .errors import REPORTED, CinesubError
 
 WRITE_FAILURES = {
     errno.ENOSPC: "no space left on device",
@@ -137,4 +137,4 @@ def run_stage(
 def _die(logger: logging.Logger, line: str) -> None:
     logger.error(line)
     print(f"cinesub: {line}", file=sys.stderr, flush=True)
-    sys.exit(1)
+    sys.exit(REPORTED)  # the console filter then leaves out Snakemake's wrapping of this failure

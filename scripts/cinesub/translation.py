@@ -33,6 +33,7 @@ from .errors import CinesubError
 from .fileio import read_json
 from .languages import Language
 from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, model_runtime, placeholder
+from .progress import Progress
 
 STAGE = "08_translation"
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
@@ -697,6 +698,8 @@ def run(ctx: Any) -> None:
             segments_doc.save(ctx.output.segments, result)
             return
     translator = load_translator(direction, settings)
+    if hasattr(translator, "progress"):  # per batch, with elapsed time and ETA: log and console
+        translator.progress = Progress(ctx.log, f"job {ctx.job}: {STAGE} {target}")
     result = translate_document(doc, target, translator, glossary, settings)
     described = translator.describe()
     ctx.models["translation"] = described
