@@ -29,6 +29,7 @@ import numpy as np
 from . import bundled
 from . import speech as speechlib
 from .errors import CinesubError
+from .modelcheck import is_offline, looks_like_path
 from .progress import Progress, clock_text
 from .segments import new_document, save
 
@@ -398,15 +399,6 @@ def needs_redecode(chunk: dict, segments: list[dict], settings: dict, min_region
 # ---------------------------------------------------------------- model files
 
 
-def looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or os.sep in name and not _is_hub_id(name)
-
-
-def _is_hub_id(name: str) -> bool:
-    parts = name.split("/")
-    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
-
-
 def resolve_model(name: str, cache_dir: str = "") -> str:
     """A local CTranslate2 model directory for ``name`` (bundled, a path, or a Hub name/id)."""
     if bundled.is_bundled(name):
@@ -422,7 +414,7 @@ def resolve_model(name: str, cache_dir: str = "") -> str:
         raise CinesubError(f"ASR model directory not found: {name}")
     from faster_whisper.utils import download_model
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    offline = is_offline()
     try:
         return download_model(name, cache_dir=cache_dir or None, local_files_only=offline)
     except Exception as exc:  # noqa: BLE001 - hub, network and value errors all mean "not available"
