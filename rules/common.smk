@@ -177,6 +177,7 @@ def check_models():
     cost finished work. Runs as the onstart hook (after the DAG is known, before any job starts or
     any output is removed; not on dry runs); stdlib only (no numpy/torch)."""
     from cinesub import modelcheck
+    from cinesub.errors import CinesubError
 
     asr_jobs, targets = set(), {}
     for dag_job in workflow.dag.needrun_jobs():
@@ -186,7 +187,10 @@ def check_models():
         elif name == "translation_translate":
             targets.setdefault(wildcards.job, []).append(wildcards.lang)
     jobs = {job: (source_lang(job), targets.get(job, [])) for job in asr_jobs | set(targets)}
-    problems = modelcheck.problems(config, jobs, asr_jobs)
+    try:
+        problems = modelcheck.problems(config, jobs, asr_jobs)
+    except CinesubError as exc:  # e.g. whisperx with no alignment model for the language
+        problems = [str(exc)]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise WorkflowError(f"config: {problems[0]}{more}")

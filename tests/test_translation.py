@@ -920,3 +920,18 @@ def test_real_indictrans2_code_generates_with_beams_and_cache():
     report = run(Path(os.environ["INDICTRANS2_HF_INTERFACE"]))
     rows = [line for line in report if "08 (load-time fixes)" in line]
     assert len(rows) == 2 and all("cached == uncached beams: True" in row for row in rows), rows
+
+
+def test_fetch_names_each_jobs_default_alignment_model(tmp_path):
+    # asr.align_model empty: the model WhisperX will load for each job's language is fetched and checked
+    config = {"asr": {"model": "large-v3", "backend": "whisperx"}}
+    path = write_sheet(tmp_path, config, [("film_en", "en", ""), ("film_hi", "hi", "")])
+    loaded = models.load_config(path)
+    needs = models.models_named(loaded, models.jobs_of(loaded))
+    named = {n.model: n.jobs for n in needs if n.key == "asr.align_model"}
+    assert named == {"facebook/wav2vec2-base-960h": ["film_en"],
+                     "theainerd/Wav2Vec2-large-xlsr-hindi": ["film_hi"]}
+    path = write_sheet(tmp_path, config, [("film_ta", "ta", "")])
+    loaded = models.load_config(path)
+    with pytest.raises(CinesubError, match="no default alignment model for language 'ta'"):
+        models.models_named(loaded, models.jobs_of(loaded))

@@ -29,7 +29,7 @@ import numpy as np
 from . import bundled
 from . import speech as speechlib
 from .errors import CinesubError
-from .modelcheck import is_offline, looks_like_path
+from .modelcheck import ALIGN_MODELS, alignment_model_for, is_offline, looks_like_path  # noqa: F401
 from .progress import Progress, clock_text
 from .segments import new_document, save
 
@@ -585,37 +585,7 @@ def _segment_dict(seg: Any) -> dict:
     }
 
 
-# WhisperX 3.8.6's default alignment models (whisperx.alignment.DEFAULT_ALIGN_MODELS_HF) for the languages
-# it has one for among ours, with English as a Hugging Face id: WhisperX's own English default is a torchaudio
-# bundle, downloaded from download.pytorch.org, which HF_HUB_OFFLINE does not stop and `make models` cannot
-# fetch into the Hub cache. facebook/wav2vec2-base-960h is the checkpoint that bundle was converted from.
-ALIGN_MODELS = {
-    "en": "facebook/wav2vec2-base-960h",
-    "hi": "theainerd/Wav2Vec2-large-xlsr-hindi",
-    "ml": "gvs/wav2vec2-large-xlsr-malayalam",
-    "te": "anuragshas/wav2vec2-large-xlsr-53-telugu",
-    "ur": "kingabzpro/wav2vec2-large-xls-r-300m-Urdu",
-}
 WHISPERX_VAD = {"min_silence_duration_ms": 300, "speech_pad_ms": 200}  # as the batched faster-whisper path
-
-
-def alignment_model_for(language: str, settings: dict) -> str | None:
-    """The wav2vec2 alignment model a job in ``language`` needs (None: its backend aligns nothing).
-
-    ``asr.align_model`` when set (a Hub id or a local directory), else the table above. The one place
-    the choice is made: WhisperXEngine loads what this names, and ``make models`` (cinesub.models) should
-    fetch what this names for each job's source language.
-    """
-    if settings.get("backend") != "whisperx":
-        return None
-    if settings.get("align_model"):
-        return settings["align_model"]
-    if language not in ALIGN_MODELS:
-        raise CinesubError(
-            f"asr.backend whisperx has no default alignment model for language {language!r}; "
-            "set asr.align_model to a wav2vec2 CTC model fine-tuned on it (or asr.backend: faster-whisper)"
-        )
-    return ALIGN_MODELS[language]
 
 
 def whisperx_devices(requested: str) -> tuple[str, str]:

