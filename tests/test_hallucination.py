@@ -364,3 +364,15 @@ def test_every_measured_removal_is_recorded(measured):
         kept_ids = len(result["clean"]["segments"])
         assert kept_ids + len(gone) == len(result["sung"]["segments"])
         assert all(r["reasons"] for r in removed["removed"])
+
+
+def test_a_sung_refrain_keeps_its_repeats_but_a_decode_loop_in_a_song_is_cut():
+    # seen on the film-like song case once 06 found the song: tiny.en looped one phrase ~20 times
+    refrain = "oh my love dance with me tonight under the moon under the stars " * 4
+    out, report = cleaned([seg(refrain.strip(), 0, 20, lyrics=True)])
+    assert texts(out) == [refrain.strip()] and not report["removed"]
+    looped = "oh my love dance with me " + "and under the star my love " * 20
+    assert H.compression_ratio(looped) > 2.4
+    out, report = cleaned([seg(looped.strip(), 0, 30, lyrics=True)])
+    assert texts(out) == ["oh my love dance with me and under the star my love"]
+    assert report["removed"][0]["spans"][0]["reasons"] == ["repetition_loop"]

@@ -386,6 +386,13 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         for span in loop_copies(norm, cfg["loop_max_ngram"], cfg["loop_min_repeats"],
                                 cfg["loop_min_repeats_single"]):
             candidate(span, "repetition_loop")
+    if seg.get("lyrics") and evidence.loop and cfg["detectors"].get("repetition_loop"):
+        # a refrain is sung a few times; far more copies in a segment the decoder's compression check
+        # failed are a decode loop (measured: tiny.en looped "and under the star my love" 20x on a song)
+        many = cfg["lyrics_loop_min_repeats"]
+        for span in loop_copies(norm, cfg["loop_max_ngram"], many, many):
+            remove(span, "repetition_loop", {"compression_ratio": round(compression_ratio(seg["text"]), 2),
+                                             "sung": True})
     if "no_letters" in active:
         remove([i for i, t in enumerate(tokens) if not is_numberish(t.text)], "no_letters")
     left = [i for i in range(len(tokens)) if i not in removed]
