@@ -1,10 +1,13 @@
 rule demux_extract:
-    """Probe the film and extract 16 kHz mono PCM audio (optionally a clip of it)."""
+    """Probe the film, extract 16 kHz mono PCM audio (optionally a clip of it) and find the job's speech
+    timeline (Silero VAD, once: 04, 06, 07 and 09 read speech.json). One job, not two: on a cluster
+    each job costs scheduling time, and the VAD needs the audio this job has just written."""
     input:
         media=media_of,
     output:
         audio="jobs/{job}/01_demux/audio.wav",
         media="jobs/{job}/01_demux/media.json",
+        speech="jobs/{job}/01_demux/speech.json",
         manifest="jobs/{job}/01_demux/manifest.json",
     log:
         "jobs/{job}/logs/01_demux.log",
@@ -18,24 +21,7 @@ rule demux_extract:
         clip_start=job_field("clip_start"),
         clip_end=job_field("clip_end"),
         sample_rate=config["demux"]["sample_rate"],
+        vad=config["demux"]["vad"],
     script:
         "../scripts/demux.py"
 
-
-rule demux_speech:
-    """The job's speech timeline: Silero VAD once over the audio; 04, 06 and 07 read it."""
-    input:
-        audio="jobs/{job}/01_demux/audio.wav",
-    output:
-        speech="jobs/{job}/01_demux/speech.json",
-        manifest="jobs/{job}/01_demux/speech.manifest.json",
-    log:
-        "jobs/{job}/logs/01_demux.speech.log",
-    benchmark:
-        "jobs/{job}/benchmarks/01_demux.speech.tsv"
-    conda:
-        "../envs/faster_whisper.yaml"
-    params:
-        vad=config["demux"]["vad"],
-    script:
-        "../scripts/demux_speech.py"

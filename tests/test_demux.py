@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import soundfile
-from cinesub import demux
+from cinesub import demux, models
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 
@@ -20,10 +20,13 @@ def make_ctx(tmp_path, media, **params):
         "clip_start": "",
         "clip_end": "",
         "sample_rate": 16000,
+        "vad": models.with_defaults({})["demux"]["vad"],
     }
     values.update(params)
     output = SimpleNamespace(
-        audio=str(tmp_path / "out" / "audio.wav"), media=str(tmp_path / "out" / "media.json")
+        audio=str(tmp_path / "out" / "audio.wav"),
+        media=str(tmp_path / "out" / "media.json"),
+        speech=str(tmp_path / "out" / "speech.json"),
     )
     return StageContext(
         stage="01_demux", job="j1", input=SimpleNamespace(), output=output, params=SimpleNamespace(**values)
@@ -45,6 +48,12 @@ def test_probe_and_extract_real_film(tmp_path, english_film):
     speech = soundfile.info(str(film.with_name("film.speech.wav")))
     assert info.duration == pytest.approx(speech.duration, abs=0.05)
     assert media["audio_seconds"] == pytest.approx(info.duration, abs=0.01)
+    # and the job's speech timeline: every known sentence lies inside a speech span
+    from cinesub import speech as speechlib
+
+    spans = speechlib.load(ctx.output.speech)
+    for sentence in truth:
+        assert speechlib.share(spans, sentence["start"] + 0.2, sentence["end"] - 0.2) > 0.9, sentence
 
 
 def test_clip_start_and_end(tmp_path, english_film):

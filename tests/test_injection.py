@@ -109,7 +109,7 @@ def test_ffmpeg_python_runs_without_a_shell_and_inputs_are_file_urls():
 def test_espeak_text_cannot_become_an_option():
     from cinesub import synth
 
-    source = inspect.getsource(synth.speak)
+    source = inspect.getsource(synth.speak_espeak)
     assert '"--", line.text' in source
 
 

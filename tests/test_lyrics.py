@@ -13,8 +13,9 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import configschema, lyrics, vad
+from cinesub import configschema, lyrics, models, vad
 from cinesub import segments as seglib
+from cinesub import speech as speechlib
 from cinesub.errors import CinesubError
 
 CFG = lyrics.settings({})
@@ -203,8 +204,13 @@ def test_run_writes_segments_and_songs(tmp_path):
     ]
     source = tmp_path / "in.json"
     seglib.save(source, seglib.new_document("t", "en", "05_ner", segments))
+    # the job's speech timeline, as 01_demux writes it
+    timeline = tmp_path / "speech.json"
+    vad_cfg = models.with_defaults({})["demux"]["vad"]
+    duration = sf.info(wav).duration
+    speechlib.save(timeline, speechlib.new_document("t", duration, speechlib.find(wav, vad_cfg), vad_cfg))
     ctx = SimpleNamespace(
-        input=SimpleNamespace(audio=str(wav), segments=str(source)),
+        input=SimpleNamespace(audio=str(wav), speech=str(timeline), segments=str(source)),
         output=SimpleNamespace(segments=str(tmp_path / "out.json"), songs=str(tmp_path / "songs.json")),
         params=SimpleNamespace(cfg={"min_song_s": 15}),
         log=logging.getLogger("test"),

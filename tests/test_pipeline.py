@@ -133,13 +133,14 @@ def test_failure_then_fix_resumes_without_redoing_demux(tmp_path, english_film):
     film, _ = english_film
     jobs = [{"job": "film2", "media": str(film), "source_lang": "en"}]
     broken_model = tmp_path / "broken-model"
-    broken_model.mkdir()  # a model folder without model.bin: found at start, fails when 04_asr loads it
+    broken_model.mkdir()  # a model folder with a damaged model.bin: passes the start-up check, fails in 04
+    (broken_model / "model.bin").write_bytes(b"not a CTranslate2 model")
     workdir = write_workdir(
         tmp_path, jobs, {"stages": NO_OPTIONAL_STAGES, "asr": {"model": str(broken_model)}}
     )
     failed = run_snakemake(workdir, "jobs/film2/10_mux/out.mkv", check=False)
     assert failed.returncode != 0
-    assert f"job film2: 04_asr: ASR model directory {broken_model} has no model.bin" in failed.stderr
+    assert f"job film2: 04_asr: cannot load ASR model {broken_model} on cpu: " in failed.stderr
     audio = workdir / "jobs/film2/01_demux/audio.wav"
     assert audio.exists()
     assert not (workdir / "jobs/film2/04_asr/segments.json").exists()

@@ -209,7 +209,7 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
 
     runtimes = pd.read_csv(workdir / "jobs/film1/report/runtimes.csv")
     assert list(runtimes["stage"]) == [
-        "01_demux", "01_demux.speech", "03_glossary_load", "04_asr", "05_ner", "06_lyrics_detection",
+        "01_demux", "03_glossary_load", "04_asr", "05_ner", "06_lyrics_detection",
         "07_hallucination_removal", "09_subtitle_gen.en", "10_mux"]
     assert (runtimes["seconds"] > 0).all()
     conformance = (workdir / "jobs/film1/report/conformance.html").read_text()

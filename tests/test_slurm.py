@@ -3,8 +3,8 @@ films from a job sheet through sbatch with `--profile profiles/slurm`.
 
 Run 1: three films, one of them corrupt. The two good films come out muxed; the corrupt one fails in
 01_demux, is retried with more memory and time on each attempt, and its SLURM log holds the one-line error.
-Run 2: the film is fixed; the re-run submits only that film's four jobs (01's two, 04, and 09 + 10 +
-the review page as one group job: profiles/slurm groups a film's light stages).
+Run 2: the film is fixed; the re-run submits only that film's three jobs (01, 04, and 09 + 10 + the
+review page as one group job: profiles/slurm groups a film's light stages).
 
 The fixture starts SLURM with .ci/slurm-up.sh when it is not running (root only); elsewhere the tests skip
 with the reason, except under CI (CI=true), where a SLURM that cannot start is a failure.
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 FILMS = ["film0", "film1", "film2"]
 BROKEN = "film2"
 # SLURM jobs per film: a group job is named after its group ("tail": 09 + 10, profiles/slurm)
-RULES_PER_FILM = ["demux_extract", "demux_speech", "asr_transcribe", "tail"]
+RULES_PER_FILM = ["demux_extract", "asr_transcribe", "tail"]
 # The first status check comes this many seconds after a submission (the profile's 20 s suits a real
 # cluster; jobs here take ~15 s). squeue needs MinJobAge >= 3x this, which slurm-up.sh gives (300 s).
 FIRST_STATUS_CHECK_S = 12
@@ -236,8 +236,7 @@ def test_rerun_after_the_fix_submits_only_what_is_missing(cluster_runs):
     returncode, output, _ = cluster_runs["second"]
     assert returncode == 0, output[-4000:]
     submitted = sorted((call["rule"], call["wildcards"]) for call in cluster_runs["second_calls"])
-    assert submitted == sorted([("demux_extract", BROKEN), ("demux_speech", BROKEN),
-                                ("asr_transcribe", BROKEN), ("tail", BROKEN)])
+    assert submitted == sorted([("demux_extract", BROKEN), ("asr_transcribe", BROKEN), ("tail", BROKEN)])
     for job, mtime in cluster_runs["mtimes"].items():
         assert (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime == mtime, f"{job} was redone"
 

@@ -26,7 +26,7 @@ CONSUMERS = {"ner_tag": "05_ner", "lyrics_detection_detect": "06_lyrics_detectio
 OPTIONAL_RULES = {"tmdb": "tmdb_fetch", "glossary": "glossary_load_merge", "ner": "ner_tag",
                   "lyrics": "lyrics_detection_detect", "hallucination": "hallucination_removal_filter",
                   "translation": "translation_translate"}
-ALWAYS = {"demux_extract", "demux_speech", "asr_transcribe", "subtitle_gen_write", "mux_tracks",
+ALWAYS = {"demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks",
           "report_plots"}
 JOB = "film"
 TARGET = f"jobs/{JOB}/report/timeline.png"

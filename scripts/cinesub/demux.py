@@ -271,3 +271,6 @@ def run(ctx) -> None:
         }
     )
     write_json_atomic(ctx.output.media, media)
+    from . import speech  # Silero VAD: only once the audio is known to be good
+
+    speech.write_timeline(ctx.output.audio, ctx.output.speech, ctx.job, dict(ctx.params.vad), ctx.log)

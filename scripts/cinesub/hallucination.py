@@ -17,7 +17,9 @@ the extra copies of a loop, a mean word probability under ``min_word_probability
 numbers stay. Without a text rule, words with no voice under them go only when the decoder was unsure
 of them too (no_speech_audio). Whole segments go on the segment's own decode checks (compression_ratio,
 low_confidence), or on impossible timings (speaking_rate, zero_length_words) the audio agrees with.
-``script_mismatch`` flags a segment (records the doubt) and never removes it. Sung segments
+``script_mismatch`` flags a segment (records the doubt) when its letters are mostly in another script of
+our languages (code-switching, Hindi written in Urdu script), and removes it only when they are mostly in a
+script none of our languages is written in (a Thai loop in a Hindi job: a decode failure). Sung segments
 (``lyrics: true``, set by 06) keep every repetition and are never removed by no_speech_audio or
 low_confidence.
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import qc
+from . import languages, qc
 from . import removed as removedlib
 from . import segments as seglib
 from . import speech as speechlib
@@ -425,7 +427,12 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
             verdict.details["compression_ratio"] = round(ratio, 2)
     if "script_mismatch" in active:
         doubt = script_doubt(kept_text, language, cfg)
-        if doubt:
+        if doubt and not set(doubt) & {lang.script for lang in languages.LANGUAGES.values()}:
+            # mostly letters of a script no language of ours is written in (a Thai loop in a Hindi job):
+            # a decode failure, not dialogue
+            verdict.reasons.append("script_mismatch")
+            verdict.details["scripts"] = doubt
+        elif doubt:  # an Indian script or Latin: maybe a real code-switched line (or Hindi in Urdu script)
             verdict.doubts["script_mismatch"] = doubt
 
     for run in _runs(list(removed)):

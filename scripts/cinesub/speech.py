@@ -95,14 +95,14 @@ def find(audio_path: str | os.PathLike, settings: dict) -> Spans:
     )
 
 
-def run(ctx) -> None:
+def write_timeline(audio_path: str, out_path: str, job: str, settings: dict, log) -> None:
+    """Find the speech spans of ``audio_path`` and write them as the job's speech timeline."""
     import soundfile
 
-    settings = dict(ctx.params.vad)
-    spans = find(ctx.input.audio, settings)
-    duration = soundfile.info(ctx.input.audio).duration
-    save(ctx.output.speech, new_document(ctx.job, duration, spans, settings))
-    ctx.log.info(
+    spans = find(audio_path, settings)
+    duration = soundfile.info(audio_path).duration
+    save(out_path, new_document(job, duration, spans, settings))
+    log.info(
         "VAD: %d speech spans, %.1f s of speech in %.1f s of audio",
         len(spans),
         sum(e - s for s, e in spans),

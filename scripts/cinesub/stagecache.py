@@ -128,3 +128,18 @@ def result_settings(settings: dict, section: str | None = None) -> dict:
     """The settings that determine a stage's result (the key material)."""
     ignored = run_setting_keys(section)
     return {k: v for k, v in settings.items() if k not in ignored}
+
+
+def model_identity(path: str | os.PathLike) -> Any:
+    """What identifies a model folder cheaply: each file's name, size and modification time.
+
+    (Hashing multi-GB weights on every run would cost more than it saves; a Hugging Face
+    snapshot folder's path already names the commit.)"""
+    folder = Path(path)
+    if not folder.is_dir():
+        return str(path)
+    return [str(folder)] + sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
