@@ -970,9 +970,9 @@ class ProgressLog(Progress):
 def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
     if not (enabled and glossary_path):
         return None
-    from .fileio import read_json
+    from . import glossaryfile
 
-    return read_json(glossary_path).get("prompt") or None
+    return glossaryfile.prompt(glossaryfile.load(glossary_path))
 
 
 def cache_key(

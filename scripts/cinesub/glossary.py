@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import languages
+from . import glossaryfile, languages
 from .errors import CinesubError
-from .fileio import read_json, write_json_atomic
+from .fileio import read_json
 from .languages import unique_texts
 from .tmdb import clean_character
 
@@ -498,4 +498,4 @@ def run(ctx) -> None:
         glossary["prompt_tokens"],
         glossary["prompt"][:200],
     )
-    write_json_atomic(ctx.output.glossary, glossary)
+    glossaryfile.save(ctx.output.glossary, glossary)

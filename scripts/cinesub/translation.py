@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import languages
+from . import glossaryfile, languages
 from . import segments as segments_doc
 from .errors import CinesubError
 from .fileio import read_json
@@ -215,24 +215,18 @@ class Glossary:
 def load_glossary(path: str | Path | None) -> Glossary:
     """03_glossary_load's glossary.json: names (TMDB, per-job) and terms with English renderings.
     Place terms ("Dahisar", "Dilli") are names: never translated, shown in the target's spelling."""
-    if not path:
+    data = glossaryfile.load_optional(path)
+    if data is None:
         return Glossary()
-    data = read_json(path)
     entries = []
-    for name in data.get("names", []):
-        spellings = _spellings([name.get("name", ""), *name.get("variants", [])])
-        if spellings:
-            entries.append(GlossaryEntry(spellings, "name"))
-    for term in data.get("terms", []):
-        written = [term.get("term", ""), term.get("devanagari", ""), *term.get("variants", [])]
-        if term.get("kind") == "place":
-            spellings = _spellings([term.get("english", ""), *written])
-            if spellings:
-                entries.append(GlossaryEntry(spellings, "name"))
-            continue
-        spellings = _spellings(written)
-        if spellings:
-            entries.append(GlossaryEntry(spellings, "term", term.get("english", "")))
+    for name in data["names"]:
+        entries.append(GlossaryEntry(_spellings([name["name"], *name["variants"]]), "name"))
+    for term in data["terms"]:
+        written = [term["term"], term["devanagari"], *term["variants"]]
+        if term["kind"] == "place":
+            entries.append(GlossaryEntry(_spellings([term["english"], *written]), "name"))
+        else:
+            entries.append(GlossaryEntry(_spellings(written), "term", term["english"]))
     return Glossary(entries)
 
 
