@@ -72,3 +72,32 @@ def test_asr_and_translation_use_the_result_cache_one_way(tmp_path, monkeypatch)
     again = stagecache.reuse(str(tmp_path), "08_translation", make_key, compute)
     assert first[0] == again[0] == {"n": 2} and first[1] == again[1] and (first[2], again[2]) == (False, True)
     assert keys == ["08_translation", "08_translation"] and len(calls) == 2
+
+
+def test_job_sheet_columns_come_from_the_schema_and_its_defaults_fill_the_sheet(tmp_path):
+    """The columns are listed once (jobs.schema.json); a sheet with only the required columns runs,
+    because common.smk validates the whole frame once and the schema's defaults fill the rest."""
+    import json
+    from pathlib import Path
+
+    from cinesub import jobsheet
+    from conftest import run_snakemake, write_workdir
+
+    schema = json.loads(Path(jobsheet.SCHEMA_PATH).read_text(encoding="utf-8"))
+    assert jobsheet.COLUMNS == tuple(schema["properties"]) and jobsheet.REQUIRED == (
+        "job",
+        "media",
+        "source_lang",
+    )
+    assert {c for c in jobsheet.COLUMNS if "default" in schema["properties"][c]} == set(
+        jobsheet.COLUMNS
+    ) - set(jobsheet.REQUIRED)
+    film = tmp_path / "film.mkv"
+    film.write_bytes(b"")  # a dry run reads only the sheet
+    write_workdir(tmp_path / "w", [])
+    (tmp_path / "w" / "config" / "jobs.tsv").write_text(
+        jobsheet.sheet_text([{"job": "only", "media": str(film), "source_lang": "en"}], jobsheet.REQUIRED)
+    )
+    result = run_snakemake(tmp_path / "w", "-n", "jobs/only/10_mux/out.mkv", check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "jobs/only/01_demux" in result.stdout
