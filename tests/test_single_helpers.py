@@ -101,3 +101,14 @@ def test_job_sheet_columns_come_from_the_schema_and_its_defaults_fill_the_sheet(
     result = run_snakemake(tmp_path / "w", "-n", "jobs/only/10_mux/out.mkv", check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jobs/only/01_demux" in result.stdout
+
+
+def test_demo_film_logs_the_stage_runners_way(tmp_path):
+    """make_demo_film.py uses runner's logging and fd 2 capture: its log has the run, the console does not."""
+    from conftest import run_snakemake, write_workdir
+
+    write_workdir(tmp_path, [])
+    result = run_snakemake(tmp_path, "demo/film.mkv")
+    log = (tmp_path / "demo" / "logs" / "demo_make_film.log").read_text()
+    assert " INFO demo film with " in log and (tmp_path / "demo" / "film.mkv").stat().st_size > 0
+    assert "demo film with" not in result.stdout + result.stderr
