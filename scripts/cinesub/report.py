@@ -23,6 +23,7 @@ from .fileio import atomic_path, read_json, write_text_atomic
 from .runner import optional_input
 
 STAGE = "report"
+PACKAGES = ("matplotlib", "pandas", "srt")  # the libraries whose versions its manifest records
 Span = tuple[float, float]
 
 VIOLATION_COLUMNS = ["cps", "line_length", "lines", "min_duration", "max_duration", "gap", "overlap"]

@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from . import console, manifest, stagecache
@@ -140,9 +140,19 @@ def stage_params(params: dict, config: dict, separator: str = "__") -> dict:
 
 
 def run_stage(
-    smk: Any, stage: str, func: Callable[[StageContext], None], packages: tuple[str, ...] = ()
+    smk: Any,
+    stage: str | ModuleType,
+    func: Callable[[StageContext], None] | None = None,
+    packages: tuple[str, ...] = (),
 ) -> None:
-    """Run ``func`` for a Snakemake job and exit non-zero with one clear line on failure."""
+    """Run a stage for a Snakemake job and exit non-zero with one clear line on failure.
+
+    An entry script passes the stage's module, which declares ``STAGE`` (its name), ``run`` and
+    ``PACKAGES`` (the libraries its manifest records): ``run_stage(snakemake, asr)``. Tests may pass a
+    stage name and a function instead."""
+    if isinstance(stage, ModuleType):
+        stage, func, packages = stage.STAGE, stage.run, getattr(stage, "PACKAGES", ())
+    assert func is not None, "run_stage needs a stage module, or a stage name and a function"
     job = str(smk.wildcards.get("job", "")) if hasattr(smk.wildcards, "get") else ""
     log_path = smk.log[0] if len(smk.log) else None
     logger = configure_logging(log_path)

@@ -14,6 +14,7 @@ from . import vad
 from .jobfile import JobFile
 
 STAGE = "01_demux"
+PACKAGES = ("faster-whisper",)  # the libraries whose versions its manifest records
 
 Spans = list[tuple[float, float]]
 

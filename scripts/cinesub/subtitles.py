@@ -60,6 +60,7 @@ from .fileio import read_json, write_json_atomic, write_text_atomic
 from .runner import optional_input
 
 STAGE = "09_subtitle_gen"
+PACKAGES = ("srt", "webvtt-py")  # the libraries whose versions its manifest records
 DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"

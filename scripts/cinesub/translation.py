@@ -37,6 +37,8 @@ from .progress import Progress
 from .runner import optional_input
 
 STAGE = "08_translation"
+# the libraries whose versions its manifest (and its result-cache key) records
+PACKAGES = ("ctranslate2", "torch", "transformers", "IndicTransToolkit", "sentencepiece", "huggingface-hub")
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
@@ -654,8 +656,7 @@ def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Sett
         data={"source": source, "language": doc["language"], "target": target, "direction": direction,
               "settings": stagecache.result_settings(vars(settings)),
               "model": stagecache.model_identity(model_path),
-              "versions": package_versions(("ctranslate2", "transformers", "IndicTransToolkit",
-                                            "sentencepiece", "torch"))},
+              "versions": package_versions(PACKAGES)},
     )
 
 
