@@ -23,7 +23,7 @@ PYTHON = str(Path(sys.executable))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from cinesub import synth  # noqa: E402
+from cinesub import jobsheet, synth  # noqa: E402
 
 # Sentences are drawn from these parts with a fixed seed: varied, distinct, and known word for word.
 SUBJECTS = [
@@ -283,9 +283,7 @@ def write_workdir(workdir: Path, jobs: list[dict], overrides: dict | None = None
             else value
         )
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
-    columns = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
-    rows = ["\t".join(columns)] + ["\t".join(str(job.get(c, "")) for c in columns) for job in jobs]
-    (workdir / "config" / "jobs.tsv").write_text("\n".join(rows) + "\n")
+    (workdir / "config" / "jobs.tsv").write_text(jobsheet.sheet_text(jobs))
     return workdir
 
 

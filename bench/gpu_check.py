@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
-from cinesub import segments, translation  # noqa: E402
+from cinesub import glossaryfile, segments, translation  # noqa: E402
 from tiny_indictrans import build_indictrans_standin  # noqa: E402
 
 NAMES = ["Meera", "Rahul", "Dahisar"]
@@ -75,8 +75,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir:
         model_dir = build_indictrans_standin(Path(workdir) / "standin")
         glossary_path = Path(workdir) / "glossary.json"
-        glossary_path.write_text(json.dumps({"terms": [], "names": [
-            {"name": name, "variants": [], "source": "job"} for name in NAMES]}))
+        names = [{"name": name, "variants": [], "source": "job", "label": "PERSON"} for name in NAMES]
+        glossaryfile.save(glossary_path, {"language": "hi", "terms": [], "names": names, "prompt": "",
+                                          "hotwords": "", "prompt_tokens": 0})
         glossary = translation.load_glossary(str(glossary_path))
         report["cpu"] = run_on("cpu", model_dir, glossary)
         if torch.cuda.is_available():

@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
-from cinesub import console, languages, messages  # noqa: E402
+from cinesub import console, jobsheet, languages, messages  # noqa: E402
 
 # One `cinesub:` line per failure on the console, first and last (see scripts/cinesub/console.py).
 console.install()
@@ -86,16 +86,6 @@ def workflow_path(path):
     return shipped if os.path.exists(shipped) else path
 
 
-JOB_COLUMNS = [
-    "job",
-    "media",
-    "source_lang",
-    "target_langs",
-    "title",
-    "year",
-    "clip_start",
-    "clip_end",
-]
 MAX_TARGETS = 5
 
 
@@ -110,18 +100,22 @@ def load_job_sheet(path):
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#").rename(
         columns=str.strip
     )
-    missing = [c for c in ("job", "media", "source_lang") if c not in sheet.columns]
+    missing = [c for c in jobsheet.REQUIRED if c not in sheet.columns]
     if missing:
         raise WorkflowError(f"job sheet {path}: missing column(s) {', '.join(missing)}")
     sheet = sheet.apply(lambda column: column.str.strip())
-    for index, row in sheet.iterrows():
-        try:
-            validate(sheet.iloc[[index]], "../workflow/schemas/jobs.schema.json")
-        except WorkflowError as exc:
-            raise WorkflowError(_one_line(f"job sheet {path}, job {row['job']!r}", exc)) from None
-    for column in JOB_COLUMNS:
-        if column not in sheet.columns:
-            sheet[column] = ""
+    try:
+        # one validation of the whole frame, which also adds the optional columns with their defaults
+        validate(sheet, str(jobsheet.SCHEMA_PATH))
+    except WorkflowError:
+        # name the first job whose row is wrong (rows alone, without the defaults)
+        for _, row in sheet.iterrows():
+            try:
+                validate(row.to_dict(), str(jobsheet.SCHEMA_PATH), set_default=False)
+            except WorkflowError as exc:
+                where = f"job sheet {path}, job {row['job']!r}"
+                raise WorkflowError(_one_line(where, exc)) from None
+        raise
     duplicated = sorted(set(sheet.loc[sheet["job"].duplicated(), "job"]))
     if duplicated:
         raise WorkflowError(f"job sheet {path}: duplicate job id(s) {', '.join(duplicated)}")

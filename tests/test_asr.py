@@ -188,7 +188,12 @@ def test_whisperx_backend_missing_is_explained():
 def test_run_writes_canonical_document(tmp_path, speech_wav):
     wav, truth = speech_wav
     glossary = tmp_path / "glossary.json"
-    glossary.write_text(json.dumps({"prompt": "Meera, jetty, nets."}))
+    glossary.write_text(
+        json.dumps(
+            {"language": "en", "terms": [], "names": [], "prompt": "Meera, jetty, nets.", "hotwords": "",
+             "prompt_tokens": 6}
+        )
+    )
     ctx = StageContext(
         stage="04_asr",
         job="j1",

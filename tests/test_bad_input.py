@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cinesub import jobsheet
+from cinesub.jobsheet import sheet_text
 from conftest import ffprobe_streams, run_snakemake, write_workdir
 from reliability import (
     can_mount_tmpfs,
@@ -31,7 +33,7 @@ from reliability import (
     workflow_error_messages,
 )
 
-COLUMNS = ["job", "media", "source_lang", "target_langs", "title", "year", "clip_start", "clip_end"]
+COLUMNS = list(jobsheet.COLUMNS)
 # Every stage on, as shipped. The ASR model is a directory inside the working directory, so a case
 # can make it go missing without changing any setting (a changed setting would rightly rerun the
 # finished job too). TMDB is unreachable and there is no key: metadata comes back empty.
@@ -85,11 +87,6 @@ def bundled_model() -> str:
 
 def done1(films: Path) -> dict:
     return {"job": "done1", "media": str(films / "good.mkv"), "source_lang": "en", "title": "River"}
-
-
-def sheet_text(rows: list[dict], columns: list[str] = COLUMNS) -> str:
-    lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 from types import SimpleNamespace
 
@@ -122,7 +123,7 @@ def test_runner_success_writes_manifest(tmp_path):
         (MemoryError(), "out of memory"),
     ],
 )
-def test_runner_failure_is_one_line(tmp_path, capsys, exc, expected):
+def test_runner_failure_is_one_line(tmp_path, capfd, exc, expected):
     smk = fake_snakemake(tmp_path)
 
     def stage(ctx):
@@ -131,10 +132,50 @@ def test_runner_failure_is_one_line(tmp_path, capsys, exc, expected):
     with pytest.raises(SystemExit) as code:
         runner.run_stage(smk, "99_test", stage)
     assert code.value.code == runner.REPORTED  # "already said": the console leaves out Snakemake's wrapping
-    err = capsys.readouterr().err.strip()
+    err = capfd.readouterr().err.strip()  # fd 2: the line reaches the console around the log's capture
     assert expected in err and "\n" not in err and err.startswith("cinesub: job j9: 99_test:")
     assert not (tmp_path / "manifest.json").exists()
     assert expected.replace("cinesub: ", "") in (tmp_path / "s.log").read_text()
+
+
+def test_stage_log_holds_everything_the_process_printed(tmp_path, capfd):
+    """Native stderr (fd 2: CTranslate2, ffmpeg, onnxruntime), Python warnings and other libraries'
+    loggers go to the rule's log; the console gets only the progress line and the one cinesub: line."""
+    import warnings
+
+    from cinesub.progress import Progress
+
+    smk = fake_snakemake(tmp_path)
+
+    def stage(ctx):
+        os.write(2, b"native library chatter on fd 2\n")
+        warnings.warn("a library's deprecation warning", DeprecationWarning, stacklevel=1)
+        logging.getLogger("somelibrary").warning("a library's own log line")
+        Progress(ctx.log, "job j9: 99_test")(100.0)
+        raise CinesubError("the stage failed")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit):
+            runner.run_stage(smk, "99_test", stage)
+    err = capfd.readouterr().err.strip().splitlines()
+    assert [line.split(":")[0] for line in err] == ["cinesub progress", "cinesub"], err
+    assert err[-1] == "cinesub: job j9: 99_test: the stage failed"
+    log = (tmp_path / "s.log").read_text()
+    for text in (
+        "start 99_test",
+        "native library chatter on fd 2",
+        "a library's deprecation warning",
+        "a library's own log line",
+        "100.0%",
+        "job j9: 99_test: the stage failed",
+    ):
+        assert text in log, text
+    os.write(2, b"after the stage\n")  # fd 2 is the console again
+    assert (
+        "after the stage" in capfd.readouterr().err
+        and "after the stage" not in (tmp_path / "s.log").read_text()
+    )
 
 
 def test_languages():

@@ -184,3 +184,23 @@ def test_run_writes_glossary_with_and_without_metadata(tmp_path):
     glossary.run(_ctx(tmp_path, "hi", [], []))  # tmdb disabled, no per-job file
     doc = json.loads((tmp_path / "out" / "glossary.json").read_text(encoding="utf-8"))
     assert doc["names"] == [] and doc["prompt"].startswith("यार, अच्छा")
+
+
+def test_every_consumer_reads_glossary_json_through_one_schema(tmp_path):
+    """03 writes glossary.json through cinesub.glossaryfile; 04's prompt and 08's names read it back
+    there, so a file that does not match the schema stops every consumer with the same one line."""
+    from cinesub import asr, glossaryfile, translation
+
+    written = tmp_path / "out" / "glossary.json"
+    glossary.run(_ctx(tmp_path, "en", [], []))
+    doc = glossaryfile.load(written)
+    assert asr.glossary_prompt(str(written), True) == doc["prompt"] != ""
+    assert translation.load_glossary(str(written)).entries  # the shipped terms
+
+    broken = dict(doc, names=[{"name": "Raj", "variants": [], "source": "job", "lable": "PERSON"}])
+    written.write_text(json.dumps(broken), encoding="utf-8")
+    for read in (lambda: asr.glossary_prompt(str(written), True), lambda: translation.load_glossary(written)):
+        with pytest.raises(CinesubError, match=r"does not match the glossary schema at names/0"):
+            read()
+    with pytest.raises(CinesubError, match="does not match the glossary schema"):
+        glossaryfile.save(written, {k: v for k, v in doc.items() if k != "prompt"})

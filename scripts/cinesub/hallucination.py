@@ -43,6 +43,7 @@ from . import segments as seglib
 from . import speech as speechlib
 
 STAGE = "07_hallucination_removal"
+PACKAGES = ("faster-whisper",)  # the libraries whose versions its manifest records
 
 DETECTORS = ("boilerplate", "repetition_loop", "identical_run", "compression_ratio", "low_confidence",
              "no_speech_audio", "speaking_rate", "zero_length_words", "script_mismatch", "no_letters")

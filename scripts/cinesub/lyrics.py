@@ -30,6 +30,7 @@ from . import speech, vad
 from .fileio import write_json_atomic
 
 STAGE = "06_lyrics_detection"
+PACKAGES = ("librosa", "faster-whisper")  # the libraries whose versions its manifest records
 SAMPLE_RATE = 16000
 HOP = 256  # STFT hop: 16 ms frames at 16 kHz
 PITCH_STEP = 2  # YIN runs every other frame (32 ms): a held note lasts hundreds of ms

@@ -16,6 +16,7 @@ from .errors import CinesubError
 from .fileio import atomic_path, read_json
 
 STAGE = "10_mux"
+PACKAGES = ("ffmpeg-python",)  # the libraries whose versions its manifest records
 # Subtitle codecs Matroska can carry as they are; other text subtitles (mov_text) become SubRip.
 MKV_COPYABLE_SUBS = {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle"}
 TEXT_SUBS = {"mov_text", "text", "microdvd", "subviewer", "sami", "realtext", "stl"}

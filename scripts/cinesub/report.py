@@ -20,8 +20,10 @@ import srt
 
 from . import segments as segments_io
 from .fileio import atomic_path, read_json, write_text_atomic
+from .runner import optional_input
 
 STAGE = "report"
+PACKAGES = ("matplotlib", "pandas", "srt")  # the libraries whose versions its manifest records
 Span = tuple[float, float]
 
 VIOLATION_COLUMNS = ["cps", "line_length", "lines", "min_duration", "max_duration", "gap", "overlap"]
@@ -182,20 +184,11 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
 # ---------------------------------------------------------------------------------------- stage edge
 
 
-def _optional(files: Any, name: str) -> str | None:
-    """An input that the rule leaves out when its stage is switched off."""
-    value = getattr(files, name, None)
-    if value is None:
-        return None
-    value = [value] if isinstance(value, str) else list(value)
-    return str(value[0]) if value else None
-
-
 def run(ctx: Any) -> None:
     job = ctx.job
     final = segments_io.load(ctx.input.segments)
-    songs_path = _optional(ctx.input, "songs")
-    removed_path = _optional(ctx.input, "removed")
+    songs_path = optional_input(ctx.input, "songs")
+    removed_path = optional_input(ctx.input, "removed")
     songs = song_spans(read_json(songs_path) if songs_path else None)
     removed = dropped_segments(read_json(removed_path) if removed_path else None)
 

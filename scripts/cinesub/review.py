@@ -30,9 +30,10 @@ import srt
 from . import languages
 from . import segments as segments_io
 from .fileio import read_json, write_text_atomic
-from .report import _optional  # an input its stage leaves out when switched off
+from .runner import optional_input
 
 STAGE = "review"
+PACKAGES = ("plotly", "jinja2")  # the libraries whose versions its manifest records
 TEMPLATE = Path(__file__).with_name("review_page.html.j2")
 # Loudness: at most this many points (a 2-hour film: one per 0.36 s), never finer than MIN_STEP_S.
 MAX_POINTS = 20_000
@@ -432,7 +433,7 @@ def run(ctx: Any) -> None:
     source = str(ctx.params.source_lang)
     final = segments_io.load(ctx.input.segments)
     songs_path, removed_path, entities_path = (
-        _optional(ctx.input, n) for n in ("songs", "removed", "entities")
+        optional_input(ctx.input, n) for n in ("songs", "removed", "entities")
     )
     songs = song_rows(read_json(songs_path) if songs_path else None)
     removed = removed_rows(read_json(removed_path) if removed_path else None)

@@ -1,22 +1,25 @@
 """The thin edge between a Snakemake ``script:`` job and a stage's ``run`` function.
 
-It routes logging to the rule's log file, turns failures into one user-facing line
+It routes logging, Python warnings and the process's native stderr (fd 2) to the rule's log file,
+keeps the console for the one error line and progress lines, turns failures into one user-facing line
 (``cinesub: job <id>: <stage>: <problem>``) with a non-zero exit, and writes the
 stage manifest after a successful run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from . import manifest, stagecache
+from . import console, manifest, stagecache
 from .errors import REPORTED, CinesubError
 
 WRITE_FAILURES = {
@@ -44,15 +47,67 @@ class StageContext:
 
 
 def configure_logging(log_path: str | None) -> logging.Logger:
+    """The stage's logger writes to the rule's log file; so do other libraries' loggers (warnings and up)
+    and Python ``warnings``. The file is opened for appending, so lines that native code writes to the
+    same file through fd 2 (:func:`capture_stderr`) land in order instead of being overwritten."""
     logger = logging.getLogger("cinesub")
     logger.handlers.clear()
     logger.setLevel(logging.INFO)
+    if log_path:
+        open(log_path, "w").close()  # a rerun starts a fresh log
     handler: logging.Handler = (
-        logging.FileHandler(log_path, mode="w", encoding="utf-8") if log_path else logging.StreamHandler()
+        logging.FileHandler(log_path, mode="a", encoding="utf-8") if log_path else logging.StreamHandler()
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
+    logger.propagate = False
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "cinesub_stage_log", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler.cinesub_stage_log = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    # warnings.warn -> the "py.warnings" logger -> the log file (off first: on twice would keep an
+    # older warnings.showwarning that someone has replaced since)
+    logging.captureWarnings(False)
+    logging.captureWarnings(True)
     return logger
+
+
+@contextlib.contextmanager
+def capture_stderr(log_path: str | None) -> Iterator[None]:
+    """Send the process's fd 2 (what CTranslate2, ffmpeg, onnxruntime and stray prints write) to the
+    rule's log file; the ``cinesub:`` error line and progress lines keep the console
+    (:func:`cinesub.console.terminal`). Without a log file nothing moves."""
+    if not log_path:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    console.set_terminal(terminal)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        console.set_terminal(None)
+        terminal.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def optional_input(files: Any, name: str) -> str | None:
+    """The path of a rule input that may be absent, or None: the rule leaves it out, or gives an empty
+    list, when the stage that makes it is switched off (a named input of one file is a path, or a list
+    of one path when the rule builds it from a list). The one way a stage reads an optional input."""
+    value = getattr(files, name, None)
+    if value is None:
+        return None
+    value = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    return str(value[0]) if value and str(value[0]) else None
 
 
 def _describe_unexpected(exc: BaseException) -> str:
@@ -85,9 +140,19 @@ def stage_params(params: dict, config: dict, separator: str = "__") -> dict:
 
 
 def run_stage(
-    smk: Any, stage: str, func: Callable[[StageContext], None], packages: tuple[str, ...] = ()
+    smk: Any,
+    stage: str | ModuleType,
+    func: Callable[[StageContext], None] | None = None,
+    packages: tuple[str, ...] = (),
 ) -> None:
-    """Run ``func`` for a Snakemake job and exit non-zero with one clear line on failure."""
+    """Run a stage for a Snakemake job and exit non-zero with one clear line on failure.
+
+    An entry script passes the stage's module, which declares ``STAGE`` (its name), ``run`` and
+    ``PACKAGES`` (the libraries its manifest records): ``run_stage(snakemake, asr)``. Tests may pass a
+    stage name and a function instead."""
+    if isinstance(stage, ModuleType):
+        stage, func, packages = stage.STAGE, stage.run, getattr(stage, "PACKAGES", ())
+    assert func is not None, "run_stage needs a stage module, or a stage name and a function"
     job = str(smk.wildcards.get("job", "")) if hasattr(smk.wildcards, "get") else ""
     log_path = smk.log[0] if len(smk.log) else None
     logger = configure_logging(log_path)
@@ -104,16 +169,17 @@ def run_stage(
     )
     started = manifest.now()
     logger.info("start %s for job %s", stage, job)
-    try:
-        func(ctx)
-    except CinesubError as err:
-        err.job = err.job or job
-        err.stage = err.stage or stage
-        _die(logger, err.line())
-    except Exception as exc:  # noqa: BLE001 - every failure must become one clear line
-        logger.error("traceback:\n%s", traceback.format_exc())
-        where = f" (details in {log_path})" if log_path else ""
-        _die(logger, CinesubError(_describe_unexpected(exc) + where, job=job, stage=stage).line())
+    with capture_stderr(log_path):
+        try:
+            func(ctx)
+        except CinesubError as err:
+            err.job = err.job or job
+            err.stage = err.stage or stage
+            _die(logger, err.line())
+        except Exception as exc:  # noqa: BLE001 - every failure must become one clear line
+            logger.error("traceback:\n%s", traceback.format_exc())
+            where = f" (details in {log_path})" if log_path else ""
+            _die(logger, CinesubError(_describe_unexpected(exc) + where, job=job, stage=stage).line())
     finished = manifest.now()
     outputs = [path for name, path in smk.output.items() if name != "manifest"] or [
         p for p in smk.output if not str(p).endswith("manifest.json")
@@ -136,5 +202,5 @@ def run_stage(
 
 def _die(logger: logging.Logger, line: str) -> None:
     logger.error(line)
-    print(f"cinesub: {line}", file=sys.stderr, flush=True)
+    print(f"cinesub: {line}", file=console.terminal(), flush=True)
     sys.exit(REPORTED)  # the console filter then leaves out Snakemake's wrapping of this failure

@@ -13,8 +13,6 @@ import os
 from . import vad
 from .jobfile import JobFile
 
-STAGE = "01_demux"
-
 Spans = list[tuple[float, float]]
 
 

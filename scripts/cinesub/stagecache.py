@@ -105,6 +105,35 @@ def cached(cache: ResultCache, key: str, compute: Callable[[], T]) -> tuple[T, b
     return result, False
 
 
+def reuse(
+    setting: str | None, stage: str, make_key: Callable[[ResultCache], str], compute: Callable[[], T]
+) -> tuple[T, str | None, bool]:
+    """The one way a stage uses the result cache: (result, key, hit). With the cache off (``setting`` and
+    ``$CINESUB_RESULT_CACHE`` empty, or ``off``) ``compute()`` runs and no key is made (making one can
+    mean hashing the film's audio); otherwise the result is computed once per key, whichever job asks."""
+    cache = ResultCache(cache_root(setting), stage)
+    if not cache.enabled:
+        return compute(), None, False
+    key = make_key(cache)
+    result, hit = cached(cache, key, compute)
+    return result, key, hit
+
+
+def model_identity(path: str | os.PathLike) -> Any:
+    """What identifies a model folder cheaply: each file's name, size and modification time.
+
+    (Hashing multi-GB weights on every run would cost more than it saves; a Hugging Face
+    snapshot folder's path already names the commit.)"""
+    folder = Path(path)
+    if not folder.is_dir():
+        return str(path)
+    return [str(folder)] + sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
+
+
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 
@@ -128,18 +157,3 @@ def result_settings(settings: dict, section: str | None = None) -> dict:
     """The settings that determine a stage's result (the key material)."""
     ignored = run_setting_keys(section)
     return {k: v for k, v in settings.items() if k not in ignored}
-
-
-def model_identity(path: str | os.PathLike) -> Any:
-    """What identifies a model folder cheaply: each file's name, size and modification time.
-
-    (Hashing multi-GB weights on every run would cost more than it saves; a Hugging Face
-    snapshot folder's path already names the commit.)"""
-    folder = Path(path)
-    if not folder.is_dir():
-        return str(path)
-    return [str(folder)] + sorted(
-        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in folder.rglob("*")
-        if p.is_file()
-    )

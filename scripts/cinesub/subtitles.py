@@ -57,8 +57,10 @@ import webvtt
 from . import segments as segments_io
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic, write_text_atomic
+from .runner import optional_input
 
 STAGE = "09_subtitle_gen"
+PACKAGES = ("srt", "webvtt-py")  # the libraries whose versions its manifest records
 DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"
@@ -871,7 +873,7 @@ def cps_histogram(cues: Sequence[Cue], rules: Rules, width: float = 2.0) -> dict
 def speech_timeline(ctx: Any) -> list[tuple[float, float]] | None:
     """The job's speech timeline when the rule hands one over (``input.speech``), else None (cues then
     start at Whisper's word stamps). The one place 09 reads it."""
-    path = getattr(ctx.input, "speech", None)
+    path = optional_input(ctx.input, "speech")
     if path is None:
         return None
     from . import speech  # the job's speech timeline file and its reader (issue 10)

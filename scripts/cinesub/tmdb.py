@@ -33,6 +33,7 @@ from .fileio import read_json, write_json_atomic
 from .languages import unique_texts
 
 STAGE = "02_tmdb"
+PACKAGES = ("requests",)  # the libraries whose versions its manifest records
 ENV_KEY = "TMDB_API_KEY"
 # Crew jobs worth keeping: their names are spoken or credited on screen.
 KEY_CREW_JOBS = (

@@ -27,15 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import languages
+from . import glossaryfile, languages
 from . import segments as segments_doc
 from .errors import CinesubError
 from .fileio import read_json
 from .languages import Language
 from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, model_runtime, placeholder
 from .progress import Progress
+from .runner import optional_input
 
 STAGE = "08_translation"
+# the libraries whose versions its manifest (and its result-cache key) records
+PACKAGES = ("ctranslate2", "torch", "transformers", "IndicTransToolkit", "sentencepiece", "huggingface-hub")
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
@@ -215,24 +218,18 @@ class Glossary:
 def load_glossary(path: str | Path | None) -> Glossary:
     """03_glossary_load's glossary.json: names (TMDB, per-job) and terms with English renderings.
     Place terms ("Dahisar", "Dilli") are names: never translated, shown in the target's spelling."""
-    if not path:
+    data = glossaryfile.load_optional(path)
+    if data is None:
         return Glossary()
-    data = read_json(path)
     entries = []
-    for name in data.get("names", []):
-        spellings = _spellings([name.get("name", ""), *name.get("variants", [])])
-        if spellings:
-            entries.append(GlossaryEntry(spellings, "name"))
-    for term in data.get("terms", []):
-        written = [term.get("term", ""), term.get("devanagari", ""), *term.get("variants", [])]
-        if term.get("kind") == "place":
-            spellings = _spellings([term.get("english", ""), *written])
-            if spellings:
-                entries.append(GlossaryEntry(spellings, "name"))
-            continue
-        spellings = _spellings(written)
-        if spellings:
-            entries.append(GlossaryEntry(spellings, "term", term.get("english", "")))
+    for name in data["names"]:
+        entries.append(GlossaryEntry(_spellings([name["name"], *name["variants"]]), "name"))
+    for term in data["terms"]:
+        written = [term["term"], term["devanagari"], *term["variants"]]
+        if term["kind"] == "place":
+            entries.append(GlossaryEntry(_spellings([term["english"], *written]), "name"))
+        else:
+            entries.append(GlossaryEntry(_spellings(written), "term", term["english"]))
     return Glossary(entries)
 
 
@@ -645,14 +642,6 @@ def load_translator(direction: str, settings: Settings,
                            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
 
 
-def _single_path(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if value else None
-    return str(value) or None
-
-
 def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Settings,
               glossary_path: str | None, model_path: str) -> str:
     """Key of a translation: the source text and timing, target, settings, glossary, model and code."""
@@ -667,8 +656,7 @@ def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Sett
         data={"source": source, "language": doc["language"], "target": target, "direction": direction,
               "settings": stagecache.result_settings(vars(settings)),
               "model": stagecache.model_identity(model_path),
-              "versions": package_versions(("ctranslate2", "transformers", "IndicTransToolkit",
-                                            "sentencepiece", "torch"))},
+              "versions": package_versions(PACKAGES)},
     )
 
 
@@ -678,35 +666,34 @@ def run(ctx: Any) -> None:
     settings = settings_from(dict(ctx.params.translation))
     target = str(ctx.params.target_lang)
     doc = segments_doc.load(ctx.input.segments)
-    glossary_path = _single_path(getattr(ctx.input, "glossary", None))
+    glossary_path = optional_input(ctx.input, "glossary")
     glossary = load_glossary(glossary_path)
     direction = direction_for(doc["language"], target)
     ctx.log.info("translating %d segments %s -> %s (%s), glossary: %s", len(doc["segments"]), doc["language"],
                  target, direction, glossary_path or "none")
-    cache_dir = stagecache.cache_root(settings.result_cache)
-    cache = stagecache.ResultCache(cache_dir, STAGE)
-    key = None
-    if cache.enabled and direction != "identity":
+    def translate() -> dict:
+        translator = load_translator(direction, settings)
+        if hasattr(translator, "progress"):  # per batch, with elapsed time and ETA: log and console
+            translator.progress = Progress(ctx.log, f"job {ctx.job}: {STAGE} {target}")
+        result = translate_document(doc, target, translator, glossary, settings)
+        described = translator.describe()
+        summary = result["meta"][STAGE]
+        ctx.log.info("%d units, %d model calls in %d batches, %d names re-inserted", summary["units"],
+                     described["model_calls"], described["batches"], summary["reinserted_names"])
+        return {"segments": result["segments"], "meta": summary, "model": described}
+
+    def make_key(cache: Any) -> str:
         _, model_path, _ = resolve_model(direction, settings)
-        key = cache_key(cache, doc, target, direction, settings, glossary_path, model_path)
-        hit = cache.get(key)
-        if hit is not None:
-            # The same source, settings and model were translated before (maybe for another job).
-            ctx.models["translation"] = {**hit["model"], "result_cache": {"entry": key, "hit": True}}
-            ctx.log.info("result cache hit %s: translation reused", key[:16])
-            result = segments_doc.derive(doc, STAGE, hit["segments"], language=target, meta=hit["meta"])
-            segments_doc.save(ctx.output.segments, result)
-            return
-    translator = load_translator(direction, settings)
-    if hasattr(translator, "progress"):  # per batch, with elapsed time and ETA: log and console
-        translator.progress = Progress(ctx.log, f"job {ctx.job}: {STAGE} {target}")
-    result = translate_document(doc, target, translator, glossary, settings)
-    described = translator.describe()
-    ctx.models["translation"] = described
-    summary = result["meta"][STAGE]
-    ctx.log.info("%d units, %d model calls in %d batches, %d names re-inserted", summary["units"],
-                 described["model_calls"], described["batches"], summary["reinserted_names"])
+        return cache_key(cache, doc, target, direction, settings, glossary_path, model_path)
+
+    # The same source, settings and model are translated once, whichever job asks (an identity
+    # "translation" costs nothing, so it is never cached).
+    setting = "off" if direction == "identity" else settings.result_cache
+    payload, key, hit = stagecache.reuse(setting, STAGE, make_key, translate)
+    ctx.models["translation"] = payload["model"]
     if key is not None:
-        cache.put(key, {"segments": result["segments"], "meta": summary, "model": described})
-        ctx.models["translation"] = {**described, "result_cache": {"entry": key, "hit": False}}
+        ctx.models["translation"] = {**payload["model"], "result_cache": {"entry": key, "hit": hit}}
+        if hit:
+            ctx.log.info("result cache hit %s: translation reused", key[:16])
+    result = segments_doc.derive(doc, STAGE, payload["segments"], language=target, meta=payload["meta"])
     segments_doc.save(ctx.output.segments, result)
