@@ -134,6 +134,10 @@ def test_a_repetition_loop_is_cut_where_the_decoder_was_unsure():
     assert texts(out) == ["I'm sorry, we missed the train."]
     assert report["removed"][0]["action"] == "trimmed"
     assert report["removed"][0]["spans"][0]["reasons"] == ["repetition_loop"]
+    # the loop the pipeline met: a 10-word unit, longer than loop_max_ngram
+    unit = "my love, and with me to die, under the star, "
+    out, report = cleaned([seg(("Oh " + unit * 12).strip(), 0, 30, lyrics=True)])
+    assert texts(out) == [("Oh " + unit).strip()]
     # said with conviction, with a voice under it: speech, not a loop
     out, report = cleaned([seg("No, no, no, no, you are wrong.", 0, 3)])
     assert texts(out) == ["No, no, no, no, you are wrong."] and not report["removed"]

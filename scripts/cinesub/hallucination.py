@@ -393,7 +393,8 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         # a refrain is sung a few times; far more copies in a segment the decoder's compression check
         # failed are a decode loop (measured: tiny.en looped "and under the star my love" 20x on a song)
         many = cfg["lyrics_loop_min_repeats"]
-        for span in loop_copies(norm, cfg["loop_max_ngram"], many, many):
+        # a looped refrain line can be longer than loop_max_ngram words: any unit repeated that often
+        for span in loop_copies(norm, max(cfg["loop_max_ngram"], len(norm) // many), many, many):
             remove(span, "repetition_loop", {"compression_ratio": round(compression_ratio(seg["text"]), 2),
                                              "sung": True})
     if "no_letters" in active:
