@@ -138,6 +138,8 @@ def test_a_repetition_loop_is_cut_where_the_decoder_was_unsure():
     unit = "my love, and with me to die, under the star, "
     out, report = cleaned([seg(("Oh " + unit * 12).strip(), 0, 30, lyrics=True)])
     assert texts(out) == [("Oh " + unit).strip()]
+    # the loop's extra copies are not counted as dialogue removed (max_removed_share guards real text)
+    assert report["summary"]["removed_word_share"] == 0.0
     # said with conviction, with a voice under it: speech, not a loop
     out, report = cleaned([seg("No, no, no, no, you are wrong.", 0, 3)])
     assert texts(out) == ["No, no, no, no, you are wrong."] and not report["removed"]

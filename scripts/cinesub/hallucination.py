@@ -529,11 +529,16 @@ def clean(doc: dict, cfg: dict, phrases: PhraseList,
         if not verdict.dropped:
             kept.append(verdict.segment)
     words_in, words_out = word_count(ordered), word_count(kept)
+    # the extra copies of a decode loop (its first copy stays) are not dialogue lost: the share that
+    # max_removed_share guards leaves them out of both counts
+    loop_copies = sum(len(span["text"].split()) for entry in removed for span in entry["spans"]
+                      if span["reasons"] == ["repetition_loop"])
+    heard = words_in - loop_copies
     summary = {"segments_in": len(ordered), "segments_out": len(kept),
                "dropped": sum(1 for r in removed if r["action"] == "dropped"),
                "trimmed": sum(1 for r in removed if r["action"] == "trimmed"),
                "flagged": len(flagged), "words_in": words_in, "words_out": words_out,
-               "removed_word_share": round(1 - words_out / words_in, 4) if words_in else 0.0,
+               "removed_word_share": round(max(0.0, 1 - words_out / heard), 4) if heard > 0 else 0.0,
                "by_reason": {k: v for k, v in counts.items() if v}}
     out = seglib.derive(doc, STAGE, kept, meta=summary)
     report = {"schema_version": 1, "job": doc["job"], "stage": STAGE, "summary": summary, "removed": removed,
