@@ -361,7 +361,7 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
         # as 04 does: no segment spans a long non-speech stretch
         split = [part for seg in copy_segments(raw) for part in asr.split_segment(seg, timeline, 1.5)]
         doc = seglib.new_document(name, "en", "04_asr", split, duration=case.duration)
-        sung_doc, songs = lyrics.detect(doc, lyrics.analyse_audio(path, lyrics_cfg), timeline, lyrics_cfg)
+        sung_doc, songs = lyrics.detect(doc, lyrics.analyse(path, timeline, lyrics_cfg), timeline, lyrics_cfg)
         clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases, timeline)
         results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,
                          "clean": clean_doc, "removed": removed}

@@ -244,7 +244,8 @@ def detect_case(case, path, action="style"):
     segments = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
     doc = seglib.new_document(case.name, "en", "05_ner", segments, duration=case.duration)
     cfg = lyrics.settings({"action": action})
-    return lyrics.detect(doc, lyrics.analyse_audio(path, cfg), vad.speech_timeline(path), cfg)
+    timeline = vad.speech_timeline(path)
+    return lyrics.detect(doc, lyrics.analyse(path, timeline, cfg), timeline, cfg)
 
 
 @pytest.mark.parametrize("name", ["refrain_chords", "a_cappella"])
@@ -255,6 +256,19 @@ def test_a_song_without_a_beat_is_found(filmlike, name):
     assert cleanset.span_iou(found, case.song) >= 0.8, report["songs"]
     assert all(s["audio"]["music_score"] < 0.5 for s in report["songs"])  # found without any beat
     assert not any(seg["lyrics"] for seg in out["segments"])  # the dialogue around it stays dialogue
+    assert all(s["audio"]["chroma_stability"] > 0.3 for s in report["songs"])  # described: a candidate
+
+
+def test_only_candidates_pay_for_the_descriptive_features(filmlike):
+    case, path = filmlike["refrain_chords"]
+    timeline = vad.speech_timeline(path)
+    windows = lyrics.analyse(path, timeline, CFG)
+    spans = lyrics.candidate_spans(windows, CFG)
+    inside = [w for w in windows if any(a <= w.time <= b for a, b in spans)]
+    outside = [w for w in windows if w not in inside]
+    assert spans and inside and outside
+    assert np.mean([w.chroma_stability for w in inside]) > 0.3
+    assert all(w.chroma_stability == 0.0 and w.percussive_share == 0.0 for w in outside)
 
 
 @pytest.mark.parametrize("name", ["dialogue_over_beat", "short_lines_over_beat"])

@@ -6,6 +6,7 @@ Job sheets use ISO 639-1 codes (``hi``, ``en``) or ISO 639-3 where no 639-1 exis
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -119,6 +120,7 @@ def get(code: str, job: str | None = None) -> Language:
         raise CinesubError(f"unknown language code {code!r}{hint} (known: {known})", job=job) from None
 
 
+@functools.lru_cache(maxsize=4096)  # per character: a film's transcripts use a few hundred
 def script_of(char: str) -> str | None:
     point = ord(char)
     for script, ranges in SCRIPT_RANGES.items():

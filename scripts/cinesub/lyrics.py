@@ -8,8 +8,9 @@ film score has a beat but a spoken voice, and short dialogue lines are dialogue 
 Repeated lines in the transcript (refrains) add confidence; they are never required, because the ASR
 often hears nothing under music.
 
-Two passes keep the stage cheap on a three-hour film: per-frame features (one STFT, YIN pitch) over
-the whole audio, read ``block_s`` seconds at a time so memory stays flat, and the decision, which only
+Passes that keep the stage cheap on a three-hour film: the features that decide (one STFT, YIN
+pitch) over the whole audio, read ``block_s`` seconds at a time so memory stays flat; the descriptive
+ones (percussive share, chroma stability) only over the candidate spans; and the decision, which only
 looks at the windows and the speech spans. Outputs: the segments with ``lyrics`` set, and songs.json
 with every song and every rejected candidate (music runs and sung-looking stretches), its confidence,
 evidence and reason.
@@ -102,21 +103,17 @@ def _voice_flux(power: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dict) -> list[Window]:
-    """Features for windows centred at ``centres`` (absolute seconds); ``y`` starts at ``offset``."""
+    """The features that decide (beat, loudness, held notes, voice-band change) for windows centred at
+    ``centres`` (absolute seconds); ``y`` starts at ``offset``."""
     import librosa
 
     fps = SAMPLE_RATE / HOP
     if y.size < 2048:
         return [Window(float(t), 0.0, 0.0, 0.0, 0.0, 0.0) for t in centres]
     spec = np.abs(librosa.stft(y, n_fft=1024, hop_length=HOP))
-    # The percussive share only describes songs in songs.json, so its median filters run on a coarse
-    # copy: up to 4 kHz, every other frame. On full resolution they were 94% of this stage's time.
-    harmonic, percussive = librosa.decompose.hpss(spec[:COARSE_BINS, ::COARSE_STEP], kernel_size=17)
     power = spec**2
     mel = librosa.feature.melspectrogram(S=power, sr=SAMPLE_RATE)
     onset = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=SAMPLE_RATE)
-    # tuning=0: estimating the tuning took a third of this stage's time, for a descriptive feature
-    chroma = librosa.feature.chroma_stft(S=power, sr=SAMPLE_RATE, hop_length=HOP, tuning=0.0)
     rms = librosa.feature.rms(S=spec, frame_length=1024)[0]
     flux, above_bed = _voice_flux(power, cfg)
     f0 = librosa.yin(
@@ -134,12 +131,9 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
     )
     min_lag = int(fps * 60.0 / cfg["max_tempo_bpm"])
     max_lag = int(fps * 60.0 / cfg["min_tempo_bpm"])
-    chroma_lag = int(0.5 * fps)
-    half = cfg["window_s"] / 2
     windows = []
     for t in centres:
-        a = max(0, int((t - half - offset) * fps))
-        b = min(spec.shape[1], int((t + half - offset) * fps))
+        a, b = _frames_of(t, offset, spec.shape[1], cfg)
         loud = rms[a:b] > cfg["silence_rms"]
         loud_share = float(loud.mean()) if b > a else 0.0
         beat, tempo = 0.0, 0.0
@@ -150,27 +144,52 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
                 ac = ac / ac[0]
                 lag = min_lag + int(np.argmax(ac[min_lag:max_lag]))
                 beat, tempo = float(max(0.0, ac[lag])), 60.0 * fps / lag
-        h_energy = float((harmonic[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
-        p_energy = float((percussive[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
-        perc = p_energy / (h_energy + p_energy) if h_energy + p_energy > 0 else 0.0
-        stability = 0.0
-        if b - a > chroma_lag + 1 and loud.any():
-            c = chroma[:, a:b]
-            c = c / (np.linalg.norm(c, axis=0, keepdims=True) + 1e-9)
-            cos = (c[:, chroma_lag:] * c[:, :-chroma_lag]).sum(axis=0)
-            weights = loud[chroma_lag:].astype(float)
-            stability = float((cos * weights).sum() / max(1.0, weights.sum()))
         held = notes[a:b][: loud.size]
         steady = float((held & loud[: held.size]).sum() / loud.sum()) if loud.any() else 0.0
         # frames where something stands above the bed (the voice), relative to the window's loudest
         present = above_bed[a:b] > 0.1 * above_bed[a:b].max() if b > a else np.zeros(0, dtype=bool)
         voice_flux = float(np.median(flux[a:b][present])) if present.any() else 1.0
         windows.append(
-            Window(
-                float(t), beat, tempo, perc, stability, loud_share, steady_pitch=steady, voice_flux=voice_flux
-            )
+            Window(float(t), beat, tempo, 0.0, 0.0, loud_share, steady_pitch=steady, voice_flux=voice_flux)
         )
     return windows
+
+
+def _frames_of(t: float, offset: float, frames: int, cfg: dict) -> tuple[int, int]:
+    """The STFT frames of the window centred at ``t`` in audio that starts at ``offset``."""
+    fps = SAMPLE_RATE / HOP
+    half = cfg["window_s"] / 2
+    return max(0, int((t - half - offset) * fps)), min(frames, int((t + half - offset) * fps))
+
+
+def _describe_block(y: np.ndarray, offset: float, windows: list[Window], cfg: dict) -> None:
+    """Set the percussive share and chroma stability of ``windows`` (inside ``y``, which starts at
+    ``offset``): they only describe a candidate in songs.json, so only candidates pay for them."""
+    import librosa
+
+    if y.size < 2048:
+        return
+    spec = np.abs(librosa.stft(y, n_fft=1024, hop_length=HOP))
+    # The median filters run on a coarse copy (up to 4 kHz, every other frame); on full resolution
+    # over the whole film they were 94% of this stage's time.
+    harmonic, percussive = librosa.decompose.hpss(spec[:COARSE_BINS, ::COARSE_STEP], kernel_size=17)
+    # tuning=0: estimating the tuning took a third of this stage's time, for a descriptive feature
+    chroma = librosa.feature.chroma_stft(S=spec**2, sr=SAMPLE_RATE, hop_length=HOP, tuning=0.0)
+    rms = librosa.feature.rms(S=spec, frame_length=1024)[0]
+    chroma_lag = int(0.5 * SAMPLE_RATE / HOP)
+    for w in windows:
+        a, b = _frames_of(w.time, offset, spec.shape[1], cfg)
+        loud = rms[a:b] > cfg["silence_rms"]
+        h_energy = float((harmonic[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
+        p_energy = float((percussive[:, a // COARSE_STEP : b // COARSE_STEP] ** 2).sum())
+        w.percussive_share = p_energy / (h_energy + p_energy) if h_energy + p_energy > 0 else 0.0
+        w.chroma_stability = 0.0
+        if b - a > chroma_lag + 1 and loud.any():
+            c = chroma[:, a:b]
+            c = c / (np.linalg.norm(c, axis=0, keepdims=True) + 1e-9)
+            cos = (c[:, chroma_lag:] * c[:, :-chroma_lag]).sum(axis=0)
+            weights = loud[chroma_lag:].astype(float)
+            w.chroma_stability = float((cos * weights).sum() / max(1.0, weights.sum()))
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -210,13 +229,32 @@ def score_windows(windows: list[Window], speech: list[tuple[float, float]], cfg:
     return windows
 
 
+def _read(handle: sf.SoundFile, start: float, end: float) -> tuple[np.ndarray, float]:
+    """Mono samples from ``start`` to ``end`` seconds, starting on the pitch-frame grid (so a block
+    sees the frames the whole file would), and the time they start at."""
+    grid = HOP * PITCH_STEP
+    first = int(max(0.0, start) * SAMPLE_RATE) // grid * grid
+    handle.seek(first)
+    count = int(min(handle.frames / SAMPLE_RATE, end) * SAMPLE_RATE) - first
+    return handle.read(max(0, count), dtype="float32", always_2d=True).mean(axis=1), first / SAMPLE_RATE
+
+
+def _open(path: str | os.PathLike) -> sf.SoundFile:
+    handle = sf.SoundFile(path)
+    if handle.samplerate != SAMPLE_RATE:
+        handle.close()
+        raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+    return handle
+
+
 def analyse_audio(path: str | os.PathLike, cfg: dict) -> list[Window]:
-    """Window features over the whole file, read ``block_s`` seconds (plus window context) at a time."""
+    """Window features over the whole file, read ``block_s`` seconds (plus window context) at a time.
+
+    Only the features that decide; :func:`describe_spans` adds the descriptive ones to candidates.
+    """
     half = cfg["window_s"] / 2
     windows: list[Window] = []
-    with sf.SoundFile(path) as handle:
-        if handle.samplerate != SAMPLE_RATE:
-            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+    with _open(path) as handle:
         duration = handle.frames / SAMPLE_RATE
         centres = np.arange(cfg["hop_s"] / 2, duration, cfg["hop_s"])
         block_start = 0.0
@@ -224,15 +262,25 @@ def analyse_audio(path: str | os.PathLike, cfg: dict) -> list[Window]:
             block_end = min(duration, block_start + cfg["block_s"])
             here = centres[(centres >= block_start) & (centres < block_end)]
             if here.size:
-                # Blocks start on the pitch-frame grid, so every block sees the frames the whole file would.
-                grid = HOP * PITCH_STEP
-                first = int(max(0.0, block_start - half) * SAMPLE_RATE) // grid * grid
-                handle.seek(first)
-                count = int(min(duration, block_end + half) * SAMPLE_RATE) - first
-                y = handle.read(count, dtype="float32", always_2d=True).mean(axis=1)
-                windows.extend(_window_features(y, first / SAMPLE_RATE, here, cfg))
+                y, offset = _read(handle, block_start - half, block_end + half)
+                windows.extend(_window_features(y, offset, here, cfg))
             block_start = block_end
     return windows
+
+
+def describe_spans(
+    path: str | os.PathLike, windows: list[Window], spans: list[tuple[float, float]], cfg: dict
+):
+    """Percussive share and chroma stability for the windows inside ``spans`` (the candidates),
+    reading only those stretches of the file (at most ``block_s`` seconds at a time)."""
+    half = cfg["window_s"] / 2
+    with _open(path) as handle:
+        for start, end in spans:
+            inside = [w for w in windows if start <= w.time <= end]
+            for first in range(0, len(inside), max(1, int(cfg["block_s"] / cfg["hop_s"]))):
+                block = inside[first : first + max(1, int(cfg["block_s"] / cfg["hop_s"]))]
+                y, offset = _read(handle, block[0].time - half, block[-1].time + half)
+                _describe_block(y, offset, block, cfg)
 
 
 def runs_of(windows: list[Window], score: str, threshold: float, cfg: dict) -> list[tuple[float, float]]:
@@ -367,6 +415,24 @@ def judge_span(
     return span
 
 
+def candidate_spans(windows: list[Window], cfg: dict) -> list[tuple[float, float]]:
+    """Every span :func:`find_songs` judges (sung-voice runs and beat runs), merged where they overlap."""
+    merged: list[list[float]] = []
+    for start, end in sorted(sung_runs(windows, cfg) + music_runs(windows, cfg)):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def analyse(path: str | os.PathLike, speech: list[tuple[float, float]], cfg: dict) -> list[Window]:
+    """The windows :func:`detect` judges: scored over the whole file, described where a candidate is."""
+    windows = score_windows(analyse_audio(path, cfg), speech, cfg)
+    describe_spans(path, windows, candidate_spans(windows, cfg), cfg)
+    return windows
+
+
 def find_songs(
     windows: list[Window], segments: list[dict], speech: list[tuple[float, float]], cfg: dict
 ) -> tuple[list[dict], list[dict]]:
@@ -409,7 +475,8 @@ def detect(
 ) -> tuple[dict, dict]:
     """The whole stage on data: (new segments document, songs report).
 
-    ``windows`` from :func:`analyse_audio` (unscored), ``speech`` the (start, end) speech spans.
+    ``windows`` from :func:`analyse` (or :func:`analyse_audio`, whose windows carry no descriptive
+    features), ``speech`` the (start, end) speech spans.
     """
     windows = score_windows(windows, speech, cfg)
     songs, rejected = find_songs(windows, doc["segments"], speech, cfg)
@@ -437,8 +504,8 @@ def run(ctx) -> None:
     doc = seglib.load(ctx.input.segments)
     audio_path = ctx.input.audio
     ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
-    windows = analyse_audio(audio_path, cfg)
-    out, report = detect(doc, windows, speech.load(ctx.input.speech), cfg)
+    timeline = speech.load(ctx.input.speech)
+    out, report = detect(doc, analyse(audio_path, timeline, cfg), timeline, cfg)
     for song in report["songs"]:
         ctx.log.info(
             "song %.1f-%.1f s confidence %.2f cues %s",

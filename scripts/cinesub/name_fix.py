@@ -59,6 +59,8 @@ class Target:
     replacement: str  # what a match becomes: the canonical name, or the listed spelling in the text's script
     words: int
     listed_variant: bool  # a spelling the glossary lists besides the canonical one
+    devanagari: bool = False  # the spelling's script, decided once (candidates compares it per word run)
+    replacement_key: str = ""  # the replacement's letters: a run already spelled so needs no rewrite
 
 
 def letters(text: str) -> str:
@@ -83,7 +85,16 @@ def targets_from(entries: list[Any]) -> list[Target]:
         replacement = entry.form if devanagari or is_devanagari(entry.canonical) else entry.canonical
         variant = letters(entry.form) != letters(entry.canonical)
         targets.setdefault(
-            (key, replacement), Target(entry.form, key, replacement, len(entry.form.split()), variant)
+            (key, replacement),
+            Target(
+                entry.form,
+                key,
+                replacement,
+                len(entry.form.split()),
+                variant,
+                is_devanagari(key),
+                letters(replacement),
+            ),
         )
     return list(targets.values())
 
@@ -165,10 +176,11 @@ def candidates(words: list[dict], targets: list[Target], language: str, settings
             key = "".join(letters(t) for t in texts)
             if len(key) < 3:
                 continue
+            devanagari = is_devanagari(key)
             for target in targets:
-                if abs(target.words - length) > 1 or is_devanagari(key) != is_devanagari(target.key):
+                if abs(target.words - length) > 1 or devanagari != target.devanagari:
                     continue
-                if key == letters(target.replacement):
+                if key == target.replacement_key:
                     continue  # already spelled as listed
                 ratio, same_sound = similarity(key, target)
                 exact_variant = key == target.key and target.listed_variant

@@ -19,10 +19,14 @@ Writes ``segments.json`` (canonical segments with ``entities`` filled) and ``ent
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib.util
+import sys
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import glossaryfile, languages, name_fix, segments
@@ -159,9 +163,39 @@ UNUSED_COMPONENTS = ("tagger", "morphologizer", "parser", "senter", "attribute_r
                      "trainable_lemmatizer", "textcat", "textcat_multilabel", "entity_linker", "spancat")
 
 
+def runs_on_torch(name: str) -> bool:
+    """Whether the spaCy pipeline ``name`` (a package or a directory) may need torch: a transformer
+    component in its config.cfg, or no config.cfg found to tell."""
+    if "/" in name or name.startswith((".", "~")):
+        root = Path(name).expanduser()
+    else:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            return True
+        root = Path(next(iter(spec.submodule_search_locations)))
+    configs = [root / "config.cfg", *root.glob("*/config.cfg")]
+    configs = [path for path in configs if path.is_file()]
+    return not configs or any("transformer" in path.read_text(encoding="utf-8") for path in configs)
+
+
+@contextlib.contextmanager
+def torch_hidden(hide: bool) -> Iterator[None]:
+    """spaCy's thinc imports torch whenever it is installed (2 s, most of this stage's start-up when the
+    transformers extra is there); a pipeline without transformer components never uses it."""
+    if not hide or "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["torch"]
+
+
 def load_model(name: str, job: str | None = None) -> Any:
     """Load the spaCy NER model once; a missing model is one clear error saying how to install it."""
-    import spacy
+    with torch_hidden(not runs_on_torch(name)):
+        import spacy
 
     try:
         # Only the entity recognizer is needed: the others are never loaded (faster start, less memory).
