@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import resource
 import shutil
 from datetime import datetime
@@ -81,6 +82,14 @@ def _float(value) -> float | None:
         return round(float(value), 2)
     except (TypeError, ValueError):
         return None
+
+
+def vad_seconds(workdir: Path) -> float:
+    """The VAD's seconds inside 01_demux (its log line): work bare faster-whisper does inside
+    ``transcribe``, so the figures count it with the ASR, not with the stages around it."""
+    log = workdir / "jobs" / JOB / "logs" / "01_demux.log"
+    found = re.search(r"VAD took ([0-9.]+) s", log.read_text()) if log.exists() else None
+    return float(found.group(1)) if found else 0.0
 
 
 def busy_seconds(stages: dict) -> float:
@@ -155,7 +164,9 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         bare_batched = _bare(same_audio, bare_json, asr_batch_size) if asr_batch_size else None
         stages = stage_table(workdir)
         busy = busy_seconds(stages)
-        non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr")
+        vad_s = vad_seconds(workdir)
+        non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr") - vad_s
+        non_asr_cpu = sum(row["cpu_s"] or 0.0 for name, row in stages.items() if name != "04_asr")
         asr_segments = json.loads((workdir / "jobs" / JOB / "04_asr" / "segments.json").read_text())[
             "segments"
         ]
@@ -172,7 +183,11 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
                 "snakemake_own_s": round(pipe["wall_s"] - busy, 2),
                 "pipeline_peak_rss_mb": pipe["peak_rss_mb"],
                 "bare_peak_rss_mb": base["peak_rss_mb"],
+                "vad_s": vad_s,
+                "asr_and_vad_s": round(stages["04_asr"]["process_s"] + vad_s, 2),
                 "non_asr_process_s_per_audio_min": round(non_asr / minutes, 3),
+                # CPU of the stages but 04 (the VAD's share of 01 included: its CPU is not split out)
+                "non_asr_cpu_s_per_audio_min": round(non_asr_cpu / minutes, 3),
                 "non_asr_and_snakemake_s_per_audio_min": round(
                     (non_asr + max(0.0, pipe["wall_s"] - busy)) / minutes, 3
                 ),
@@ -223,7 +238,10 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
             for key in (
                 "pipeline_peak_rss_mb",
                 "bare_peak_rss_mb",
+                "vad_s",
+                "asr_and_vad_s",
                 "non_asr_process_s_per_audio_min",
+                "non_asr_cpu_s_per_audio_min",
                 "non_asr_and_snakemake_s_per_audio_min",
                 "bare_batched_s",
                 "ratio_vs_bare_batched",
@@ -247,9 +265,11 @@ def table(result: dict) -> str:
         f"WER bare {result['wer']['wer_bare']:.3f}, 04_asr {result['wer']['wer_asr']:.3f}, "
         f"subtitles {result['wer']['wer_subtitles']:.3f}",
         f"peak RSS (process tree, same poller): pipeline {result.get('pipeline_peak_rss_mb_median')} MB, "
-        f"bare {result.get('bare_peak_rss_mb_median')} MB; non-ASR stages "
+        f"bare {result.get('bare_peak_rss_mb_median')} MB; 04_asr + the VAD in 01 "
+        f"{result.get('asr_and_vad_s_median')} s (VAD {result.get('vad_s_median')} s); the other stages "
         f"{result.get('non_asr_process_s_per_audio_min_median')} s per audio minute "
-        f"({result.get('non_asr_and_snakemake_s_per_audio_min_median')} with Snakemake's own time)"
+        f"({result.get('non_asr_and_snakemake_s_per_audio_min_median')} with Snakemake's own time; "
+        f"CPU {result.get('non_asr_cpu_s_per_audio_min_median')} s per minute, VAD included)"
         + (
             f"; vs bare BatchedInferencePipeline {result['bare_batched_s_median']:.1f} s: "
             f"ratio {result['ratio_vs_bare_batched_median']:.2f}, "
@@ -265,4 +285,9 @@ def table(result: dict) -> str:
             f"{(row['cpu_s'] or 0):>8.1f}{(row['max_rss_mb'] or 0):>8.0f}"
         )
     lines.append(f"{'snakemake (outside stages)':<28}{result['snakemake_own_s_median']:>10.2f}")
+    minutes = result["film_minutes"]
+    lines.append(
+        f"per audio minute (process s / {minutes:g}): "
+        + ", ".join(f"{name} {row['process_s'] / minutes:.3f}" for name, row in result["stages"].items())
+    )
     return "\n".join(lines)

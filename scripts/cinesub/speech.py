@@ -95,14 +95,19 @@ def find(audio_path: str | os.PathLike, settings: dict) -> Spans:
 
 def write_timeline(audio_path: str, out_path: str, job: str, settings: dict, log) -> None:
     """Find the speech spans of ``audio_path`` and write them as the job's speech timeline."""
+    import time
+
     import soundfile
 
+    started = time.perf_counter()
     spans = find(audio_path, settings)
     duration = soundfile.info(audio_path).duration
     save(out_path, new_document(job, duration, spans, settings))
+    # the VAD's own seconds: work bare faster-whisper does inside transcribe (bench/overhead.py reads it)
     log.info(
-        "VAD: %d speech spans, %.1f s of speech in %.1f s of audio",
+        "VAD: %d speech spans, %.1f s of speech in %.1f s of audio (VAD took %.2f s)",
         len(spans),
         sum(e - s for s, e in spans),
         duration,
+        time.perf_counter() - started,
     )
