@@ -4,10 +4,12 @@ faster-whisper's own BatchedInferencePipeline at the same batch size.
     python bench/batched_accuracy.py [--batch-size 8]
 
 Audio: the demo film (names: Mumbai, Priya, Rahul), the four tests/cleanset.py cases (long silences,
-music, babble, a song between dialogue) and a 2.5-minute dialogue film. All modes use the shipped ``asr``
-settings (schema defaults: tiny.en, int8, beam 5, temperatures 0/0.2/0.4, VAD, seed 0); the pipeline-own
-modes run through ``asr.transcribe_file`` exactly as 04_asr does. WER: dialogue words only (jiwer, lower
-case, no punctuation; cleanset: words invented in the non-dialogue stretches count as insertions).
+music, babble, a song between dialogue), a 2.5-minute dialogue film and figure 1's 10-minute film.
+All modes use the shipped ``asr`` settings (schema defaults: tiny.en, int8, beam 5, temperatures
+0/0.2/0.4, VAD, seed 0); the pipeline-own modes run through ``asr.transcribe_file`` exactly as 04_asr
+does, fed the speech timeline 01_demux would write (``speech.find`` with the shipped ``demux.vad``).
+WER: dialogue words only (jiwer, lower case, no punctuation; cleanset: words invented in the
+non-dialogue stretches count as insertions).
 Writes ``bench/results/batched_accuracy.json``.
 """
 
@@ -48,6 +50,8 @@ def audios() -> dict:
         out[f"cleanset_{name}"] = (case.write(folder / f"{name}.wav"), [t for _, _, t in case.dialogue], case)
     film, _, sentences = common.speech_film(2.5)
     out["dialogue_2.5min"] = (_to_16k(film), [t["text"] for t in sentences], None)
+    film, _, sentences = common.speech_film(10.0)  # figure 1's film
+    out["dialogue_10min"] = (_to_16k(film), [t["text"] for t in sentences], None)
     return out
 
 
@@ -76,15 +80,23 @@ def score(segments: list[dict], reference: list[str], case) -> dict:
     }
 
 
+def shipped_vad() -> dict:
+    from cinesub.configschema import validated_section
+
+    return validated_section("demux", {})["vad"]
+
+
 def pipeline_mode(batch_size: int):
-    from cinesub import asr
+    """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad)."""
+    from cinesub import asr, speech
 
     settings = {**shipped_settings(), "batch_size": batch_size}
     engine = asr.load_engine(settings, "en")
 
     def transcribe(wav) -> tuple[list[dict], dict]:
         engine.redecoded_chunks = 0
-        segments = asr.transcribe_file(str(wav), settings, "en", engine=engine)
+        timeline = speech.find(wav, shipped_vad())
+        segments = asr.transcribe_file(str(wav), settings, "en", engine=engine, speech=timeline)
         return segments, {"redecoded_chunks": getattr(engine, "redecoded_chunks", 0)}
 
     return transcribe
