@@ -18,4 +18,4 @@ rule ner_tag:
     params:
         ner=config_section("ner"),
     script:
-        "../scripts/ner_tag.py"
+        "../scripts/ner.py"

@@ -344,13 +344,13 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
     key = repr((str(workdir), lyrics_params, hallucination_params))
     if key in _MEASURED:
         return _MEASURED[key]
-    from cinesub import asr, hallucination, lyrics, vad
+    from cinesub import asr, hallucination_removal, lyrics_detection, vad
     from cinesub import segments as seglib
 
     repo = Path(__file__).resolve().parents[1]
-    lyrics_cfg = lyrics.settings(lyrics_params)
-    cleaning_cfg = hallucination.settings(hallucination_params)
-    phrases = hallucination.load_phrases(repo / "resources" / "hallucination", "en",
+    lyrics_cfg = lyrics_detection.settings(lyrics_params)
+    cleaning_cfg = hallucination_removal.settings(hallucination_params)
+    phrases = hallucination_removal.load_phrases(repo / "resources" / "hallucination", "en",
                                          cleaning_cfg["extra_phrase_languages"])
     model = whisper_model()
     results: dict[str, dict] = {}
@@ -361,8 +361,9 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
         # as 04 does: no segment spans a long non-speech stretch
         split = [part for seg in copy_segments(raw) for part in asr.split_segment(seg, timeline, 1.5)]
         doc = seglib.new_document(name, "en", "04_asr", split, duration=case.duration)
-        sung_doc, songs = lyrics.detect(doc, lyrics.analyse_audio(path, lyrics_cfg), timeline, lyrics_cfg)
-        clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases, timeline)
+        audio = lyrics_detection.analyse_audio(path, lyrics_cfg)
+        sung_doc, songs = lyrics_detection.detect(doc, audio, timeline, lyrics_cfg)
+        clean_doc, removed = hallucination_removal.clean(sung_doc, cleaning_cfg, phrases, timeline)
         results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,
                          "clean": clean_doc, "removed": removed}
     _MEASURED[key] = results

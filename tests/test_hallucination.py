@@ -10,7 +10,7 @@ import cleanset
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import hallucination as H
+from cinesub import hallucination_removal as H
 from cinesub import manifest, vad
 from cinesub import removed as removedlib
 from cinesub import segments as seglib

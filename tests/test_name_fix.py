@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cinesub import glossary, models, name_fix, ner
+from cinesub import glossary_load, models, name_fix, ner
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB_GLOSSARY = (
@@ -107,8 +107,8 @@ EXPECTED = [
 def glossary_doc(tmp_path_factory):
     tsv = tmp_path_factory.mktemp("glossary") / "job.tsv"
     tsv.write_text(JOB_GLOSSARY, encoding="utf-8")
-    shipped = glossary.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    return glossary.build_glossary(shipped, glossary.read_glossary_tsv(tsv, "job"), None, "en", 200)
+    shipped = glossary_load.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    return glossary_load.build_glossary(shipped, glossary_load.read_glossary_tsv(tsv, "job"), None, "en", 200)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cinesub import glossary, ner, segments
+from cinesub import glossary_load, ner, segments
 from cinesub.errors import CinesubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +35,8 @@ LINES = [
 
 @pytest.fixture(scope="module")
 def glossary_doc():
-    shipped = glossary.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    return glossary.build_glossary(shipped, [], METADATA, "en", 200)
+    shipped = glossary_load.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    return glossary_load.build_glossary(shipped, [], METADATA, "en", 200)
 
 
 @pytest.fixture(scope="module")

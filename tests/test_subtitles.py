@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import srt
 import webvtt
-from cinesub import subtitles as S
+from cinesub import subtitle_gen as S
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from hypothesis import HealthCheck, given, settings

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cinesub import glossary as glossary_stage
+from cinesub import glossary_load as glossary_stage
 from cinesub import languages, models, mt_backends, segments, translation
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
@@ -836,7 +836,7 @@ def test_pipeline_translates_en_and_hi_jobs_through_ct2_without_importing_torch(
     # Every stage ran without torch; 08 (CTranslate2) did not even look for it (spaCy's thinc, in 05,
     # probes for it and carries on without).
     lookups = imports.read_text() if imports.exists() else ""
-    assert "translate.py" not in lookups, lookups
+    assert "translation.py" not in lookups, lookups
     tracks = {}
     for job in ("tr1", "tr2"):
         streams = ffprobe_streams(workdir / f"jobs/{job}/10_mux/out.mkv")
