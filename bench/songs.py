@@ -81,7 +81,7 @@ def measure_case(case, segments: list[dict], workdir: Path) -> dict:
     ctx = SimpleNamespace(
         input=SimpleNamespace(audio=str(wav), segments=str(source)),
         output=out,
-        params=SimpleNamespace(cfg={}),
+        params=SimpleNamespace(lyrics={}, cfg={}),  # cfg: the key a --code checkout before 14 reads
         log=logging.getLogger("bench"),
     )
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -299,10 +299,11 @@ def _stage_ctx(tmp_path, segments, qc_cfg=None):
     end = 4 + len(speech) / cleanset.SR
     source = tmp_path / "in.json"
     seglib.save(source, doc_of(segments(end)))
+    params = SimpleNamespace(hallucination={"phrases_dir": str(PHRASES)}, qc=qc_cfg or QC_FAIL)
     return SimpleNamespace(input=SimpleNamespace(speech=str(tmp_path / "speech.json"), segments=str(source)),
                            output=SimpleNamespace(segments=str(tmp_path / "out.json"),
                                                   removed=str(tmp_path / "removed.json")),
-                           params=SimpleNamespace(cfg={"phrases_dir": str(PHRASES)}, qc=qc_cfg or QC_FAIL),
+                           params=params,
                            log=logging.getLogger("test"), job="t", stage=H.STAGE, warnings=[],
                            fail=lambda problem: CinesubError(problem, job="t", stage=H.STAGE))
 

@@ -214,7 +214,7 @@ def test_run_writes_segments_and_songs(tmp_path):
     ctx = SimpleNamespace(
         input=SimpleNamespace(audio=str(wav), speech=str(timeline), segments=str(source)),
         output=SimpleNamespace(segments=str(tmp_path / "out.json"), songs=str(tmp_path / "songs.json")),
-        params=SimpleNamespace(cfg={"min_song_s": 15}),
+        params=SimpleNamespace(lyrics={"min_song_s": 15}),
         log=logging.getLogger("test"),
     )
     lyrics_detection.run(ctx)

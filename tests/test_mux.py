@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from cinesub import demux, mux
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from conftest import ffprobe_streams
@@ -66,11 +67,12 @@ def run_mux(
             media=str(media_path or film),
             source_lang=source,
             langs=langs,
-            default_language=default,
+            mux=validated_section(
+                "mux", {"default_language": default, "keep_original_default": keep_original_default}
+            ),
             qc=qc or QC,
             allowed_scripts={},
             title=title,
-            keep_original_default=keep_original_default,
         ),
     )
     mux.run(ctx)

@@ -36,6 +36,7 @@ from .segments import new_document, save
 
 STAGE = "04_asr"
 PACKAGES = ("faster-whisper", "ctranslate2", "whisperx")  # the libraries whose versions its manifest records
+SECTION = "asr"  # the config section its rule passes as params (section_params)
 BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1

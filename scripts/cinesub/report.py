@@ -24,6 +24,7 @@ from .runner import optional_input
 
 STAGE = "report"
 PACKAGES = ("matplotlib", "pandas", "srt")  # the libraries whose versions its manifest records
+SECTION = None  # reads no config section of its own
 Span = tuple[float, float]
 
 VIOLATION_COLUMNS = ["cps", "line_length", "lines", "min_duration", "max_duration", "gap", "overlap"]

@@ -34,6 +34,7 @@ from .runner import optional_input
 
 STAGE = "review"
 PACKAGES = ("plotly", "jinja2")  # the libraries whose versions its manifest records
+SECTION = None  # reads no config section of its own
 TEMPLATE = Path(__file__).with_name("review_page.html.j2")
 # Loudness: at most this many points (a 2-hour film: one per 0.36 s), never finer than MIN_STEP_S.
 MAX_POINTS = 20_000

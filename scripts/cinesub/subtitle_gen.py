@@ -61,6 +61,7 @@ from .runner import optional_input
 
 STAGE = "09_subtitle_gen"
 PACKAGES = ("srt", "webvtt-py")  # the libraries whose versions its manifest records
+SECTION = "subtitles"  # the config section its rule passes as params (section_params)
 DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"

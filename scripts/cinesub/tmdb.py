@@ -34,6 +34,7 @@ from .languages import unique_texts
 
 STAGE = "02_tmdb"
 PACKAGES = ("requests",)  # the libraries whose versions its manifest records
+SECTION = "tmdb"  # the config section its rule passes as params (section_params)
 ENV_KEY = "TMDB_API_KEY"
 # Crew jobs worth keeping: their names are spoken or credited on screen.
 KEY_CREW_JOBS = (

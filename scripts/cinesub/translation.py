@@ -39,6 +39,7 @@ from .runner import optional_input
 STAGE = "08_translation"
 # the libraries whose versions its manifest (and its result-cache key) records
 PACKAGES = ("ctranslate2", "torch", "transformers", "IndicTransToolkit", "sentencepiece", "huggingface-hub")
+SECTION = "translation"  # the config section its rule passes as params (section_params)
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
