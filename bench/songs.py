@@ -87,7 +87,7 @@ def measure_case(case, segments: list[dict], workdir: Path) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     lyrics_detection.run(ctx)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    report = json.loads(Path(out.songs).read_text())
+    report = json.loads(Path(out.songs).read_text())  # not songsfile: a --code checkout may predate it
     flagged = seglib.load(out.segments)["segments"]
     found = [(s["start"], s["end"]) for s in report["songs"]]
     truth = case.song

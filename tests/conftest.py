@@ -114,3 +114,35 @@ def has_tool():
         return shutil.which(name) is not None
 
     return check
+
+
+def song_span(start: float, end: float, **given) -> dict:
+    """A songs.json span with every field its schema requires; the test's own values win."""
+    span = {"start": start, "end": end, "duration": round(end - start, 3), "confidence": 0.9,
+            "vocal_share": 0.8, "cues_fired": ["sung_voice"], "audio": {},
+            "transcript": {"repeated_lines": 0.0}, "segment_ids": []}
+    return {**span, **given}
+
+
+def save_songs(path: Path, job: str, songs: list[dict], rejected: list[dict] = ()) -> None:
+    """A songs.json as 06 writes it (validated by its one writer), from the spans a test cares about."""
+    from cinesub import songsfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    songsfile.save(path, {"job": job, "stage": "06_lyrics_detection", "action": "style", "songs": songs,
+                          "rejected": list(rejected), "dropped_segments": [], "settings": {}})
+
+
+def save_removed(path: Path, job: str, removed: list[dict]) -> None:
+    """A removed.json as 07 writes it (validated by its one writer), from the removals a test cares about."""
+    from cinesub import removed as removed_file
+
+    required = {"lyrics": False, "reasons": ["boilerplate"], "spans": [], "details": {}, "evidence": {}}
+    entries = [{**required, **entry} for entry in removed]
+    dropped = sum(entry["action"] == "dropped" for entry in entries)
+    summary = {"segments_in": len(entries), "segments_out": len(entries) - dropped, "dropped": dropped,
+               "trimmed": len(entries) - dropped, "flagged": 0, "words_in": 0, "words_out": 0,
+               "removed_word_share": 0.0, "by_reason": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    removed_file.save(path, {"schema_version": 1, "job": job, "stage": "07_hallucination_removal",
+                             "summary": summary, "removed": entries, "flagged": [], "settings": {}})

@@ -7,6 +7,8 @@ import json
 
 import pytest
 import srt
+from cinesub import metadatafile, songsfile
+from cinesub import removed as removed_file
 from conftest import ffprobe_streams, run_snakemake, write_workdir
 
 pytestmark = pytest.mark.slow
@@ -69,17 +71,17 @@ def test_segments_flow_forward_through_each_stage(full_run):
         assert f"jobs/river/{earlier}/segments.json" in inputs
     qc = json.loads((workdir / "jobs/river/09_subtitle_gen/en.qc.json").read_text())
     assert qc["source_stage"] == "07_hallucination_removal"
-    removed = json.loads((workdir / "jobs/river/07_hallucination_removal/removed.json").read_text())
+    removed = removed_file.load(workdir / "jobs/river/07_hallucination_removal/removed.json")
     kept = len(docs["07_hallucination_removal"]["segments"])
     assert removed["summary"]["segments_in"] == len(docs["06_lyrics_detection"]["segments"])
     assert removed["summary"]["segments_out"] == kept
-    songs = json.loads((workdir / "jobs/river/06_lyrics_detection/songs.json").read_text())
+    songs = songsfile.load(workdir / "jobs/river/06_lyrics_detection/songs.json")
     assert songs["songs"] == []  # plain dialogue is not a song
 
 
 def test_film_names_reach_glossary_and_entities(full_run):
     workdir, _, _ = full_run
-    metadata = json.loads((workdir / "jobs/river/02_tmdb/metadata.json").read_text())
+    metadata = metadatafile.load(workdir / "jobs/river/02_tmdb/metadata.json")
     assert metadata["source"] == "file" and "Meera" in metadata["names"]
     glossary = json.loads((workdir / "jobs/river/03_glossary_load/glossary.json").read_text())
     assert any(n["name"] == "Meera" for n in glossary["names"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cinesub import glossary_load, languages
+from cinesub import glossary_load, languages, metadatafile
 from cinesub.errors import CinesubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,7 @@ METADATA = {
     "names": ["Shah Rukh Khan", "Raj Malhotra", "Kajol", "Simran Singh", "Anupam Kher", "Dharamvir Malhotra",
               "Aditya Chopra"],
     "variants": {"Kajol": ["काजोल"], "Shah Rukh Khan": ["SRK"]},
+    "warnings": [],
 }
 
 
@@ -173,7 +174,7 @@ def _ctx(tmp_path, language, metadata, job_glossary):
 
 def test_run_writes_glossary_with_and_without_metadata(tmp_path):
     meta_path = tmp_path / "metadata.json"
-    meta_path.write_text(json.dumps(METADATA), encoding="utf-8")
+    metadatafile.save(meta_path, METADATA)
     job_tsv = tmp_path / "j.tsv"
     job_tsv.write_text("term\tkind\nBorivali\tplace\n", encoding="utf-8")
     glossary_load.run(_ctx(tmp_path, "en", str(meta_path), [str(job_tsv)]))

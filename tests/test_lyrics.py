@@ -13,7 +13,7 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import configschema, lyrics_detection, models, vad
+from cinesub import configschema, lyrics_detection, models, songsfile, vad
 from cinesub import segments as seglib
 from cinesub import speech as speechlib
 from cinesub.errors import CinesubError
@@ -219,7 +219,7 @@ def test_run_writes_segments_and_songs(tmp_path):
     )
     lyrics_detection.run(ctx)
     out = seglib.load(tmp_path / "out.json")
-    songs = json.loads((tmp_path / "songs.json").read_text())
+    songs = songsfile.load(tmp_path / "songs.json")
     assert len(songs["songs"]) == 1 and songs["songs"][0]["vocal_share"] > 0.5
     assert (
         cleanset.span_iou([(songs["songs"][0]["start"], songs["songs"][0]["end"])], (start, start + 30))

@@ -16,7 +16,7 @@ import srt
 from cinesub import report
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, save_removed, save_songs, song_span, write_workdir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -27,12 +27,6 @@ def seg(start: float, end: float, text: str = "words here", lyrics: bool = False
 
 def save_doc(path: Path, stage: str, segments: list[dict], duration: float = 60.0) -> Path:
     segments_io.save(path, segments_io.new_document("j1", "en", stage, segments, duration=duration))
-    return path
-
-
-def write_json(path: Path, data: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
     return path
 
 
@@ -146,11 +140,11 @@ def make_context(tmp_path: Path, with_optional: bool) -> StageContext:
                      [seg(1, 3, "hello there"), seg(8, 12, "la la", lyrics=True),
                       seg(13, 16, "la la la", lyrics=True), seg(20, 22, "goodbye")])
     songs = jobdir / "06_lyrics_detection/songs.json"
-    write_json(songs, {"songs": [{"start": 7.5, "end": 16.5}, {"start": 30.0, "end": 60.0}], "rejected": []})
+    save_songs(songs, "j1", [song_span(7.5, 16.5), song_span(30.0, 60.0)])
     removed = jobdir / "07_hallucination_removal/removed.json"
-    write_json(removed, {"removed": [
+    save_removed(removed, "j1", [
         {"id": 1, "start": 5, "end": 6, "text": "subscribe", "action": "dropped"},
-        {"id": 4, "start": 20, "end": 22, "text": "goodbye goodbye", "action": "trimmed"}]})
+        {"id": 4, "start": 20, "end": 22, "text": "goodbye goodbye", "action": "trimmed"}])
     srt_path = jobdir / "09_subtitle_gen/en.srt"
     srt_path.parent.mkdir(parents=True, exist_ok=True)
     srt_path.write_text(srt_text([(1, 3), (8, 12), (13, 16), (20, 22.5)]))

@@ -20,7 +20,7 @@ from browser import check_page, chromium_or_skip, parse, screenshot
 from cinesub import review
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, save_removed, save_songs, song_span, write_workdir
 
 RATE = 16000
 
@@ -197,48 +197,35 @@ def fabricated_job(root: Path) -> tuple[StageContext, Path]:
                 }
             )
         )
-    (job / "07_hallucination_removal/removed.json").write_text(
-        json.dumps(
+    save_removed(
+        job / "07_hallucination_removal/removed.json",
+        "j1",
+        [
             {
-                "removed": [
-                    {
-                        "id": 9,
-                        "start": 25.0,
-                        "end": 28.0,
-                        "text": "Thanks for watching!",
-                        "action": "dropped",
-                        "reasons": ["boilerplate"],
-                        "details": {},
-                    },
-                    {
-                        "id": 3,
-                        "start": 20.0,
-                        "end": 22.0,
-                        "text": "Good night. Subscribe!",
-                        "action": "trimmed",
-                        "kept_text": "Good night.",
-                        "reasons": ["boilerplate"],
-                        "details": {},
-                    },
-                ]
-            }
-        )
+                "id": 9,
+                "start": 25.0,
+                "end": 28.0,
+                "text": "Thanks for watching!",
+                "action": "dropped",
+                "reasons": ["boilerplate"],
+                "details": {},
+            },
+            {
+                "id": 3,
+                "start": 20.0,
+                "end": 22.0,
+                "text": "Good night. Subscribe!",
+                "action": "trimmed",
+                "kept_text": "Good night.",
+                "reasons": ["boilerplate"],
+                "details": {},
+            },
+        ],
     )
-    (job / "06_lyrics_detection/songs.json").write_text(
-        json.dumps(
-            {
-                "songs": [
-                    {
-                        "start": 9.5,
-                        "end": 14.5,
-                        "confidence": 0.9,
-                        "cues_fired": ["beat_regularity"],
-                        "segment_ids": [2],
-                    }
-                ],
-                "rejected": [],
-            }
-        )
+    save_songs(
+        job / "06_lyrics_detection/songs.json",
+        "j1",
+        [song_span(9.5, 14.5, confidence=0.9, cues_fired=["beat_regularity"], segment_ids=[2])],
     )
     (job / "05_ner/entities.json").write_text(
         json.dumps(

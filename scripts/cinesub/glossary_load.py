@@ -32,9 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import glossaryfile, languages
+from . import glossaryfile, languages, metadatafile
 from .errors import CinesubError
-from .fileio import read_json
 from .languages import unique_texts
 from .runner import optional_input
 from .tmdb import clean_character
@@ -485,7 +484,7 @@ def run(ctx) -> None:
         if row["kind"] == "place" and not row["english"]:
             row["english"] = row["term"]
     metadata_path = optional_input(ctx.input, "metadata")
-    metadata = read_json(metadata_path) if metadata_path else None
+    metadata = metadatafile.load_optional(metadata_path)
     glossary = build_glossary(
         shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()
     )

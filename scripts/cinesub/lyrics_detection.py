@@ -26,8 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from . import segments as seglib
-from . import speech, vad
-from .fileio import write_json_atomic
+from . import songsfile, speech, vad
 
 STAGE = "06_lyrics_detection"
 PACKAGES = ("librosa", "faster-whisper")  # the libraries whose versions its manifest records
@@ -451,4 +450,4 @@ def run(ctx) -> None:
     for cand in report["rejected"]:
         ctx.log.info("not a song %.1f-%.1f s: %s", cand["start"], cand["end"], cand["rejected_because"])
     seglib.save(ctx.output.segments, out)
-    write_json_atomic(ctx.output.songs, report)
+    songsfile.save(ctx.output.songs, report)

@@ -18,7 +18,9 @@ from typing import Any
 import pandas as pd
 import srt
 
+from . import removed as removed_file
 from . import segments as segments_io
+from . import songsfile
 from .fileio import atomic_path, read_json, write_text_atomic
 from .runner import optional_input
 
@@ -190,8 +192,8 @@ def run(ctx: Any) -> None:
     final = segments_io.load(ctx.input.segments)
     songs_path = optional_input(ctx.input, "songs")
     removed_path = optional_input(ctx.input, "removed")
-    songs = song_spans(read_json(songs_path) if songs_path else None)
-    removed = dropped_segments(read_json(removed_path) if removed_path else None)
+    songs = song_spans(songsfile.load_optional(songs_path))
+    removed = dropped_segments(removed_file.load_optional(removed_path))
 
     langs = list(ctx.params.langs)
     cue_files = dict(zip(langs, ctx.input.cues, strict=True))

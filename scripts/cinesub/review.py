@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import srt
 
-from . import languages
+from . import languages, songsfile
+from . import removed as removed_file
 from . import segments as segments_io
 from .fileio import read_json, write_text_atomic
 from .runner import optional_input
@@ -436,8 +437,8 @@ def run(ctx: Any) -> None:
     songs_path, removed_path, entities_path = (
         optional_input(ctx.input, n) for n in ("songs", "removed", "entities")
     )
-    songs = song_rows(read_json(songs_path) if songs_path else None)
-    removed = removed_rows(read_json(removed_path) if removed_path else None)
+    songs = song_rows(songsfile.load_optional(songs_path))
+    removed = removed_rows(removed_file.load_optional(removed_path))
     names = name_rows(read_json(entities_path) if entities_path else None)
     qcs = {lang: read_json(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
     parsed = {

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import metadatafile
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
 from .languages import unique_texts
@@ -460,4 +461,4 @@ def run(ctx) -> None:
     ctx.log.info("metadata source %s: %d cast, %d crew, %d names", metadata["source"],
                  len(metadata["cast"]), len(metadata["crew"]), len(metadata["names"]))
     scrubbed = json.loads(scrub(json.dumps(metadata, ensure_ascii=False), secret))
-    write_json_atomic(ctx.output.metadata, scrubbed)
+    metadatafile.save(ctx.output.metadata, scrubbed)
