@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import common  # noqa: E402
-from cinesub import asr, glossary_load, models, ner, synth  # noqa: E402
+from cinesub import asr, glossary_load, ner, synth  # noqa: E402
+from cinesub.configschema import validated_config  # noqa: E402
 
 NAMES = ["Meera", "Arjun", "Ranakpur"]
 GLOSSARY_TSV = (
@@ -101,7 +102,7 @@ def score(segments: list[dict], truth: list[dict], corrections: list[dict], befo
 def main() -> None:
     import soundfile
 
-    config = models.with_defaults({})
+    config = validated_config()
     settings = dict(config["asr"], model="tiny.en-bundled")
     lines = [synth.Line(text, pause_after=1.0, speed=150) for text in DIALOGUE]
     samples, truth = synth.build_speech(lines, 1.0)

@@ -241,7 +241,7 @@ def subtitle_langs(job):
 
 
 def is_enabled(stage_key):
-    return bool(config["stages"].get(stage_key, True))
+    return bool(config["stages"][stage_key])
 
 
 def optional_input(stage_key, path):

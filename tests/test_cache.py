@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from cinesub import asr, stagecache
-from conftest import NO_OPTIONAL_STAGES, REPO, run_snakemake, write_workdir
+from cinesub.configschema import validated_section
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -138,8 +139,7 @@ def test_same_audio_in_two_jobs_is_transcribed_once(tmp_path, demuxed_audio):
 
 
 def asr_defaults() -> dict:
-    schema = json.loads((REPO / "workflow" / "schemas" / "config.schema.json").read_text())
-    return {name: spec["default"] for name, spec in schema["properties"]["asr"]["properties"].items()}
+    return validated_section("asr", {})
 
 
 # ----------------------------------------------------------------------------------- the pipeline

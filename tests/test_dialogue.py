@@ -13,11 +13,12 @@ import cleanset
 import filmlike
 import pytest
 import soundfile as sf
-from cinesub import asr, hallucination_removal, models, speech, synth
+from cinesub import asr, hallucination_removal, speech, synth
 from cinesub import segments as seglib
+from cinesub.configschema import validated_config
 from conftest import run_snakemake, write_workdir
 
-REPO_CFG = models.with_defaults({})
+REPO_CFG = validated_config()
 SHORT = ["Bye.", "Okay.", "Room 42."]
 
 

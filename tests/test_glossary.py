@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from cinesub import glossary_load, languages, metadatafile
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +169,9 @@ def _ctx(tmp_path, language, metadata, job_glossary):
     return SimpleNamespace(
         job="j", log=logging.getLogger("cinesub.test_glossary"),
         input=SimpleNamespace(shipped=str(SHIPPED), job_glossary=job_glossary, metadata=metadata),
-        params=SimpleNamespace(glossary={"prompt_max_tokens": 100}, language=language),
+        params=SimpleNamespace(
+            glossary=validated_section("glossary", {"prompt_max_tokens": 100}), language=language
+        ),
         output=SimpleNamespace(glossary=str(tmp_path / "out" / "glossary.json")))
 
 

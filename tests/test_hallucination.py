@@ -239,9 +239,9 @@ def test_no_letters_and_detector_switches():
     assert texts(out) == ["Go home."]
     out, report = cleaned([seg(". . .")], detectors={"no_letters": False})
     assert texts(out) == [". . ."]
-    with pytest.raises(ValueError, match="telepathy"):
+    with pytest.raises(CinesubError, match="telepathy"):
         H.settings({"detectors": {"telepathy": True}})
-    with pytest.raises(ValueError, match="vad_threshold"):
+    with pytest.raises(CinesubError, match="vad_threshold"):
         H.settings({"vad_threshold": 0.5})  # moved to demux.vad: the section takes no unknown keys
 
 

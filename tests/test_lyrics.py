@@ -13,7 +13,7 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import configschema, lyrics_detection, models, songsfile, vad
+from cinesub import configschema, lyrics_detection, songsfile, vad
 from cinesub import segments as seglib
 from cinesub import speech as speechlib
 from cinesub.errors import CinesubError
@@ -208,7 +208,7 @@ def test_run_writes_segments_and_songs(tmp_path):
     seglib.save(source, seglib.new_document("t", "en", "05_ner", segments))
     # the job's speech timeline, as 01_demux writes it
     timeline = tmp_path / "speech.json"
-    vad_cfg = models.with_defaults({})["demux"]["vad"]
+    vad_cfg = configschema.validated_section("demux", {})["vad"]
     duration = sf.info(wav).duration
     speechlib.save(timeline, speechlib.new_document("t", duration, speechlib.find(wav, vad_cfg), vad_cfg))
     ctx = SimpleNamespace(

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from cinesub import tmdb
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 
 V3_KEY = "v3secretkey0123456789abcdef"
@@ -103,11 +104,10 @@ def server():
 
 
 def settings(tmp_path: Path, url: str, **over) -> dict:
+    """The tmdb section as the workflow hands it over (schema defaults for what a test leaves out)."""
     base = {"metadata_dir": str(tmp_path / "metadata"), "api_url": url, "timeout_s": 2, "retries": 2,
-            "backoff_s": 0.01, "breaker_threshold": 2, "breaker_reset_s": 300,
-            "cache_dir": str(tmp_path / "cache"), "top_cast": 4}
-    base.update(over)
-    return base
+            "backoff_s": 0.01, "breaker_threshold": 2, "cache_dir": str(tmp_path / "cache"), "top_cast": 4}
+    return validated_section("tmdb", {**base, **over})
 
 
 class Recorder:

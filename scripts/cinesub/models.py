@@ -17,14 +17,12 @@ import sys
 import tarfile
 import textwrap
 from pathlib import Path
-from typing import Any
 
 from . import bundled
+from .configschema import validated_config
 from .errors import CinesubError
-from .fileio import read_json
 from .modelcheck import Need, asr_repo_for, is_offline, looks_like_path, needed_models
 
-CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 FETCH_HINT = ("fetch it on a machine with internet (python -m cinesub.models fetch, or make models), "
               "then copy the cache to the compute nodes or name a local model directory in the config")
 # AI4Bharat's fairseq + CTranslate2 releases (IndicTrans2 README, "Download Models"): a configured
@@ -107,33 +105,6 @@ def resolve_hf_model(model_id: str, cache_dir: str | None, what: str, *,
 # ------------------------------------------------------------------ what the config names
 
 
-def schema_defaults(schema: dict) -> Any:
-    """The default value a (sub)schema describes, with nested object defaults filled in."""
-    if schema.get("type") == "object" and "properties" in schema:
-        value = dict(schema.get("default", {}))
-        for key, sub in schema["properties"].items():
-            sub_default = schema_defaults(sub)
-            if key not in value and sub_default is not None:
-                value[key] = sub_default
-        return value
-    return schema.get("default")
-
-
-def with_defaults(config: dict, schema: dict | None = None) -> dict:
-    """``config`` with every missing key (at any depth) taken from the config schema's defaults."""
-    schema = schema or read_json(CONFIG_SCHEMA_PATH)
-    return _merge(schema_defaults(schema), config)
-
-
-def _merge(defaults: Any, given: Any) -> Any:
-    if isinstance(defaults, dict) and isinstance(given, dict):
-        merged = dict(defaults)
-        for key, value in given.items():
-            merged[key] = _merge(defaults.get(key), value)
-        return merged
-    return given if given is not None else defaults
-
-
 def jobs_of(config: dict, only_jobs: list[str] | None = None) -> dict[str, tuple[str, list[str]]]:
     """{job: (source_lang, target_langs)} from the config's job sheet (``only_jobs``: just those)."""
     import csv
@@ -169,7 +140,7 @@ def models_named(config: dict, jobs: dict[str, tuple[str, list[str]]] | None = N
         key = f"translation.models.{direction}"
         if (key, model) not in known:
             needs.append(Need(f"translation model ({direction})", key, model,
-                              config["translation"].get("model_cache", "")))
+                              config["translation"]["model_cache"]))
     return needs
 
 
@@ -179,7 +150,7 @@ def load_config(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise CinesubError(f"config {path}: file not found (run from the working directory, or --config)")
     with open(path, encoding="utf-8") as handle:
-        return with_defaults(yaml.safe_load(handle) or {})
+        return validated_config(yaml.safe_load(handle) or {})
 
 
 def fetch_ct2_archive(need: Need) -> str:

@@ -420,24 +420,24 @@ def resolve_metadata(job: str, title: str, year: Any, settings: Mapping[str, Any
     """The metadata for one job: hand-written file, else TMDB (cache first), else empty with a warning."""
     title = " ".join(str(title or "").split())
     year_int = _parse_year(year)
-    metadata_file = Path(settings.get("metadata_dir", "config/metadata")) / f"{job}.json"
+    metadata_file = Path(settings["metadata_dir"]) / f"{job}.json"
     if metadata_file.is_file():
         log(f"using hand-written metadata {metadata_file}")
         return metadata_from_file(metadata_file, title, year_int)
     if not title:
         return empty_metadata(title, year_int, warnings=[
             f"no title for job {job} in the job sheet and no {metadata_file}: names list is empty"])
-    cache_dir = Path(settings.get("cache_dir", ".cache/tmdb"))
+    cache_dir = Path(settings["cache_dir"])
     credential = credential_from_env(env)
     client = TmdbClient(
-        api_url=str(settings.get("api_url", "https://api.themoviedb.org/3")), credential=credential,
-        breaker=CircuitBreaker(cache_dir / "breaker.json", int(settings.get("breaker_threshold", 3)),
-                               float(settings.get("breaker_reset_s", 300)), clock=clock),
-        cache=ResponseCache(cache_dir), timeout_s=float(settings.get("timeout_s", 10)),
-        retries=int(settings.get("retries", 3)), backoff_s=float(settings.get("backoff_s", 1.0)),
+        api_url=str(settings["api_url"]), credential=credential,
+        breaker=CircuitBreaker(cache_dir / "breaker.json", int(settings["breaker_threshold"]),
+                               float(settings["breaker_reset_s"]), clock=clock),
+        cache=ResponseCache(cache_dir), timeout_s=float(settings["timeout_s"]),
+        retries=int(settings["retries"]), backoff_s=float(settings["backoff_s"]),
         sleep=sleep, session=session, log=log)
     try:
-        return fetch_metadata(client, title, year_int, int(settings.get("top_cast", 20)))
+        return fetch_metadata(client, title, year_int, int(settings["top_cast"]))
     except TmdbUnavailable as exc:
         problem = scrub(str(exc), credential.secret if credential else None)
         return empty_metadata(title, year_int, warnings=[

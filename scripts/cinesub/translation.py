@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from . import glossaryfile, languages
 from . import segments as segments_doc
 from .errors import CinesubError
-from .fileio import read_json
 from .languages import Language
 from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, model_runtime, placeholder
 from .progress import Progress
@@ -40,7 +39,6 @@ STAGE = "08_translation"
 # the libraries whose versions its manifest (and its result-cache key) records
 PACKAGES = ("ctranslate2", "torch", "transformers", "IndicTransToolkit", "sentencepiece", "huggingface-hub")
 SECTION = "translation"  # the config section its rule passes as params (section_params)
-CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
 # Letters of any script next to a match mean it is part of a longer word. Indic vowel signs are not
@@ -81,11 +79,10 @@ class Settings:
 
 
 def settings_from(params: dict | None) -> Settings:
-    """Settings from the config's ``translation`` section; missing keys take the schema's defaults."""
-    from .models import with_defaults
+    """The config's ``translation`` section, validated; missing keys take the schema's defaults."""
+    from .configschema import validated_section
 
-    section_schema = read_json(CONFIG_SCHEMA_PATH)["properties"]["translation"]
-    return Settings(**with_defaults(dict(params or {}), section_schema))
+    return Settings(**validated_section("translation", dict(params or {})))
 
 
 direction_for = languages.direction_for
