@@ -156,13 +156,13 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
     import json
 
     import srt
+    from cinesub import qcfile, songsfile
     from cinesub import removed as removed_file
-    from cinesub import songsfile
 
     shown = rendered(page)
     assert shown.plotted, "plotly did not draw the timeline"
     for lang in langs:
-        qc = json.loads((job_dir / f"09_subtitle_gen/{lang}.qc.json").read_text())
+        qc = qcfile.load(job_dir / f"09_subtitle_gen/{lang}.qc.json")
         assert {k: shown.summary[lang][k] for k in qc_numbers(qc)} == qc_numbers(qc), lang
         cues = list(srt.parse((job_dir / f"09_subtitle_gen/{lang}.srt").read_text(encoding="utf-8")))
         rows = [

@@ -116,6 +116,29 @@ def has_tool():
     return check
 
 
+def media_summary(audio_seconds: float, fps: float | None = 25.0, **given) -> dict:
+    """A media.json as 01 writes it for a film with no streams a test cares about; the test's values win."""
+    media = {"path": "film.mkv", "format": "matroska,webm", "duration": audio_seconds, "size": None,
+             "bit_rate": None, "fps": fps, "streams": [], "audio_stream": 0,
+             "clip": {"start": 0.0, "end": None}, "audio_seconds": audio_seconds, "sample_rate": 16000,
+             "warnings": []}
+    return {**media, **given}
+
+
+def save_qc(path: Path, lang: str, cps: list[float], conforming: int, **given) -> None:
+    """A <lang>.qc.json as 09 writes it (validated by its one writer); the test's values win."""
+    from cinesub import qcfile
+
+    cues = len(cps)
+    qc = {"cues": cues, "conforming": conforming, "violations": {}, "nonconforming": [], "language": lang,
+          "source_stage": "07_hallucination_removal", "segments": cues,
+          "conformance": round(conforming / cues, 4) if cues else 1.0, "rules": {},
+          "lyrics_style": "italic_note", "cps": cps, "cps_histogram": {"edges": [], "counts": []},
+          "merged_cues": 0, "sentences_mid_cue": [], "lyrics_cues": 0}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    qcfile.save(path, {**qc, **given})
+
+
 def song_span(start: float, end: float, **given) -> dict:
     """A songs.json span with every field its schema requires; the test's own values win."""
     span = {"start": start, "end": end, "duration": round(end - start, 3), "confidence": 0.9,

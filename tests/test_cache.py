@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cinesub import asr, stagecache
+from cinesub import manifest as manifest_file
 from cinesub.configschema import validated_section
 from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 
@@ -165,7 +166,7 @@ def test_pipeline_transcribes_a_film_shared_by_two_jobs_once(tmp_path, english_f
                   "jobs/second/04_asr/segments.json", env={stagecache.ENV_VAR: str(cache_dir)})
     hits = {}
     for job in ("first", "second"):
-        manifest = json.loads((workdir / f"jobs/{job}/04_asr/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/{job}/04_asr/manifest.json")
         hits[job] = manifest["models"]["asr"]["result_cache"]["hit"]
     assert sorted(hits.values()) == [False, True], hits  # whichever ran first transcribed
     assert len(list(cache_dir.rglob("*.json"))) == 1

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from cinesub import mediafile
 from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 from reliability import SHORT_LINES, closest_sentence, short_film, subtitle_text_in_mkv
 
@@ -85,7 +86,7 @@ def test_outputs_do_not_mix(eight_jobs):
         key = job.removeprefix("job-")
         assert closest_sentence(subtitle_text_in_mkv(workdir / f"jobs/{job}/10_mux/out.mkv")) == key, job
         assert closest_sentence((workdir / f"jobs/{job}/09_subtitle_gen/en.srt").read_text()) == key, job
-        assert json.loads((workdir / f"jobs/{job}/01_demux/media.json").read_text())["path"] == str(film)
+        assert mediafile.load(workdir / f"jobs/{job}/01_demux/media.json")["path"] == str(film)
         for manifest in (workdir / "jobs" / job).glob("*/*manifest.json"):
             assert json.loads(manifest.read_text())["job"] == job, manifest
 

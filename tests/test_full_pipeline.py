@@ -7,7 +7,8 @@ import json
 
 import pytest
 import srt
-from cinesub import metadatafile, songsfile
+from cinesub import manifest as manifest_file
+from cinesub import metadatafile, qcfile, songsfile
 from cinesub import removed as removed_file
 from conftest import ffprobe_streams, run_snakemake, write_workdir
 
@@ -50,9 +51,9 @@ def full_run(tmp_path_factory, english_film):
 def test_every_stage_ran_and_left_a_manifest(full_run):
     workdir, _, _ = full_run
     for stage in STAGES + ["10_mux"]:
-        manifest = json.loads((workdir / f"jobs/river/{stage}/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/river/{stage}/manifest.json")
         assert manifest["stage"] == stage
-    assert json.loads((workdir / "jobs/river/09_subtitle_gen/en.manifest.json").read_text())["job"] == "river"
+    assert manifest_file.load(workdir / "jobs/river/09_subtitle_gen/en.manifest.json")["job"] == "river"
 
 
 def test_segments_flow_forward_through_each_stage(full_run):
@@ -66,10 +67,10 @@ def test_segments_flow_forward_through_each_stage(full_run):
     for earlier, later in zip(list(docs)[:-1], list(docs)[1:]):
         inputs = [
             i["path"]
-            for i in json.loads((workdir / f"jobs/river/{later}/manifest.json").read_text())["inputs"]
+            for i in manifest_file.load(workdir / f"jobs/river/{later}/manifest.json")["inputs"]
         ]
         assert f"jobs/river/{earlier}/segments.json" in inputs
-    qc = json.loads((workdir / "jobs/river/09_subtitle_gen/en.qc.json").read_text())
+    qc = qcfile.load(workdir / "jobs/river/09_subtitle_gen/en.qc.json")
     assert qc["source_stage"] == "07_hallucination_removal"
     removed = removed_file.load(workdir / "jobs/river/07_hallucination_removal/removed.json")
     kept = len(docs["07_hallucination_removal"]["segments"])

@@ -6,7 +6,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from cinesub import demux, mux
+from cinesub import demux, mediafile, mux
 from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
@@ -53,11 +53,11 @@ def run_mux(
     qc=None,
 ):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
-    media["clip"] = {"start": 0.0, "end": None}
-    import json
-
+    # what 01 adds after extracting the audio
+    media.update(audio_stream=1, clip={"start": 0.0, "end": None}, audio_seconds=media["duration"],
+                 sample_rate=16000, warnings=[])
     media_json = tmp_path / "media.json"
-    media_json.write_text(json.dumps(media))
+    mediafile.save(media_json, media)
     ctx = StageContext(
         stage="10_mux",
         job="j1",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +12,18 @@ import matplotlib.image
 import pandas as pd
 import pytest
 import srt
-from cinesub import report
+from cinesub import qcfile, report
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, save_removed, save_songs, song_span, write_workdir
+from conftest import (
+    NO_OPTIONAL_STAGES,
+    run_snakemake,
+    save_qc,
+    save_removed,
+    save_songs,
+    song_span,
+    write_workdir,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -149,8 +156,7 @@ def make_context(tmp_path: Path, with_optional: bool) -> StageContext:
     srt_path.parent.mkdir(parents=True, exist_ok=True)
     srt_path.write_text(srt_text([(1, 3), (8, 12), (13, 16), (20, 22.5)]))
     qc_path = jobdir / "09_subtitle_gen/en.qc.json"
-    qc_path.write_text(json.dumps({"cues": 4, "conforming": 3, "violations": {"cps": 1},
-                                   "rules": {"max_cps": 20}, "cps": [10.0, 12.5, 21.0, 8.0]}))
+    save_qc(qc_path, "en", [10.0, 12.5, 21.0, 8.0], 3, violations={"cps": 1}, rules={"max_cps": 20})
     write_benchmark(jobdir / "benchmarks/04_asr.tsv", 2.0, 280.0, 1.9)
     write_benchmark(jobdir / "benchmarks/01_demux.tsv", 0.3, 5.0, 0.0)
     out = jobdir / "report"
@@ -207,5 +213,5 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
         "07_hallucination_removal", "09_subtitle_gen.en", "10_mux"]
     assert (runtimes["seconds"] > 0).all()
     conformance = (workdir / "jobs/film1/report/conformance.html").read_text()
-    qc = json.loads((workdir / "jobs/film1/09_subtitle_gen/en.qc.json").read_text())
+    qc = qcfile.load(workdir / "jobs/film1/09_subtitle_gen/en.qc.json")
     assert f"<td>{qc['cues']}</td>" in conformance

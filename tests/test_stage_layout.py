@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 NOT_STAGES = {"make_demo_film.py"}  # builds the demo film; no job, no manifest
 # What a rule may write without a JSON schema: media, subtitles and the report's figures and tables.
 MEDIA_SUFFIXES = {".wav", ".mkv", ".srt", ".vtt", ".html", ".png", ".csv"}
-NO_SCHEMA_YET = {"manifest", "media", "entities", "qc"}  # issue 14: being added
 CONFIG_SCHEMA = json.loads((REPO / "workflow" / "schemas" / "config.schema.json").read_text())
 
 
@@ -119,5 +118,14 @@ def test_every_file_a_stage_writes_has_a_schema_or_is_media(rules, rule, body, s
             continue
         assert suffix == ".json", path
         kind = Path(path).name.split(".")[-2]  # <lang>.segments.json is a segments file
-        if kind not in NO_SCHEMA_YET:
-            assert (REPO / "workflow" / "schemas" / f"{kind}.schema.json").is_file(), f"{rule}: {path}"
+        assert (REPO / "workflow" / "schemas" / f"{kind}.schema.json").is_file(), f"{rule}: {path}"
+
+
+def test_every_job_file_schema_has_one_reader_module():
+    """Each schema of a file in jobs/<job>/ is named by one module of scripts/cinesub, its reader/writer."""
+    sources = {path.name: path.read_text() for path in (REPO / "scripts" / "cinesub").glob("*.py")}
+    for schema in sorted((REPO / "workflow" / "schemas").glob("*.schema.json")):
+        if schema.name in {"config.schema.json", "jobs.schema.json"}:  # the workflow's inputs
+            continue
+        readers = [name for name, text in sources.items() if f'"{schema.name}"' in text]
+        assert len(readers) == 1, (schema.name, readers)

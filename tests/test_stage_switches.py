@@ -11,6 +11,8 @@ import json
 import re
 
 import pytest
+from cinesub import manifest as manifest_file
+from cinesub import qcfile
 from conftest import NO_OPTIONAL_STAGES, ffprobe_streams, run_snakemake, write_workdir
 
 pytestmark = pytest.mark.slow
@@ -150,9 +152,9 @@ def test_end_to_end_with_glossary_and_lyrics_off(tmp_path, english_film):
     doc = json.loads((jobdir / "07_hallucination_removal" / "segments.json").read_text())
     assert doc["stage"] == "07_hallucination_removal"
     assert "05_ner" in doc["meta"] and "06_lyrics_detection" not in doc["meta"]
-    manifest = json.loads((jobdir / "07_hallucination_removal" / "manifest.json").read_text())
+    manifest = manifest_file.load(jobdir / "07_hallucination_removal" / "manifest.json")
     assert any(entry["path"].endswith("05_ner/segments.json") for entry in manifest["inputs"])
-    qc = json.loads((jobdir / "09_subtitle_gen" / "en.qc.json").read_text())
+    qc = qcfile.load(jobdir / "09_subtitle_gen" / "en.qc.json")
     assert qc["source_stage"] == "07_hallucination_removal" and qc["cues"] > 0
     streams = ffprobe_streams(jobdir / "10_mux" / "out.mkv")
     assert [s["tags"]["language"] for s in streams if s["codec_type"] == "subtitle"] == ["eng"]

@@ -12,9 +12,11 @@ from types import SimpleNamespace
 import pytest
 import srt
 import webvtt
+from cinesub import mediafile, qcfile
 from cinesub import subtitle_gen as S
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
+from conftest import media_summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -535,7 +537,7 @@ def write_inputs(tmp_path, segments, language="en", fps=25.0):
     doc = {"schema_version": 1, "job": "j1", "language": language, "stage": "07_hallucination_removal",
            "duration": 30.0, "meta": {}, "segments": segments}
     (tmp_path / "segments.json").write_text(json.dumps(doc, ensure_ascii=False))
-    (tmp_path / "media.json").write_text(json.dumps({"fps": fps, "audio_seconds": 30.0}))
+    mediafile.save(tmp_path / "media.json", media_summary(30.0, fps))
 
 
 def make_ctx(tmp_path, lang, subtitles, formats=("srt", "vtt")):
@@ -557,7 +559,7 @@ def test_run_writes_declared_formats_and_qc(tmp_path):
     subs = list(srt.parse((tmp_path / "out" / "en.srt").read_text(encoding="utf-8")))
     assert len(subs) == 2 and subs[1].content.startswith("♪ ")
     assert not (tmp_path / "out" / "en.vtt").exists()
-    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
+    qc = qcfile.load(tmp_path / "out" / "en.qc.json")
     assert qc["language"] == "en" and qc["cues"] == 2 and qc["conformance"] == 1.0
     assert qc["rules"]["fps"] == 25.0 and qc["rules"]["min_gap_ms"] == 80
     assert len(qc["cps"]) == 2 and qc["lyrics_cues"] == 1 and qc["lyrics_style"] == "note"
@@ -571,7 +573,7 @@ def test_run_hindi_vtt_with_language_rules(tmp_path, caplog):
     S.run(ctx)
     vtt = webvtt.read(str(tmp_path / "out" / "hi.vtt"))
     assert vtt.captions[0].text.replace("\n", " ") == segs[0]["text"]
-    qc = json.loads((tmp_path / "out" / "hi.qc.json").read_text())
+    qc = qcfile.load(tmp_path / "out" / "hi.qc.json")
     assert qc["rules"]["max_cps"] == 21 and qc["rules"]["min_gap_ms"] == 84
     assert qc["source_stage"] == "07_hallucination_removal" and qc["segments"] == 1
 
@@ -713,7 +715,7 @@ def test_a_sentence_starting_mid_cue_is_recorded_with_the_reason(tmp_path):
     assert all("min_duration" in reason for _, reason in reasons)
     write_inputs(tmp_path, [seg])
     S.run(make_ctx(tmp_path, "en", {}))
-    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
+    qc = qcfile.load(tmp_path / "out" / "en.qc.json")
     assert [(m["index"], m["sentence"]) for m in qc["sentences_mid_cue"]] == [(1, "No."),
                                                                             (1, "Maybe we should go now.")]
     assert "min_duration" in qc["sentences_mid_cue"][0]["reason"]

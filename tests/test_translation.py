@@ -22,6 +22,7 @@ import pytest
 import yaml
 from cinesub import glossary_load as glossary_stage
 from cinesub import languages, models, mt_backends, segments, translation
+from cinesub import manifest as manifest_file
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from tiny_indictrans import build_ct2_standin, build_indictrans_standin, build_nllb_standin, standin_text
@@ -851,7 +852,7 @@ def test_pipeline_translates_en_and_hi_jobs_through_ct2_without_importing_torch(
         assert meta["runtime"] == "ctranslate2" and meta["reinserted_names"] == 0
         # The whole film in one token-budget batch (>= 8x fewer calls over 100 segments: see above).
         assert meta["model_calls"] == 1 and meta["batch_sizes"] == [meta["model_inputs"]], meta
-        manifest = json.loads((workdir / f"jobs/{job}/08_translation/{lang}.manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/{job}/08_translation/{lang}.manifest.json")
         assert manifest["models"]["translation"]["model_calls"] == meta["model_calls"]
         for pattern, spelling in names.items():
             named = [seg for seg in out["segments"] if re.search(pattern, seg["source_text"])]

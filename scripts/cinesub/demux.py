@@ -13,9 +13,9 @@ import resource
 from fractions import Fraction
 from typing import Any
 
-from . import languages
+from . import languages, mediafile
 from .errors import CinesubError
-from .fileio import atomic_path, write_json_atomic
+from .fileio import atomic_path
 
 STAGE = "01_demux"
 PACKAGES = ("ffmpeg-python", "faster-whisper", "onnxruntime")  # its manifest records these (ffmpeg, VAD)
@@ -272,7 +272,7 @@ def run(ctx) -> None:
             "warnings": warnings,
         }
     )
-    write_json_atomic(ctx.output.media, media)
+    mediafile.save(ctx.output.media, media)
     from . import speech  # Silero VAD: only once the audio is known to be good
 
     vad_settings = dict(params.demux["vad"])

@@ -10,10 +10,10 @@ import os
 import subprocess
 from typing import Any
 
-from . import languages, trackcheck
+from . import languages, mediafile, trackcheck
 from .demux import ffmpeg_url, write_failure
 from .errors import CinesubError
-from .fileio import atomic_path, read_json
+from .fileio import atomic_path
 
 STAGE = "10_mux"
 PACKAGES = ("ffmpeg-python",)  # the libraries whose versions its manifest records
@@ -196,7 +196,7 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
 
 
 def run(ctx) -> None:
-    media = read_json(ctx.input.media)
+    media = mediafile.load(ctx.input.media)
     langs = list(ctx.params.langs)
     if len(langs) != len(ctx.input.subtitles):
         raise ctx.fail("internal: subtitle files and languages disagree")

@@ -25,9 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import glossaryfile, languages, name_fix, segments
+from . import entitiesfile, glossaryfile, languages, name_fix, segments
 from .errors import CinesubError
-from .fileio import write_json_atomic
 from .runner import optional_input
 
 STAGE = "05_ner"
@@ -275,4 +274,4 @@ def run(ctx) -> None:
                  report["entities"], len(report["segments"]), len(out["segments"]), report["distinct_names"],
                  len(gazetteer.entries))
     segments.save(ctx.output.segments, out)
-    write_json_atomic(ctx.output.entities, report)
+    entitiesfile.save(ctx.output.entities, report)

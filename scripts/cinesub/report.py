@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 import srt
 
+from . import qcfile, songsfile
 from . import removed as removed_file
 from . import segments as segments_io
-from . import songsfile
-from .fileio import atomic_path, read_json, write_text_atomic
+from .fileio import atomic_path, write_text_atomic
 from .runner import optional_input
 
 STAGE = "report"
@@ -199,7 +199,7 @@ def run(ctx: Any) -> None:
     cue_files = dict(zip(langs, ctx.input.cues, strict=True))
     qc_files = dict(zip(langs, ctx.input.qc, strict=True))
     cues = {lang: cue_spans(Path(path).read_text(encoding="utf-8")) for lang, path in cue_files.items()}
-    qcs = {lang: read_json(path) for lang, path in qc_files.items()}
+    qcs = {lang: qcfile.load(path) for lang, path in qc_files.items()}
 
     plot_timeline(ctx.output.timeline, job, timeline_lanes(final["segments"], songs, removed, cues),
                   final.get("duration"))

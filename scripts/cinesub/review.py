@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import srt
 
-from . import languages, songsfile
+from . import entitiesfile, languages, qcfile, songsfile
 from . import removed as removed_file
 from . import segments as segments_io
-from .fileio import read_json, write_text_atomic
+from .fileio import write_text_atomic
 from .runner import optional_input
 
 STAGE = "review"
@@ -439,8 +439,8 @@ def run(ctx: Any) -> None:
     )
     songs = song_rows(songsfile.load_optional(songs_path))
     removed = removed_rows(removed_file.load_optional(removed_path))
-    names = name_rows(read_json(entities_path) if entities_path else None)
-    qcs = {lang: read_json(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
+    names = name_rows(entitiesfile.load_optional(entities_path))
+    qcs = {lang: qcfile.load(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
     parsed = {
         lang: parse_cues(Path(path).read_text(encoding="utf-8"))
         for lang, path in zip(langs, ctx.input.srt, strict=True)

@@ -54,9 +54,10 @@ from typing import Any
 import srt
 import webvtt
 
+from . import mediafile, qcfile
 from . import segments as segments_io
 from .errors import CinesubError
-from .fileio import read_json, write_json_atomic, write_text_atomic
+from .fileio import write_text_atomic
 from .runner import optional_input
 
 STAGE = "09_subtitle_gen"
@@ -887,7 +888,7 @@ def run(ctx: Any) -> None:
     lang = str(ctx.params.lang)
     config = settings(dict(ctx.params.subtitles or {}))
     doc = segments_io.load(ctx.input.segments)
-    media = read_json(ctx.input.media)
+    media = mediafile.load(ctx.input.media)
     if doc.get("language") and doc["language"] != lang:
         ctx.log.warning("segments are marked %r but subtitles are written for %r", doc["language"], lang)
     rules = rules_for(lang, config, media.get("fps"))
@@ -922,6 +923,6 @@ def run(ctx: Any) -> None:
                               for sentence, reason in cue.sentences_mid_cue],
         "lyrics_cues": sum(cue.lyrics for cue in cues),
     })
-    write_json_atomic(ctx.output.qc, report)
+    qcfile.save(ctx.output.qc, report)
     ctx.log.info("%s: %d cues from %d segments, %d conforming (%.1f%%)", lang, len(cues),
                  len(doc["segments"]), report["conforming"], 100.0 * report["conformance"])
