@@ -69,9 +69,7 @@ def one_run(name: str, bin_dir: Path, overrides: dict, env: dict) -> dict:
         "segments_04": len(texts(job / "04_asr" / "segments.json")),
         "dropped_07": removal["dropped"],
         "dropped_07_by_reason": removal["by_reason"],
-        "backend": manifest.load(job / "04_asr" / "manifest.json")
-        .get("models", {})
-        .get("asr", {}),
+        "backend": manifest.load(job / "04_asr" / "manifest.json").get("models", {}).get("asr", {}),
     }
 
 

@@ -66,8 +66,7 @@ def test_segments_flow_forward_through_each_stage(full_run):
     # each stage's manifest names the previous stage's segments as an input
     for earlier, later in zip(list(docs)[:-1], list(docs)[1:]):
         inputs = [
-            i["path"]
-            for i in manifest_file.load(workdir / f"jobs/river/{later}/manifest.json")["inputs"]
+            i["path"] for i in manifest_file.load(workdir / f"jobs/river/{later}/manifest.json")["inputs"]
         ]
         assert f"jobs/river/{earlier}/segments.json" in inputs
     qc = qcfile.load(workdir / "jobs/river/09_subtitle_gen/en.qc.json")

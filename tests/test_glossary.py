@@ -18,13 +18,25 @@ SHIPPED = ROOT / "resources" / "glossary" / "hinglish.tsv"
 KINDS = {"term", "exclamation", "greeting", "kinship", "honorific", "food", "place", "slang"}
 
 METADATA = {
-    "source": "api", "title": "Dilwale Dulhania Le Jayenge", "year": 1995, "tmdb_id": 11,
-    "cast": [{"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
-             {"name": "Kajol", "character": "Simran Singh", "order": 1},
-             {"name": "Anupam Kher", "character": "Dharamvir Malhotra / Himself", "order": 2}],
+    "source": "api",
+    "title": "Dilwale Dulhania Le Jayenge",
+    "year": 1995,
+    "tmdb_id": 11,
+    "cast": [
+        {"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
+        {"name": "Kajol", "character": "Simran Singh", "order": 1},
+        {"name": "Anupam Kher", "character": "Dharamvir Malhotra / Himself", "order": 2},
+    ],
     "crew": [{"name": "Aditya Chopra", "job": "Director"}],
-    "names": ["Shah Rukh Khan", "Raj Malhotra", "Kajol", "Simran Singh", "Anupam Kher", "Dharamvir Malhotra",
-              "Aditya Chopra"],
+    "names": [
+        "Shah Rukh Khan",
+        "Raj Malhotra",
+        "Kajol",
+        "Simran Singh",
+        "Anupam Kher",
+        "Dharamvir Malhotra",
+        "Aditya Chopra",
+    ],
     "variants": {"Kajol": ["काजोल"], "Shah Rukh Khan": ["SRK"]},
     "warnings": [],
 }
@@ -55,25 +67,61 @@ def test_shipped_glossary_is_complete_and_consistent(shipped):
         clashes = [v for v in row["variants"] if v.casefold() in set(terms) - {row["term"].casefold()}]
         assert not clashes, (row["term"], clashes)
     by_term = {row["term"]: row for row in shipped}
-    for word in ("yaar", "accha", "arre", "bhai", "didi", "ji", "beta", "chalo", "jaldi", "bas", "theek hai",
-                 "kya baat hai", "jugaad", "chai"):
+    for word in (
+        "yaar",
+        "accha",
+        "arre",
+        "bhai",
+        "didi",
+        "ji",
+        "beta",
+        "chalo",
+        "jaldi",
+        "bas",
+        "theek hai",
+        "kya baat hai",
+        "jugaad",
+        "chai",
+    ):
         assert word in by_term, word
     assert "acha" in by_term["accha"]["variants"] and "arey" in by_term["arre"]["variants"]
     assert by_term["Dahisar"]["english"] == "Dahisar" and by_term["Dahisar"]["kind"] == "place"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Priya", "प्रिया"), ("Deepak", "दीपक"), ("Vikram", "विक्रम"), ("Meera", "मीरा"), ("Rekha", "रेखा"),
-    ("Sharma", "शर्मा"), ("Raj Malhotra", "राज मल्होत्रा"), ("Lakshmi", "लक्ष्मी"), ("Chandra", "चंद्रा"),
-    ("Puri", "पुरी"), ("Jatin-Lalit", "जतिन-ललित"), ("Shah Rukh Khan", "शाह रुख़ ख़ान"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Priya", "प्रिया"),
+        ("Deepak", "दीपक"),
+        ("Vikram", "विक्रम"),
+        ("Meera", "मीरा"),
+        ("Rekha", "रेखा"),
+        ("Sharma", "शर्मा"),
+        ("Raj Malhotra", "राज मल्होत्रा"),
+        ("Lakshmi", "लक्ष्मी"),
+        ("Chandra", "चंद्रा"),
+        ("Puri", "पुरी"),
+        ("Jatin-Lalit", "जतिन-ललित"),
+        ("Shah Rukh Khan", "शाह रुख़ ख़ान"),
+    ],
+)
 def test_transliteration_of_real_names(name, expected):
     assert glossary_load.transliterate_name(name) == expected
 
 
 def test_transliteration_always_yields_devanagari():
-    for name in ("Amrish Puri", "Farida Jalal", "Anupam Kher", "Sunita Krishnan", "Zeenat Aman", "Xavier",
-                 "Shilpa Shetty", "Saif Ali Khan", "Chhaya", "Àishwarya Rai"):
+    for name in (
+        "Amrish Puri",
+        "Farida Jalal",
+        "Anupam Kher",
+        "Sunita Krishnan",
+        "Zeenat Aman",
+        "Xavier",
+        "Shilpa Shetty",
+        "Saif Ali Khan",
+        "Chhaya",
+        "Àishwarya Rai",
+    ):
         deva = glossary_load.transliterate_name(name)
         assert not re.search(r"[A-Za-z]", deva), (name, deva)
         assert glossary_load.is_devanagari(deva), (name, deva)
@@ -95,7 +143,8 @@ def test_merge_names_with_metadata_variants_and_job_rows(tmp_path):
         "Dahisar\tदहिसर\tDahisar\tदहीसर\tplace\t\n"
         "Raj\tराज\tRaj Malhotra\tRaju\tcharacter\t\n"
         "yaar\tयार\tdude\t\tterm\tthis film's register\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     rows = glossary_load.read_glossary_tsv(job_tsv, "job")
     shipped = glossary_load.read_glossary_tsv(SHIPPED, "shipped")
     doc = glossary_load.build_glossary(shipped, rows, METADATA, "en", 200)
@@ -139,17 +188,23 @@ def test_prompt_script_follows_the_source_language(shipped, count):
 
 
 def test_estimate_is_conservative_against_the_real_tokenizer(count, shipped):
-    for text in ("Raj Malhotra, Simran Singh, yaar, accha.", "राज मल्होत्रा, सिमरन सिंह, यार, अच्छा.",
-                 ", ".join(row["devanagari"] for row in shipped[:40])):
+    for text in (
+        "Raj Malhotra, Simran Singh, yaar, accha.",
+        "राज मल्होत्रा, सिमरन सिंह, यार, अच्छा.",
+        ", ".join(row["devanagari"] for row in shipped[:40]),
+    ):
         assert glossary_load.estimate_tokens(text) >= count(text)
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("word\tenglish\nyaar\tbuddy\n", "must name a 'term' column"),
-    ("term\tmeaning\nyaar\tbuddy\n", "unknown column"),
-    ("term\tenglish\nyaar\tbuddy\textra\n", "more fields than the header"),
-    ("term\tenglish\n\tbuddy\n", "has no term"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("word\tenglish\nyaar\tbuddy\n", "must name a 'term' column"),
+        ("term\tmeaning\nyaar\tbuddy\n", "unknown column"),
+        ("term\tenglish\nyaar\tbuddy\textra\n", "more fields than the header"),
+        ("term\tenglish\n\tbuddy\n", "has no term"),
+    ],
+)
 def test_bad_glossary_files_fail_with_one_clear_line(tmp_path, content, problem):
     path = tmp_path / "bad.tsv"
     path.write_text(content, encoding="utf-8")
@@ -167,12 +222,14 @@ def test_missing_and_empty_glossary_files(tmp_path):
 
 def _ctx(tmp_path, language, metadata, job_glossary):
     return SimpleNamespace(
-        job="j", log=logging.getLogger("cinesub.test_glossary"),
+        job="j",
+        log=logging.getLogger("cinesub.test_glossary"),
         input=SimpleNamespace(shipped=str(SHIPPED), job_glossary=job_glossary, metadata=metadata),
         params=SimpleNamespace(
             glossary=validated_section("glossary", {"prompt_max_tokens": 100}), language=language
         ),
-        output=SimpleNamespace(glossary=str(tmp_path / "out" / "glossary.json")))
+        output=SimpleNamespace(glossary=str(tmp_path / "out" / "glossary.json")),
+    )
 
 
 def test_run_writes_glossary_with_and_without_metadata(tmp_path):

@@ -54,8 +54,13 @@ def run_mux(
 ):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
     # what 01 adds after extracting the audio
-    media.update(audio_stream=1, clip={"start": 0.0, "end": None}, audio_seconds=media["duration"],
-                 sample_rate=16000, warnings=[])
+    media.update(
+        audio_stream=1,
+        clip={"start": 0.0, "end": None},
+        audio_seconds=media["duration"],
+        sample_rate=16000,
+        warnings=[],
+    )
     media_json = tmp_path / "media.json"
     mediafile.save(media_json, media)
     ctx = StageContext(

@@ -186,8 +186,20 @@ def fabricated_job(root: Path) -> tuple[StageContext, Path]:
     ]
     hi = [(1.0, 3.0, "[hi] Hello & welcome."), (3.2, 4.0, "[hi] Come in."), (20.0, 22.0, "[hi] Good night.")]
     for lang, cues, broken in (
-        ("en", en, [{"index": 1, "start": 1.0, "end": 4.0, "text": en[0][2], "rules": ["cps"],
-                     "reason": "reading speed 25.0 cps"}]),
+        (
+            "en",
+            en,
+            [
+                {
+                    "index": 1,
+                    "start": 1.0,
+                    "end": 4.0,
+                    "text": en[0][2],
+                    "rules": ["cps"],
+                    "reason": "reading speed 25.0 cps",
+                }
+            ],
+        ),
         ("hi", hi, []),
     ):
         (job / f"09_subtitle_gen/{lang}.srt").write_text(srt_of(cues), encoding="utf-8")
@@ -246,8 +258,16 @@ def fabricated_job(root: Path) -> tuple[StageContext, Path]:
     counts = {"gazetteer_forms": 1, "entities": 1, "distinct_names": 1, "name_corrections": 0}
     entitiesfile.save(
         job / "05_ner/entities.json",
-        {"job": "j1", "language": "en", "model": "", "labels": [], **counts, "segments": [], "names": names,
-         "corrections": []},
+        {
+            "job": "j1",
+            "language": "en",
+            "model": "",
+            "labels": [],
+            **counts,
+            "segments": [],
+            "names": names,
+            "corrections": [],
+        },
     )
     sub = job / "09_subtitle_gen"
     inputs = SimpleNamespace(

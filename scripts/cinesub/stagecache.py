@@ -135,7 +135,6 @@ def model_identity(path: str | os.PathLike) -> Any:
     )
 
 
-
 @functools.cache
 def run_setting_keys(section: str | None = None) -> frozenset[str]:
     """Keys of a config section that change where or how fast a stage runs, not what it produces
