@@ -14,10 +14,9 @@ import common
 
 def _engine_run(audio: str, batch_size: int) -> dict:
     from cinesub import asr
+    from cinesub.configschema import validated_section
 
-    schema = json.loads((common.REPO / "workflow" / "schemas" / "config.schema.json").read_text())
-    settings = {key: spec.get("default") for key, spec in schema["properties"]["asr"]["properties"].items()}
-    settings["batch_size"] = batch_size
+    settings = validated_section("asr", {"batch_size": batch_size})
     started = time.perf_counter()
     engine = asr.load_engine(settings, "en")
     segments = asr.transcribe_file(audio, settings, "en", engine=engine)

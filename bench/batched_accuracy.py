@@ -29,8 +29,9 @@ NAMES = ("mumbai", "priya", "rahul")
 
 
 def shipped_settings() -> dict:
-    schema = json.loads((common.REPO / "workflow" / "schemas" / "config.schema.json").read_text())
-    return {key: spec.get("default") for key, spec in schema["properties"]["asr"]["properties"].items()}
+    from cinesub.configschema import validated_section
+
+    return validated_section("asr", {})
 
 
 def audios() -> dict:

@@ -341,8 +341,9 @@ def save_result(name: str, data: dict, merge: bool = False) -> Path:
         earlier = json.loads(path.read_text())
         for name in earlier.get("tables", {}):  # date the kept figures before the environment is replaced
             if isinstance(earlier.get(name), dict) and "environment" in earlier:
-                earlier[name].setdefault("measured", {k: earlier["environment"].get(k)
-                                                      for k in ("date", "load_at_start")})
+                earlier[name].setdefault(
+                    "measured", {k: earlier["environment"].get(k) for k in ("date", "load_at_start")}
+                )
         tables = {**earlier.get("tables", {}), **data.get("tables", {})}
         data = {**earlier, **data, "tables": tables}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -3,7 +3,7 @@
 The audio: espeak-ng turns of short and long sentences (0.3-0.6 s between sentences of a turn, 1.5-4 s
 between turns), a music stretch, and turns spoken over a beat (tests/cleanset.py's speech and music).
 Each sentence's voice onset is known exactly. tiny.en transcribes it with the shipped ``asr`` settings
-(VAD, beam 5, word timestamps; cached under bench/out/cue_starts/), then ``subtitles.build_cues`` of the
+(VAD, beam 5, word timestamps; cached under bench/out/cue_starts/), then ``subtitle_gen.build_cues`` of the
 code under ``--code`` (default: this checkout) builds the English cues with the shipped rules. Per
 sentence: the first cue that holds its voice, and how far that cue's start is from the onset (a short
 sentence joined to the one before starts where that one started). Also: sentences that start mid-cue,
@@ -135,7 +135,7 @@ def main() -> int:
     sys.path[:0] = [str(args.code.resolve() / "scripts"), str(REPO / "tests")]
     import cleanset
     import soundfile as sf
-    from cinesub import subtitles
+    from cinesub import subtitle_gen
 
     cache = REPO / "bench" / "out" / "cue_starts"
     cache.mkdir(parents=True, exist_ok=True)
@@ -153,14 +153,14 @@ def main() -> int:
 
     from cinesub import vad
 
-    rules = subtitles.rules_for("en", {}, None)
+    rules = subtitle_gen.rules_for("en", {}, None)
     extra = {}
-    if "speech" in inspect.signature(subtitles.build_cues).parameters and not args.no_speech:
+    if "speech" in inspect.signature(subtitle_gen.build_cues).parameters and not args.no_speech:
         extra["speech"] = vad.speech_timeline(wav)  # what the job's speech timeline file will hold
-    cues = subtitles.build_cues(segments, rules, "en", media_duration=len(audio) / cleanset.SR, **extra)
+    cues = subtitle_gen.build_cues(segments, rules, "en", media_duration=len(audio) / cleanset.SR, **extra)
     rows = start_errors(cues, truth)
     errors = np.array([r["error_s"] for r in rows if r["error_s"] is not None])
-    qc = subtitles.check_cues(cues, rules)
+    qc = subtitle_gen.check_cues(cues, rules)
     summary = {
         "code": str(args.code),
         "speech_timeline": "speech" in extra,

@@ -76,17 +76,23 @@ def main() -> int:
         model_dir = build_indictrans_standin(Path(workdir) / "standin")
         glossary_path = Path(workdir) / "glossary.json"
         names = [{"name": name, "variants": [], "source": "job", "label": "PERSON"} for name in NAMES]
-        glossaryfile.save(glossary_path, {"language": "hi", "terms": [], "names": names, "prompt": "",
-                                          "hotwords": "", "prompt_tokens": 0})
+        glossaryfile.save(
+            glossary_path,
+            {"language": "hi", "terms": [], "names": names, "prompt": "", "hotwords": "", "prompt_tokens": 0},
+        )
         glossary = translation.load_glossary(str(glossary_path))
         report["cpu"] = run_on("cpu", model_dir, glossary)
         if torch.cuda.is_available():
             report["gpu_name"] = torch.cuda.get_device_name(0)
             report["cuda"] = run_on("cuda", model_dir, glossary)
             cuda, cpu = report["cuda"], report["cpu"]
-            report["ok"] = (cuda["device"].startswith("cuda") and cuda["dtype"] == "torch.float16"
-                            and cuda["model_calls"] == cpu["model_calls"] and cuda["segments"] == 100
-                            and cuda["names_kept"])
+            report["ok"] = (
+                cuda["device"].startswith("cuda")
+                and cuda["dtype"] == "torch.float16"
+                and cuda["model_calls"] == cpu["model_calls"]
+                and cuda["segments"] == 100
+                and cuda["names_kept"]
+            )
         else:
             report["ok"] = False
     text = json.dumps(report, indent=1)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import common  # noqa: E402
-from cinesub import asr, glossary, synth, writing_system  # noqa: E402
+from cinesub import asr, glossary_load, synth, writing_system  # noqa: E402
 
 SCRIPT = REPO / "resources" / "demo" / "script_hi.tsv"
 ENGLISH_SHIPPED = {
@@ -89,8 +89,8 @@ def main() -> None:
     samples, truth = synth.build_speech(lines, lead_in)
     audio = librosa.resample(samples, orig_sr=synth.SAMPLE_RATE, target_sr=16000)
     model = WhisperModel(asr.resolve_model("base-bundled"), device="cpu", compute_type="int8", cpu_threads=2)
-    shipped = glossary.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    glossary_prompt = glossary.build_glossary(shipped, [], None, "hi", 200)["prompt"]
+    shipped = glossary_load.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    glossary_prompt = glossary_load.build_glossary(shipped, [], None, "hi", 200)["prompt"]
     suppress_latin = writing_system.suppress_ids_for(model, "hi", with_latin=True)
     suppress = writing_system.suppress_ids_for(model, "hi")
     shipped_cond = {**ENGLISH_SHIPPED, "condition_on_previous_text": True}

@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import common  # noqa: E402
-from cinesub import asr, glossary, models, ner, synth  # noqa: E402
+from cinesub import asr, glossary_load, ner, synth  # noqa: E402
+from cinesub.configschema import validated_config  # noqa: E402
 
 NAMES = ["Meera", "Arjun", "Ranakpur"]
 GLOSSARY_TSV = (
@@ -101,18 +102,18 @@ def score(segments: list[dict], truth: list[dict], corrections: list[dict], befo
 def main() -> None:
     import soundfile
 
-    config = models.with_defaults({})
+    config = validated_config()
     settings = dict(config["asr"], model="tiny.en-bundled")
     lines = [synth.Line(text, pause_after=1.0, speed=150) for text in DIALOGUE]
     samples, truth = synth.build_speech(lines, 1.0)
-    shipped = glossary.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    shipped = glossary_load.read_glossary_tsv(REPO / "resources" / "glossary" / "hinglish.tsv", "shipped")
     with tempfile.TemporaryDirectory() as workdir:
         import librosa
 
         tsv = Path(workdir) / "job.tsv"
         tsv.write_text(GLOSSARY_TSV, encoding="utf-8")
-        glossary_doc = glossary.build_glossary(
-            shipped, glossary.read_glossary_tsv(tsv, "job"), None, "en", 200
+        glossary_doc = glossary_load.build_glossary(
+            shipped, glossary_load.read_glossary_tsv(tsv, "job"), None, "en", 200
         )
         wav = os.path.join(workdir, "speech.wav")
         soundfile.write(wav, librosa.resample(samples, orig_sr=synth.SAMPLE_RATE, target_sr=16000), 16000)

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import common
+from cinesub import manifest as manifest_file
 
 JOB = "bench"
 TARGET = f"jobs/{JOB}/10_mux/out.mkv"
@@ -63,7 +64,7 @@ def stage_table(workdir: Path) -> dict:
         name = tsv.stem
         stage_dir, _, lang = name.partition(".")
         manifest = workdir / "jobs" / JOB / stage_dir / (f"{lang}.manifest.json" if lang else "manifest.json")
-        record = json.loads(manifest.read_text()) if manifest.exists() else {}
+        record = manifest_file.load(manifest) if manifest.exists() else {}
         process = float(row["s"])
         work = float(record.get("duration_s", process))
         stages[name] = {

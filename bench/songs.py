@@ -3,8 +3,8 @@
 Cases: tests/filmlike_songs.py (refrains sung 3-5x over a beat, over a chord bed, a cappella; dialogue and
 short replies over a beat) plus the four cases of tests/cleanset.py. Each is transcribed once by tiny.en
 (tests/cleanset.py's unfiltered settings; cached under bench/out/songs/) and handed to the stage edge
-``lyrics.run`` of the code under ``--code`` (default: this checkout), so two versions of 06 are measured
-the same way on the same transcripts. Per case: song IoU with the true sung span, false songs (found
+``lyrics_detection.run`` of the code under ``--code`` (default: this checkout), so two versions of 06 are
+measured the same way on the same transcripts. Per case: song IoU with the true sung span, false songs (found
 songs outside it), dialogue segments flagged as lyrics, and 06's wall time per minute of audio.
 
 Usage:  .venv/bin/python bench/songs.py [--code /tmp/base] [--out bench/results/songs_after.json]
@@ -65,8 +65,12 @@ def transcribe(model, path: Path, cache: Path) -> list[dict]:
 
 def measure_case(case, segments: list[dict], workdir: Path) -> dict:
     import cleanset
-    from cinesub import lyrics
     from cinesub import segments as seglib
+
+    try:
+        from cinesub import lyrics_detection
+    except ImportError:  # a --code checkout from before the stage's module took the stage's name
+        from cinesub import lyrics as lyrics_detection
 
     wav = workdir / f"{case.name}.wav"
     source = workdir / f"{case.name}.in.json"
@@ -77,13 +81,13 @@ def measure_case(case, segments: list[dict], workdir: Path) -> dict:
     ctx = SimpleNamespace(
         input=SimpleNamespace(audio=str(wav), segments=str(source)),
         output=out,
-        params=SimpleNamespace(cfg={}),
+        params=SimpleNamespace(lyrics={}, cfg={}),  # cfg: the key a --code checkout before 14 reads
         log=logging.getLogger("bench"),
     )
     started, cpu_started = time.perf_counter(), time.process_time()
-    lyrics.run(ctx)
+    lyrics_detection.run(ctx)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    report = json.loads(Path(out.songs).read_text())
+    report = json.loads(Path(out.songs).read_text())  # not songsfile: a --code checkout may predate it
     flagged = seglib.load(out.segments)["segments"]
     found = [(s["start"], s["end"]) for s in report["songs"]]
     truth = case.song

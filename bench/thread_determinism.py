@@ -29,9 +29,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
 def decode(audio: str, cpu_threads: int) -> dict:
     import yaml
     from cinesub import asr
-    from cinesub.models import with_defaults
+    from cinesub.configschema import validated_config
 
-    shipped = with_defaults(yaml.safe_load((HERE.parent / "config" / "config.yaml").read_text()))
+    shipped = validated_config(yaml.safe_load((HERE.parent / "config" / "config.yaml").read_text()))
     settings = dict(shipped["asr"])
     settings.update(threads=cpu_threads, decode_threads=cpu_threads, seed=0, window_s=600)
     segments = asr.transcribe_file(audio, settings, "en")

@@ -58,7 +58,9 @@ def one_run(name: str, bin_dir: Path, overrides: dict, env: dict) -> dict:
     truth = [line["text"] for line in json.loads((workdir / "demo" / "truth.json").read_text())["sentences"]]
     job = workdir / "jobs" / "demo"
     asr_tsv = (job / "benchmarks" / "04_asr.tsv").read_text().splitlines()
-    removal = json.loads((job / "07_hallucination_removal" / "removed.json").read_text())["summary"]
+    from cinesub import manifest, removed
+
+    removal = removed.load(job / "07_hallucination_removal" / "removed.json")["summary"]
     return {
         "wall_s": run["wall_s"],
         "asr_s": float(asr_tsv[1].split("\t")[0]),
@@ -67,9 +69,7 @@ def one_run(name: str, bin_dir: Path, overrides: dict, env: dict) -> dict:
         "segments_04": len(texts(job / "04_asr" / "segments.json")),
         "dropped_07": removal["dropped"],
         "dropped_07_by_reason": removal["by_reason"],
-        "backend": json.loads((job / "04_asr" / "manifest.json").read_text())
-        .get("models", {})
-        .get("asr", {}),
+        "backend": manifest.load(job / "04_asr" / "manifest.json").get("models", {}).get("asr", {}),
     }
 
 

@@ -16,12 +16,10 @@ rule demux_extract:
     conda:
         "../envs/media.yaml"
     params:
+        **section_params("demux"),
         media=job_field("media"),
         source_lang=job_field("source_lang"),
         clip_start=job_field("clip_start"),
         clip_end=job_field("clip_end"),
-        sample_rate=config["demux"]["sample_rate"],
-        vad=config["demux"]["vad"],
     script:
         "../scripts/demux.py"
-

@@ -23,4 +23,4 @@ rule tmdb_fetch:
         title=job_field("title"),
         year=job_field("year"),
     script:
-        "../scripts/tmdb_fetch.py"
+        "../scripts/tmdb.py"

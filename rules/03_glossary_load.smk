@@ -20,7 +20,7 @@ rule glossary_load_merge:
     conda:
         "../envs/media.yaml"
     params:
-        glossary=config_section("glossary"),
+        **section_params("glossary"),
         language=job_field("source_lang"),
     script:
         "../scripts/glossary_load.py"

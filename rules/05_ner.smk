@@ -16,6 +16,6 @@ rule ner_tag:
     conda:
         "../envs/nlp.yaml"
     params:
-        ner=config_section("ner"),
+        **section_params("ner"),
     script:
-        "../scripts/ner_tag.py"
+        "../scripts/ner.py"

@@ -18,6 +18,6 @@ rule lyrics_detection_detect:
     conda:
         "../envs/nlp.yaml"
     params:
-        cfg=config_section("lyrics"),
+        **section_params("lyrics"),
     script:
         "../scripts/lyrics_detection.py"

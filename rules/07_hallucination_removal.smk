@@ -16,7 +16,10 @@ rule hallucination_removal_filter:
     conda:
         "../envs/faster_whisper.yaml"
     params:
-        cfg=hallucination_settings,
-        qc=config_section("qc"),
+        # the phrase lists resolved, so any working directory finds them
+        **section_params(
+            "hallucination", phrases_dir=workflow_path(config["hallucination"]["phrases_dir"])
+        ),
+        **section_params("qc"),
     script:
         "../scripts/hallucination_removal.py"

@@ -20,4 +20,4 @@ rule translation_translate:
         **section_params("translation"),
         target_lang=wildcard_value("lang"),
     script:
-        "../scripts/translate.py"
+        "../scripts/translation.py"

@@ -21,7 +21,7 @@ rule subtitle_gen_write:
     resources:
         mem_mb=1000,
     params:
+        **section_params("subtitles"),
         lang=wildcard_value("lang"),
-        subtitles=config_section("subtitles"),
     script:
         "../scripts/subtitle_gen.py"

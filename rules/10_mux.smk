@@ -14,13 +14,12 @@ rule mux_tracks:
     conda:
         "../envs/media.yaml"
     params:
+        **section_params("mux"),
+        **section_params("qc"),
         media=job_field("media"),
         source_lang=job_field("source_lang"),
         langs=track_langs,
         title=job_field("title"),
-        default_language=config["mux"]["default_language"],
-        qc=config_section("qc"),
         allowed_scripts=config["hallucination"]["allowed_scripts"],
-        keep_original_default=config["mux"]["keep_original_default"],
     script:
         "../scripts/mux.py"

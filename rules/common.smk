@@ -241,7 +241,7 @@ def subtitle_langs(job):
 
 
 def is_enabled(stage_key):
-    return bool(config["stages"].get(stage_key, True))
+    return bool(config["stages"][stage_key])
 
 
 def optional_input(stage_key, path):
@@ -256,31 +256,21 @@ def optional_input(stage_key, path):
 # ------------------------------------------------------------ params helpers
 
 
-def config_section(name):
-    """A params function giving a rule its config section (schema defaults filled in) without the
-    run settings (threads, memory, cache paths, timeouts: ``x-run-setting`` in the schema), so
-    changing those reruns nothing; the stage gets them back from the config (cinesub.runner)."""
-    from cinesub.stagecache import result_settings
-
-    def section(wildcards):
-        return result_settings(config[name], name)
-
-    return section
-
-
 SETTING_PARAM_SEPARATOR = "__"  # cinesub.runner joins <section>__<key> params back into one section
 
 
-def section_params(name):
-    """Rule params for config section ``name``: one param per setting that changes the result, each
-    ``{key: value}``, so Snakemake's rerun reason names what changed ("before: {'beam_size': 5}, now:
-    {'beam_size': 4}") instead of dumping the section. Run settings (``x-run-setting`` in the schema)
-    are left out, so changing them reruns nothing; the stage gets them back from the config."""
+def section_params(name, **resolved):
+    """Rule params for config section ``name`` (the stage module's ``SECTION``; the stage reads it back
+    as ``ctx.params.<name>``): one param per setting that changes the result, each ``{key: value}``, so
+    Snakemake's rerun reason names what changed ("before: {'beam_size': 5}, now: {'beam_size': 4}")
+    instead of dumping the section. Run settings (``x-run-setting`` in the schema) are left out, so
+    changing them reruns nothing; the stage gets them back from the config. ``resolved``: settings the
+    rule hands on resolved (a shipped path found from any working directory)."""
     from cinesub.stagecache import result_settings
 
     return {
         f"{name}{SETTING_PARAM_SEPARATOR}{key}": {key: value}
-        for key, value in result_settings(config[name], name).items()
+        for key, value in {**result_settings(config[name], name), **resolved}.items()
     }
 
 
@@ -342,13 +332,6 @@ def per_track_segments(wildcards):
 
 def asr_conda_env():
     return f"../envs/{config['asr']['backend'].replace('-', '_')}.yaml"
-
-
-def hallucination_settings(wildcards):
-    """The hallucination section, with the phrase lists resolved so any working directory finds them."""
-    settings = dict(config["hallucination"])
-    settings["phrases_dir"] = workflow_path(settings["phrases_dir"])
-    return settings
 
 
 def subtitle_format_outputs():

@@ -54,7 +54,7 @@ rule report_plots:
         langs=track_langs,
         benchmark_dir=job_path("benchmarks"),
     script:
-        "../scripts/report_plots.py"
+        "../scripts/report.py"
 
 
 rule review_build:

@@ -1,4 +1,4 @@
-from cinesub import glossary
+from cinesub import glossary_load
 from cinesub.runner import run_stage
 
-run_stage(snakemake, glossary)  # noqa: F821
+run_stage(snakemake, glossary_load)  # noqa: F821

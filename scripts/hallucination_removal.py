@@ -1,4 +1,4 @@
-from cinesub import hallucination
+from cinesub import hallucination_removal
 from cinesub.runner import run_stage
 
-run_stage(snakemake, hallucination)  # noqa: F821
+run_stage(snakemake, hallucination_removal)  # noqa: F821

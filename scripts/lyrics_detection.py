@@ -1,4 +1,4 @@
-from cinesub import lyrics
+from cinesub import lyrics_detection
 from cinesub.runner import run_stage
 
-run_stage(snakemake, lyrics)  # noqa: F821
+run_stage(snakemake, lyrics_detection)  # noqa: F821

@@ -1,4 +1,4 @@
-from cinesub import subtitles
+from cinesub import subtitle_gen
 from cinesub.runner import run_stage
 
-run_stage(snakemake, subtitles)  # noqa: F821
+run_stage(snakemake, subtitle_gen)  # noqa: F821

@@ -156,11 +156,13 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
     import json
 
     import srt
+    from cinesub import qcfile, songsfile
+    from cinesub import removed as removed_file
 
     shown = rendered(page)
     assert shown.plotted, "plotly did not draw the timeline"
     for lang in langs:
-        qc = json.loads((job_dir / f"09_subtitle_gen/{lang}.qc.json").read_text())
+        qc = qcfile.load(job_dir / f"09_subtitle_gen/{lang}.qc.json")
         assert {k: shown.summary[lang][k] for k in qc_numbers(qc)} == qc_numbers(qc), lang
         cues = list(srt.parse((job_dir / f"09_subtitle_gen/{lang}.srt").read_text(encoding="utf-8")))
         rows = [
@@ -175,7 +177,7 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
             assert abs(float(row["data-end"]) - cue.end.total_seconds()) < 1e-6
             assert " ".join(cue.content.split()) in text, (cue.content, text)
     removed_path = job_dir / "07_hallucination_removal/removed.json"
-    removed = json.loads(removed_path.read_text())["removed"] if removed_path.exists() else []
+    removed = removed_file.load(removed_path)["removed"] if removed_path.exists() else []
     shown_removed = sorted(
         (float(r["data-start"]), float(r["data-end"]), t)
         for r, t in zip(shown.rows, shown.row_text, strict=True)
@@ -194,7 +196,7 @@ def check_page(page: Path, job_dir: Path, langs: list[str]) -> Rendered:
         if (job_dir / stage / "segments.json").exists()
     )
     songs_path = job_dir / "06_lyrics_detection/songs.json"
-    songs = json.loads(songs_path.read_text()) if songs_path.exists() else {}
+    songs = songsfile.load(songs_path) if songs_path.exists() else {}
     lanes = [
         len(json.loads(final.read_text())["segments"]),
         len(songs.get("songs", [])) + len(songs.get("rejected", [])),

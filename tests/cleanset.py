@@ -71,8 +71,13 @@ class Case:
     def write(self, path: str | Path) -> Path:
         path = Path(path)
         sf.write(path, self.audio, SR, subtype="PCM_16")
-        truth = {"name": self.name, "duration": self.duration, "dialogue": self.dialogue,
-                 "nonspeech": self.nonspeech, "song": self.song}
+        truth = {
+            "name": self.name,
+            "duration": self.duration,
+            "dialogue": self.dialogue,
+            "nonspeech": self.nonspeech,
+            "song": self.song,
+        }
         path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=1))
         return path
 
@@ -100,7 +105,7 @@ def speak(text: str, workdir: Path, voice: str = "en-us", speed: int = 150, pitc
     audio = _read_mono(out)
     # espeak pads each utterance with silence; trim so the ground-truth span is tight.
     voiced = np.flatnonzero(np.abs(audio) > 0.01)
-    audio = audio[voiced[0]: voiced[-1] + 1] if voiced.size else audio
+    audio = audio[voiced[0] : voiced[-1] + 1] if voiced.size else audio
     return 0.5 * audio / max(1e-6, float(np.abs(audio).max()))
 
 
@@ -115,26 +120,37 @@ def beat_loop(workdir: Path, seconds: float, bpm: float = 100.0) -> np.ndarray:
     """A chord progression (plucked triads) over kick / hi-hat drums: music without words."""
     beat = 60.0 / bpm
     kick = sox_synth(workdir, "kick", 1, ["synth", "0.18", "sine", "120:45", "fade", "0", "0.18", "0.14"])
-    hat = sox_synth(workdir, "hat", 1, ["synth", "0.05", "whitenoise", "fade", "0", "0.05", "0.04",
-                                        "highpass", "6000"])
-    chords = [sox_synth(workdir, f"chord_{i}", 3, ["synth", f"{4 * beat:.3f}", *notes, "fade", "0",
-                                                   f"{4 * beat:.3f}", f"{beat:.3f}"])
-              for i, notes in enumerate([["pluck", "C4", "pluck", "E4", "pluck", "G4"],
-                                         ["pluck", "A3", "pluck", "C4", "pluck", "E4"],
-                                         ["pluck", "F3", "pluck", "A3", "pluck", "C4"],
-                                         ["pluck", "G3", "pluck", "B3", "pluck", "D4"]])]
+    hat = sox_synth(
+        workdir, "hat", 1, ["synth", "0.05", "whitenoise", "fade", "0", "0.05", "0.04", "highpass", "6000"]
+    )
+    chords = [
+        sox_synth(
+            workdir,
+            f"chord_{i}",
+            3,
+            ["synth", f"{4 * beat:.3f}", *notes, "fade", "0", f"{4 * beat:.3f}", f"{beat:.3f}"],
+        )
+        for i, notes in enumerate(
+            [
+                ["pluck", "C4", "pluck", "E4", "pluck", "G4"],
+                ["pluck", "A3", "pluck", "C4", "pluck", "E4"],
+                ["pluck", "F3", "pluck", "A3", "pluck", "C4"],
+                ["pluck", "G3", "pluck", "B3", "pluck", "D4"],
+            ]
+        )
+    ]
     total = int(seconds * SR)
     out = np.zeros(total + int((4 * beat + 1) * SR), dtype=np.float32)
     n_beats = int(seconds / beat)
     for i in range(n_beats):
         at = int(i * beat * SR)
         drum = kick if i % 2 == 0 else hat
-        out[at: at + len(drum)] += 0.6 * drum / max(1e-6, np.abs(drum).max())
+        out[at : at + len(drum)] += 0.6 * drum / max(1e-6, np.abs(drum).max())
         half = int((i + 0.5) * beat * SR)
-        out[half: half + len(hat)] += 0.25 * hat / max(1e-6, np.abs(hat).max())
+        out[half : half + len(hat)] += 0.25 * hat / max(1e-6, np.abs(hat).max())
         if i % 4 == 0:
             chord = chords[(i // 4) % len(chords)]
-            out[at: at + len(chord)] += 0.35 * chord / max(1e-6, np.abs(chord).max())
+            out[at : at + len(chord)] += 0.35 * chord / max(1e-6, np.abs(chord).max())
     return out[:total]
 
 
@@ -147,7 +163,7 @@ def babble(workdir: Path, seconds: float) -> np.ndarray:
         talker = speak(text, workdir, voice=voice, speed=170, pitch=30 + 9 * i)[::-1]
         loops = np.tile(talker, total // len(talker) + 2)
         offset = int(i * 0.37 * SR)
-        out += loops[offset: offset + total]
+        out += loops[offset : offset + total]
     pink = sox_synth(workdir, f"pink_{seconds:g}", 1, ["synth", f"{seconds:g}", "pinknoise"])[:total]
     out = out / max(1e-6, np.abs(out).max()) * 0.35 + 0.05 * pink
     return out.astype(np.float32)
@@ -219,24 +235,82 @@ def build_cases() -> dict[str, Case]:
     invents text there (found by trial: the same stretches after dialogue gave no invented lines)."""
     d = DIALOGUE
     return {
-        "silence": _layout("silence", [("gap", 30), ("say", d[0]), ("gap", 12), ("say", d[1]), ("gap", 15),
-                                       ("say", d[2]), ("gap", 1), ("say", d[3]), ("gap", 30)]),
-        "music": _layout("music", [("music", 30), ("gap", 1), ("say", d[0]), ("gap", 1), ("say", d[4]),
-                                   ("gap", 1), ("say", d[5]), ("gap", 1), ("say", d[1]), ("gap", 1),
-                                   ("music", 30)]),
-        "noise": _layout("noise", [("noise", 30), ("gap", 1), ("say", d[2]), ("gap", 1), ("say", d[3]),
-                                   ("gap", 1), ("say", d[4]), ("gap", 1), ("say", d[5]), ("gap", 1),
-                                   ("noise", 30)]),
-        "song": _layout("song", [("gap", 1), ("say", d[1]), ("gap", 1), ("say", d[0]), ("gap", 1),
-                                 ("song", 40), ("gap", 1), ("say", d[3]), ("gap", 1), ("say", d[2]),
-                                 ("gap", 1)]),
+        "silence": _layout(
+            "silence",
+            [
+                ("gap", 30),
+                ("say", d[0]),
+                ("gap", 12),
+                ("say", d[1]),
+                ("gap", 15),
+                ("say", d[2]),
+                ("gap", 1),
+                ("say", d[3]),
+                ("gap", 30),
+            ],
+        ),
+        "music": _layout(
+            "music",
+            [
+                ("music", 30),
+                ("gap", 1),
+                ("say", d[0]),
+                ("gap", 1),
+                ("say", d[4]),
+                ("gap", 1),
+                ("say", d[5]),
+                ("gap", 1),
+                ("say", d[1]),
+                ("gap", 1),
+                ("music", 30),
+            ],
+        ),
+        "noise": _layout(
+            "noise",
+            [
+                ("noise", 30),
+                ("gap", 1),
+                ("say", d[2]),
+                ("gap", 1),
+                ("say", d[3]),
+                ("gap", 1),
+                ("say", d[4]),
+                ("gap", 1),
+                ("say", d[5]),
+                ("gap", 1),
+                ("noise", 30),
+            ],
+        ),
+        "song": _layout(
+            "song",
+            [
+                ("gap", 1),
+                ("say", d[1]),
+                ("gap", 1),
+                ("say", d[0]),
+                ("gap", 1),
+                ("song", 40),
+                ("gap", 1),
+                ("say", d[3]),
+                ("gap", 1),
+                ("say", d[2]),
+                ("gap", 1),
+            ],
+        ),
     }
 
 
 # tiny.en settings under which Whisper hallucinates: the skip-silence safeguards are off.
-UNFILTERED_ASR = {"beam_size": 5, "temperature": 0.0, "vad_filter": False, "no_speech_threshold": None,
-                  "log_prob_threshold": None, "compression_ratio_threshold": None,
-                  "condition_on_previous_text": False, "word_timestamps": True}
+UNFILTERED_ASR = {
+    "beam_size": 5,
+    "temperature": 0.0,
+    "vad_filter": False,
+    "no_speech_threshold": None,
+    "log_prob_threshold": None,
+    "compression_ratio_threshold": None,
+    "condition_on_previous_text": False,
+    "word_timestamps": True,
+}
 
 
 def whisper_model():
@@ -251,17 +325,32 @@ def unfiltered_asr(model, audio_path: str | Path) -> list[dict]:
     pieces, _info = model.transcribe(str(audio_path), language="en", **UNFILTERED_ASR)
     segments = []
     for piece in pieces:
-        words = [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
-                  "probability": round(float(w.probability), 4)} for w in (piece.words or [])]
-        segments.append({"id": len(segments), "start": round(piece.start, 3), "end": round(piece.end, 3),
-                         "text": piece.text.strip(), "words": words,
-                         "avg_logprob": round(float(piece.avg_logprob), 4),
-                         "no_speech_prob": round(float(piece.no_speech_prob), 4),
-                         "compression_ratio": round(float(piece.compression_ratio), 4)})
+        words = [
+            {
+                "word": w.word,
+                "start": round(w.start, 3),
+                "end": round(w.end, 3),
+                "probability": round(float(w.probability), 4),
+            }
+            for w in (piece.words or [])
+        ]
+        segments.append(
+            {
+                "id": len(segments),
+                "start": round(piece.start, 3),
+                "end": round(piece.end, 3),
+                "text": piece.text.strip(),
+                "words": words,
+                "avg_logprob": round(float(piece.avg_logprob), 4),
+                "no_speech_prob": round(float(piece.no_speech_prob), 4),
+                "compression_ratio": round(float(piece.compression_ratio), 4),
+            }
+        )
     return segments
 
 
 # ---- measures ---------------------------------------------------------------------------------------------
+
 
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
@@ -293,9 +382,13 @@ def _dialogue_alignment(segments: list[dict], case: Case):
     import jiwer
 
     reference = " ".join(" ".join(normalise_words(t)) for _, _, t in case.dialogue)
-    kept = [seg for seg in sorted(segments, key=lambda x: x["start"])
-            if not (case.song and overlap((seg["start"], seg["end"]), case.song)
-                    > 0.5 * (seg["end"] - seg["start"]))]
+    kept = [
+        seg
+        for seg in sorted(segments, key=lambda x: x["start"])
+        if not (
+            case.song and overlap((seg["start"], seg["end"]), case.song) > 0.5 * (seg["end"] - seg["start"])
+        )
+    ]
     hypothesis = " ".join(" ".join(normalise_words(seg["text"])) for seg in kept)
     return jiwer.process_words(reference, hypothesis or "<empty>")
 
@@ -312,9 +405,12 @@ def dialogue_hits(segments: list[dict], case: Case, pad_s: float = 0.5) -> int:
         # word timings only when they still spell the shown text (a trim may have cut words)
         spelled = [w for word in words for w in normalise_words(word["word"])]
         if words and spelled == normalise_words(seg["text"]):
-            heard.extend(w for word in words
-                         if any(a <= (word["start"] + word["end"]) / 2 <= b for a, b in spans)
-                         for w in normalise_words(word["word"]))
+            heard.extend(
+                w
+                for word in words
+                if any(a <= (word["start"] + word["end"]) / 2 <= b for a, b in spans)
+                for w in normalise_words(word["word"])
+            )
         elif any(overlap((seg["start"], seg["end"]), span) > 0 for span in spans):
             heard.extend(normalise_words(seg["text"]))
     reference = " ".join(" ".join(normalise_words(t)) for _, _, t in case.dialogue)
@@ -338,20 +434,22 @@ def span_iou(found: list[tuple[float, float]], truth: tuple[float, float]) -> fl
 _MEASURED: dict[str, dict] = {}
 
 
-def measure(workdir: str | Path, lyrics_params: dict | None = None,
-            hallucination_params: dict | None = None) -> dict[str, dict]:
+def measure(
+    workdir: str | Path, lyrics_params: dict | None = None, hallucination_params: dict | None = None
+) -> dict[str, dict]:
     """Run every case through the unfiltered ASR, 06 and 07; cached per process (one test session)."""
     key = repr((str(workdir), lyrics_params, hallucination_params))
     if key in _MEASURED:
         return _MEASURED[key]
-    from cinesub import asr, hallucination, lyrics, vad
+    from cinesub import asr, hallucination_removal, lyrics_detection, vad
     from cinesub import segments as seglib
 
     repo = Path(__file__).resolve().parents[1]
-    lyrics_cfg = lyrics.settings(lyrics_params)
-    cleaning_cfg = hallucination.settings(hallucination_params)
-    phrases = hallucination.load_phrases(repo / "resources" / "hallucination", "en",
-                                         cleaning_cfg["extra_phrase_languages"])
+    lyrics_cfg = lyrics_detection.settings(lyrics_params)
+    cleaning_cfg = hallucination_removal.settings(hallucination_params)
+    phrases = hallucination_removal.load_phrases(
+        repo / "resources" / "hallucination", "en", cleaning_cfg["extra_phrase_languages"]
+    )
     model = whisper_model()
     results: dict[str, dict] = {}
     for name, case in build_cases().items():
@@ -361,10 +459,18 @@ def measure(workdir: str | Path, lyrics_params: dict | None = None,
         # as 04 does: no segment spans a long non-speech stretch
         split = [part for seg in copy_segments(raw) for part in asr.split_segment(seg, timeline, 1.5)]
         doc = seglib.new_document(name, "en", "04_asr", split, duration=case.duration)
-        sung_doc, songs = lyrics.detect(doc, lyrics.analyse(path, timeline, lyrics_cfg), timeline, lyrics_cfg)
-        clean_doc, removed = hallucination.clean(sung_doc, cleaning_cfg, phrases, timeline)
-        results[name] = {"case": case, "path": path, "raw": raw, "sung": sung_doc, "songs": songs,
-                         "clean": clean_doc, "removed": removed}
+        audio = lyrics_detection.analyse(path, timeline, lyrics_cfg)
+        sung_doc, songs = lyrics_detection.detect(doc, audio, timeline, lyrics_cfg)
+        clean_doc, removed = hallucination_removal.clean(sung_doc, cleaning_cfg, phrases, timeline)
+        results[name] = {
+            "case": case,
+            "path": path,
+            "raw": raw,
+            "sung": sung_doc,
+            "songs": songs,
+            "clean": clean_doc,
+            "removed": removed,
+        }
     _MEASURED[key] = results
     return results
 

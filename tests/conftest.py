@@ -114,3 +114,116 @@ def has_tool():
         return shutil.which(name) is not None
 
     return check
+
+
+def media_summary(audio_seconds: float, fps: float | None = 25.0, **given) -> dict:
+    """A media.json as 01 writes it for a film with no streams a test cares about; the test's values win."""
+    media = {
+        "path": "film.mkv",
+        "format": "matroska,webm",
+        "duration": audio_seconds,
+        "size": None,
+        "bit_rate": None,
+        "fps": fps,
+        "streams": [],
+        "audio_stream": 0,
+        "clip": {"start": 0.0, "end": None},
+        "audio_seconds": audio_seconds,
+        "sample_rate": 16000,
+        "warnings": [],
+    }
+    return {**media, **given}
+
+
+def save_qc(path: Path, lang: str, cps: list[float], conforming: int, **given) -> None:
+    """A <lang>.qc.json as 09 writes it (validated by its one writer); the test's values win."""
+    from cinesub import qcfile
+
+    cues = len(cps)
+    qc = {
+        "cues": cues,
+        "conforming": conforming,
+        "violations": {},
+        "nonconforming": [],
+        "language": lang,
+        "source_stage": "07_hallucination_removal",
+        "segments": cues,
+        "conformance": round(conforming / cues, 4) if cues else 1.0,
+        "rules": {},
+        "lyrics_style": "italic_note",
+        "cps": cps,
+        "cps_histogram": {"edges": [], "counts": []},
+        "merged_cues": 0,
+        "sentences_mid_cue": [],
+        "lyrics_cues": 0,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    qcfile.save(path, {**qc, **given})
+
+
+def song_span(start: float, end: float, **given) -> dict:
+    """A songs.json span with every field its schema requires; the test's own values win."""
+    span = {
+        "start": start,
+        "end": end,
+        "duration": round(end - start, 3),
+        "confidence": 0.9,
+        "vocal_share": 0.8,
+        "cues_fired": ["sung_voice"],
+        "audio": {},
+        "transcript": {"repeated_lines": 0.0},
+        "segment_ids": [],
+    }
+    return {**span, **given}
+
+
+def save_songs(path: Path, job: str, songs: list[dict], rejected: list[dict] = ()) -> None:
+    """A songs.json as 06 writes it (validated by its one writer), from the spans a test cares about."""
+    from cinesub import songsfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    songsfile.save(
+        path,
+        {
+            "job": job,
+            "stage": "06_lyrics_detection",
+            "action": "style",
+            "songs": songs,
+            "rejected": list(rejected),
+            "dropped_segments": [],
+            "settings": {},
+        },
+    )
+
+
+def save_removed(path: Path, job: str, removed: list[dict]) -> None:
+    """A removed.json as 07 writes it (validated by its one writer), from the removals a test cares about."""
+    from cinesub import removed as removed_file
+
+    required = {"lyrics": False, "reasons": ["boilerplate"], "spans": [], "details": {}, "evidence": {}}
+    entries = [{**required, **entry} for entry in removed]
+    dropped = sum(entry["action"] == "dropped" for entry in entries)
+    summary = {
+        "segments_in": len(entries),
+        "segments_out": len(entries) - dropped,
+        "dropped": dropped,
+        "trimmed": len(entries) - dropped,
+        "flagged": 0,
+        "words_in": 0,
+        "words_out": 0,
+        "removed_word_share": 0.0,
+        "by_reason": {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    removed_file.save(
+        path,
+        {
+            "schema_version": 1,
+            "job": job,
+            "stage": "07_hallucination_removal",
+            "summary": summary,
+            "removed": entries,
+            "flagged": [],
+            "settings": {},
+        },
+    )

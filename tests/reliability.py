@@ -63,8 +63,9 @@ def job_lines(stderr: str) -> list[re.Match]:
 
 def workflow_error_messages(stderr: str) -> list[str]:
     """Distinct messages of parse-time errors: ``cinesub: <message>`` lines that name no stage."""
-    lines = [line for line in stderr.splitlines()
-             if line.startswith("cinesub: ") and not ONE_LINE.match(line)]
+    lines = [
+        line for line in stderr.splitlines() if line.startswith("cinesub: ") and not ONE_LINE.match(line)
+    ]
     return list(dict.fromkeys(line.removeprefix("cinesub: ") for line in lines))
 
 
@@ -79,8 +80,12 @@ def cli_env(extra: dict | None = None) -> dict:
 
 def subtitle_text_in_mkv(mkv: Path, index: int = 0) -> str:
     """The SRT text of subtitle stream ``index`` inside a muxed film."""
-    return subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", f"file:{mkv}", "-map", f"0:s:{index}",
-                           "-f", "srt", "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", f"file:{mkv}", "-map", f"0:s:{index}", "-f", "srt", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def copy_workdir(source: Path, target: Path) -> Path:
@@ -93,8 +98,12 @@ def can_mount_tmpfs(where: Path) -> bool:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
     where.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(where)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        != 0
+    ):
         return False
     subprocess.run(["umount", str(where)], check=True)
     return True

@@ -10,32 +10,11 @@ import jiwer
 import numpy as np
 import pytest
 from cinesub import asr, segments
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 
-SETTINGS = {
-    "backend": "faster-whisper",
-    "model": "tiny.en-bundled",
-    "model_cache": "",
-    "device": "cpu",
-    "compute_type": "int8",
-    "threads": 2,
-    "batch_size": 1,
-    "beam_size": 5,
-    "temperatures": [0.0, 0.2, 0.4],
-    "no_speech_threshold": 0.6,
-    "log_prob_threshold": -1.0,
-    "compression_ratio_threshold": 2.4,
-    "condition_on_previous_text": False,
-    "vad": True,
-    "max_word_gap_s": 1.5,
-    "word_timestamps": True,
-    "use_glossary_prompt": True,
-    "window_s": 600,
-    "seed": 0,
-    "mem_mb": 4000,
-    "align_model": "",
-}
+SETTINGS = validated_section("asr", {"use_glossary_prompt": True})  # the schema's, prompt always on
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 from cinesub import asr
+from cinesub.configschema import validated_section
 
 SETTINGS = {"compression_ratio_threshold": 2.4, "log_prob_threshold": -1.0}
 
@@ -57,11 +58,7 @@ def test_needs_redecode(segments, expected):
 
 
 def _settings(batch_size: int) -> dict:
-    return {"backend": "faster-whisper", "model": asr.BUNDLED, "model_cache": "", "device": "cpu",
-            "compute_type": "int8", "threads": 2, "batch_size": batch_size, "beam_size": 5,
-            "temperatures": [0.0, 0.2, 0.4], "no_speech_threshold": 0.6, "log_prob_threshold": -1.0,
-            "compression_ratio_threshold": 2.4, "condition_on_previous_text": False, "vad": True,
-            "max_word_gap_s": 1.5, "word_timestamps": True, "window_s": 600, "seed": 0}
+    return validated_section("asr", {"batch_size": batch_size})
 
 
 def _normalise(text: str) -> str:

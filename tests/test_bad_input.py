@@ -57,11 +57,40 @@ def films(tmp_path_factory) -> Path:
     (root / "head_only.mkv").write_bytes(data[:3000])
     (root / "half.mkv").write_bytes(data[: len(data) // 2])
     (root / "a folder.mkv").mkdir()
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=3", "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", str(root / "no_audio.mkv"))
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=4", "-f", "lavfi", "-i",
-           "anullsrc=r=48000:cl=mono", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", "-c:a", "libopus", str(root / "silent.mkv"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x90:rate=25:d=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(root / "no_audio.mkv"),
+    )
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x90:rate=25:d=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=mono",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "libopus",
+        str(root / "silent.mkv"),
+    )
     ffmpeg("-i", str(good), "-t", "0.5", "-c", "copy", str(root / "tiny.mkv"))
     ffmpeg("-i", str(good), "-vn", "-c:a", "copy", str(root / "audio_only.mka"))
     return root
@@ -125,93 +154,207 @@ def bad_metadata(workdir: Path) -> None:
 CASES = [
     # -- media
     Case("zero-byte file", "media file is empty (0 bytes)", stage="01_demux", row=media("zero.mkv")),
-    Case("text file named .mkv", "not a media file ffprobe can read", stage="01_demux",
-         row=media("text.mkv")),
-    Case("random bytes named .mp4", "not a media file ffprobe can read", stage="01_demux",
-         row=media("random.mp4")),
-    Case("truncated MKV (header only)", "looks truncated or damaged", stage="01_demux",
-         row=media("head_only.mkv")),
+    Case(
+        "text file named .mkv", "not a media file ffprobe can read", stage="01_demux", row=media("text.mkv")
+    ),
+    Case(
+        "random bytes named .mp4",
+        "not a media file ffprobe can read",
+        stage="01_demux",
+        row=media("random.mp4"),
+    ),
+    Case(
+        "truncated MKV (header only)",
+        "looks truncated or damaged",
+        stage="01_demux",
+        row=media("head_only.mkv"),
+    ),
     Case("truncated MKV (half)", "looks truncated or damaged", stage="01_demux", row=media("half.mkv")),
     Case("video without audio", "no audio stream", stage="01_demux", row=media("no_audio.mkv")),
     Case("very short media (0.5 s)", "too short to subtitle", stage="01_demux", row=media("tiny.mkv")),
     Case("silent media", "is silent", stage="01_demux", row=media("silent.mkv")),
     Case("media file missing", "media file not found", stage="01_demux", row=media("gone.mkv")),
     Case("media path is a folder", "is a directory", stage="01_demux", row=media("a folder.mkv")),
-    Case("clip starts after the end", "past the end of the film", stage="01_demux",
-         row=media("good.mkv", clip_start="60")),
+    Case(
+        "clip starts after the end",
+        "past the end of the film",
+        stage="01_demux",
+        row=media("good.mkv", clip_start="60"),
+    ),
     # -- languages
-    Case("unsupported source language", "unknown language code 'xx'",
-         row=media("good.mkv", source_lang="xx")),
-    Case("language code in the wrong form", "source_lang: 'English' is not allowed",
-         row=media("good.mkv", source_lang="English")),
-    Case("source language the model cannot hear", "English-only but the job's language is hi", stage="04_asr",
-         row=media("good.mkv", source_lang="hi")),
-    Case("unknown target language", "unknown language code 'zz'", config={"stages": {"translation": True}},
-         row=media("good.mkv", target_langs="fr,zz")),
-    Case("target equals the source", "target en is the source language",
-         config={"stages": {"translation": True}}, row=media("good.mkv", target_langs="en")),
-    Case("six target languages", "at most 5 target languages", config={"stages": {"translation": True}},
-         row=media("good.mkv", target_langs="hi,bn,ta,te,mr,gu")),
-    Case("targets while translation is off", "need stages.translation: true",
-         config={"stages": {"translation": False}}, row=media("good.mkv", target_langs="hi")),
+    Case(
+        "unsupported source language", "unknown language code 'xx'", row=media("good.mkv", source_lang="xx")
+    ),
+    Case(
+        "language code in the wrong form",
+        "source_lang: 'English' is not allowed",
+        row=media("good.mkv", source_lang="English"),
+    ),
+    Case(
+        "source language the model cannot hear",
+        "English-only but the job's language is hi",
+        stage="04_asr",
+        row=media("good.mkv", source_lang="hi"),
+    ),
+    Case(
+        "unknown target language",
+        "unknown language code 'zz'",
+        config={"stages": {"translation": True}},
+        row=media("good.mkv", target_langs="fr,zz"),
+    ),
+    Case(
+        "target equals the source",
+        "target en is the source language",
+        config={"stages": {"translation": True}},
+        row=media("good.mkv", target_langs="en"),
+    ),
+    Case(
+        "six target languages",
+        "at most 5 target languages",
+        config={"stages": {"translation": True}},
+        row=media("good.mkv", target_langs="hi,bn,ta,te,mr,gu"),
+    ),
+    Case(
+        "targets while translation is off",
+        "need stages.translation: true",
+        config={"stages": {"translation": False}},
+        row=media("good.mkv", target_langs="hi"),
+    ),
     # -- the job sheet
-    Case("duplicate job ids", "duplicate job id(s) done1", job=None,
-         sheet=lambda films, rows: sheet_text(rows + [rows[0]])),
-    Case("missing column", "missing column(s) source_lang", job=None,
-         sheet=lambda films, rows: sheet_text(rows, ["job", "media"])),
-    Case("clip end before clip start", "clip_end must be after clip_start",
-         row=media("good.mkv", clip_start="3", clip_end="2")),
-    Case("clip time not a number", "clip_start: '1:30' is not allowed",
-         row=media("good.mkv", clip_start="1:30")),
+    Case(
+        "duplicate job ids",
+        "duplicate job id(s) done1",
+        job=None,
+        sheet=lambda films, rows: sheet_text(rows + [rows[0]]),
+    ),
+    Case(
+        "missing column",
+        "missing column(s) source_lang",
+        job=None,
+        sheet=lambda films, rows: sheet_text(rows, ["job", "media"]),
+    ),
+    Case(
+        "clip end before clip start",
+        "clip_end must be after clip_start",
+        row=media("good.mkv", clip_start="3", clip_end="2"),
+    ),
+    Case(
+        "clip time not a number",
+        "clip_start: '1:30' is not allowed",
+        row=media("good.mkv", clip_start="1:30"),
+    ),
     Case("empty media cell", "media: ''", row={"job": "bad", "media": "", "source_lang": "en"}),
-    Case("job sheet missing", "job sheet config/nowhere.tsv: file not found", job=None,
-         config={"jobs": "config/nowhere.tsv"}),
+    Case(
+        "job sheet missing",
+        "job sheet config/nowhere.tsv: file not found",
+        job=None,
+        config={"jobs": "config/nowhere.tsv"},
+    ),
     # -- settings
-    Case("setting of the wrong type", "asr.beam_size: 'five' is not of type 'integer'", job=None,
-         config={"asr": {"beam_size": "five"}}),
-    Case("setting out of range", "asr.threads: 0 is less than the minimum of 1", job=None,
-         config={"asr": {"threads": 0}}),
-    Case("switch of the wrong type", "stages.lyrics: 'yes' is not of type 'boolean'", job=None,
-         config={"stages": {"lyrics": "yes"}}),
-    Case("misspelt setting", "config: asr: unknown key 'modle' (did you mean 'model'?)", job=None,
-         config={"asr": {"modle": "large-v3"}}),
+    Case(
+        "setting of the wrong type",
+        "asr.beam_size: 'five' is not of type 'integer'",
+        job=None,
+        config={"asr": {"beam_size": "five"}},
+    ),
+    Case(
+        "setting out of range",
+        "asr.threads: 0 is less than the minimum of 1",
+        job=None,
+        config={"asr": {"threads": 0}},
+    ),
+    Case(
+        "switch of the wrong type",
+        "stages.lyrics: 'yes' is not of type 'boolean'",
+        job=None,
+        config={"stages": {"lyrics": "yes"}},
+    ),
+    Case(
+        "misspelt setting",
+        "config: asr: unknown key 'modle' (did you mean 'model'?)",
+        job=None,
+        config={"asr": {"modle": "large-v3"}},
+    ),
     # -- job ids
-    Case("job id with ../", "job: '../escape' is not allowed", job="../escape",
-         row=media("good.mkv", job="../escape")),
+    Case(
+        "job id with ../",
+        "job: '../escape' is not allowed",
+        job="../escape",
+        row=media("good.mkv", job="../escape"),
+    ),
     Case("job id with /", "job: 'a/b' is not allowed", job="a/b", row=media("good.mkv", job="a/b")),
-    Case("job id with a space", "job: 'two words' is not allowed", job="two words",
-         row=media("good.mkv", job="two words")),
+    Case(
+        "job id with a space",
+        "job: 'two words' is not allowed",
+        job="two words",
+        row=media("good.mkv", job="two words"),
+    ),
     Case("job id in Devanagari", "is not allowed", job="फ़िल्म", row=media("good.mkv", job="फ़िल्म")),
-    Case("job id with $(...)", "is not allowed", job="$(touch pwned)",
-         row=media("good.mkv", job="$(touch pwned)")),
-    Case("job id with ; and a leading -", "is not allowed", job="-x;touch pwned",
-         row=media("good.mkv", job="-x;touch pwned")),
+    Case(
+        "job id with $(...)",
+        "is not allowed",
+        job="$(touch pwned)",
+        row=media("good.mkv", job="$(touch pwned)"),
+    ),
+    Case(
+        "job id with ; and a leading -",
+        "is not allowed",
+        job="-x;touch pwned",
+        row=media("good.mkv", job="-x;touch pwned"),
+    ),
     # -- environment
     # a local model path is checked before anything runs: a rerun would delete finished outputs first
-    Case("ASR model missing", "config: asr.model: model directory not found: ./models/asr", job=None,
-         row=media("good.mkv"), setup=remove_model),
-    Case("translation model missing",
-         "config: translation.models.en-indic: model directory not found: ./models/en-indic", job=None,
-         config={"translation": {"models": {"en-indic": "./models/en-indic"}}},
-         row=media("good.mkv", target_langs="hi")),
+    Case(
+        "ASR model missing",
+        "config: asr.model: model directory not found: ./models/asr",
+        job=None,
+        row=media("good.mkv"),
+        setup=remove_model,
+    ),
+    Case(
+        "translation model missing",
+        "config: translation.models.en-indic: model directory not found: ./models/en-indic",
+        job=None,
+        config={"translation": {"models": {"en-indic": "./models/en-indic"}}},
+        row=media("good.mkv", target_langs="hi"),
+    ),
     # -- the files that later stages read
-    Case("per-job glossary without a term column", "the header must name a 'term' column",
-         stage="03_glossary_load", row=media("good.mkv"), setup=bad_glossary),
-    Case("hand-written metadata that is not JSON", "is not valid JSON", stage="02_tmdb",
-         row=media("good.mkv", title="River"), setup=bad_metadata),
+    Case(
+        "per-job glossary without a term column",
+        "the header must name a 'term' column",
+        stage="03_glossary_load",
+        row=media("good.mkv"),
+        setup=bad_glossary,
+    ),
+    Case(
+        "hand-written metadata that is not JSON",
+        "is not valid JSON",
+        stage="02_tmdb",
+        row=media("good.mkv", title="River"),
+        setup=bad_metadata,
+    ),
 ]
 
 # Every stage of the bad job that writes meets the full disk (01 and 03 run side by side).
-FULL_DISK = Case("disk full", "no space left on device while writing jobs/bad/01_demux/audio.wav",
-                 stage="01_demux", row=media("good.mkv"), one_line=False)
+FULL_DISK = Case(
+    "disk full",
+    "no space left on device while writing jobs/bad/01_demux/audio.wav",
+    stage="01_demux",
+    row=media("good.mkv"),
+    one_line=False,
+)
 
 
 def record(case: Case, result: subprocess.CompletedProcess, message: str) -> None:
     out = os.environ.get("CINESUB_MATRIX_OUT")
     if out:
         with open(out, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"case": case.id, "message": message, "exit": result.returncode},
-                                    ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {"case": case.id, "message": message, "exit": result.returncode}, ensure_ascii=False
+                )
+                + "\n"
+            )
 
 
 def prepare(case: Case, catalogue: Path, films: Path, workdir: Path) -> Path:
@@ -222,8 +365,14 @@ def prepare(case: Case, catalogue: Path, films: Path, workdir: Path) -> Path:
         if row.get("media"):
             row["media"] = str(films / row["media"])
         rows.append(row)
-    write_workdir(workdir, rows, {**CONFIG, **{k: {**CONFIG.get(k, {}), **v} if isinstance(v, dict) else v
-                                                for k, v in case.config.items()}})
+    write_workdir(
+        workdir,
+        rows,
+        {
+            **CONFIG,
+            **{k: {**CONFIG.get(k, {}), **v} if isinstance(v, dict) else v for k, v in case.config.items()},
+        },
+    )
     if case.sheet:
         (workdir / "config" / "jobs.tsv").write_text(case.sheet(films, rows))
     if case.setup:
@@ -295,12 +444,20 @@ def test_disk_full(catalogue, films, tmp_path):
         job_dir.rmdir()
         job_dir.mkdir()  # check_outcome expects the job's own folder
     else:
+
         def limit_file_size():
             resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
         case = Case(case.id, "jobs/bad/01_demux/audio.wav", stage="01_demux", row=case.row, one_line=False)
-        result = subprocess.run(snakemake_command(workdir, "--cores", "2"), cwd=workdir, env=cli_env(NO_KEY),
-                                capture_output=True, text=True, timeout=600, preexec_fn=limit_file_size)
+        result = subprocess.run(
+            snakemake_command(workdir, "--cores", "2"),
+            cwd=workdir,
+            env=cli_env(NO_KEY),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=limit_file_size,
+        )
         left = sorted(p.name for p in (job_dir / "01_demux").glob("*"))
     assert left == [], f"a failed write left {left}"
     message = check_outcome(case, result, workdir, before)
@@ -314,10 +471,17 @@ def test_catalogue_keeps_going(catalogue, films, tmp_path):
     which is not an error: its result holds the audio and the subtitle track."""
     workdir = copy_workdir(catalogue, tmp_path / "work")
     before = tree_hashes(workdir / "jobs" / "done1")
-    broken = {"zero": "zero.mkv", "text": "text.mkv", "noaudio": "no_audio.mkv", "silent": "silent.mkv",
-              "half": "half.mkv", "gone": "gone.mkv"}
-    rows = [done1(films)] + [{"job": job, "media": str(films / name), "source_lang": "en"}
-                             for job, name in broken.items()]
+    broken = {
+        "zero": "zero.mkv",
+        "text": "text.mkv",
+        "noaudio": "no_audio.mkv",
+        "silent": "silent.mkv",
+        "half": "half.mkv",
+        "gone": "gone.mkv",
+    }
+    rows = [done1(films)] + [
+        {"job": job, "media": str(films / name), "source_lang": "en"} for job, name in broken.items()
+    ]
     rows.append({"job": "radio", "media": str(films / "audio_only.mka"), "source_lang": "en"})
     write_workdir(workdir, rows, CONFIG)
     result = run_snakemake(workdir, check=False, env=NO_KEY)
@@ -353,8 +517,10 @@ def test_ffmpeg_write_failures_are_found_in_its_messages():
     from cinesub.demux import write_failure
 
     full = "Error writing trailer of /x/a.wav: No space left on device\nError closing file /x/a.wav: ..."
-    assert str(write_failure(full, "jobs/j/01_demux/audio.wav")) == \
-        "no space left on device while writing jobs/j/01_demux/audio.wav"
+    assert (
+        str(write_failure(full, "jobs/j/01_demux/audio.wav"))
+        == "no space left on device while writing jobs/j/01_demux/audio.wav"
+    )
     too_big = "Error writing trailer of /x/a.wav: File too large"
     assert "could not write out.mkv: Error writing trailer" in str(write_failure(too_big, "out.mkv"))
     assert write_failure("[matroska @ 0x1] File ended prematurely\n", "out.mkv") is None
@@ -377,8 +543,10 @@ def test_ffmpeg_killed_at_the_file_size_limit_is_named(tmp_path):
     assert str(failure) == "file size limit exceeded while writing jobs/j/01_demux/audio.wav"
 
 
-@pytest.mark.parametrize("code, words", [(28, "no space left on device"), (27, "file size limit exceeded"),
-                                         (122, "disk quota exceeded")])
+@pytest.mark.parametrize(
+    "code, words",
+    [(28, "no space left on device"), (27, "file size limit exceeded"), (122, "disk quota exceeded")],
+)
 def test_failed_writes_name_the_output_and_leave_nothing(tmp_path, code, words):
     from cinesub.fileio import atomic_path
     from cinesub.runner import _describe_unexpected
@@ -386,7 +554,7 @@ def test_failed_writes_name_the_output_and_leave_nothing(tmp_path, code, words):
     target = tmp_path / "jobs" / "j" / "04_asr" / "segments.json"
     with pytest.raises(OSError) as caught:
         with atomic_path(target) as tmp:
-            tmp.write_text("{\"half\": ")
+            tmp.write_text('{"half": ')
             raise OSError(code, os.strerror(code))
     assert caught.value.filename == str(target)
     assert _describe_unexpected(caught.value) == f"{words} while writing {target}"
@@ -398,7 +566,7 @@ def test_stale_temporaries_of_a_killed_run_are_cleared(tmp_path):
 
     stale = tmp_path / ".segments.json.k1ll3d_x.json"  # what SIGKILL leaves (mkstemp's 8 characters)
     other = tmp_path / ".segments.json.x.abcd1234.x"  # another target's temporary: not ours to delete
-    stale.write_text("{\"half")
+    stale.write_text('{"half')
     other.write_text("{")
     write_json_atomic(tmp_path / "segments.json", {"ok": True})
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "segments.json"]
@@ -412,8 +580,11 @@ def test_decode_checks_reject_short_silent_and_truncated_audio(tmp_path):
 
     rate = 16000
     tone = (0.3 * np.sin(np.arange(rate * 3) * 2 * np.pi * 440 / rate)).astype(np.float32)
-    cases = {"short": (tone[: rate // 2], None, "too short"), "silent": (tone * 0, None, "is silent"),
-             "truncated": (tone, 10.0, "looks truncated")}
+    cases = {
+        "short": (tone[: rate // 2], None, "too short"),
+        "silent": (tone * 0, None, "is silent"),
+        "truncated": (tone, 10.0, "looks truncated"),
+    }
     for name, (samples, expected_s, problem) in cases.items():
         wav = tmp_path / f"{name}.wav"
         soundfile.write(str(wav), samples, rate, subtype="PCM_16")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from cinesub import asr, bundled, models
+from cinesub.configschema import validated_section
 
 
 def test_base_bundled_is_joined_once_into_the_cache(tmp_path):
@@ -24,7 +25,7 @@ def test_base_bundled_is_joined_once_into_the_cache(tmp_path):
 
 
 def test_non_english_jobs_take_the_measured_settings(tmp_path):
-    settings = dict(models.with_defaults({})["asr"], model="base-bundled", model_cache=str(tmp_path))
+    settings = validated_section("asr", {"model": "base-bundled", "model_cache": str(tmp_path)})
     hindi = asr.language_settings(settings, "hi")
     assert asr.language_settings(settings, "en") is settings
     assert hindi["condition_on_previous_text"] is True and hindi["use_glossary_prompt"] is False

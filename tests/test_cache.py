@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from cinesub import asr, stagecache
-from conftest import NO_OPTIONAL_STAGES, REPO, run_snakemake, write_workdir
+from cinesub import manifest as manifest_file
+from cinesub.configschema import validated_section
+from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -32,7 +34,8 @@ def test_key_depends_on_content_not_path(tmp_path):
     assert key != cache.key(files={"audio": other}, data={"settings": settings})
     assert key != cache.key(files={"audio": one}, data={"settings": {**settings, "beam_size": 4}})
     assert key != stagecache.ResultCache(tmp_path / "rc", "08_translation").key(
-        files={"audio": one}, data={"settings": settings})
+        files={"audio": one}, data={"settings": settings}
+    )
     assert len(key) == 64 and int(key, 16) >= 0
 
 
@@ -112,8 +115,24 @@ def demuxed_audio(tmp_path_factory, english_film):
 
     film, _ = english_film
     path = tmp_path_factory.mktemp("audio") / "audio.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(film), "-vn", "-ac", "1", "-ar", "16000",
-                    "-c:a", "pcm_s16le", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(film),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-c:a",
+            "pcm_s16le",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -126,10 +145,12 @@ def test_same_audio_in_two_jobs_is_transcribed_once(tmp_path, demuxed_audio):
         audio = tmp_path / job / "01_demux" / "audio.wav"
         audio.parent.mkdir(parents=True)
         shutil.copy(demuxed_audio, audio)
-        key = cache.key(files={"audio": audio}, data={"settings": settings, "language": "en"},
-                        code=[asr.__file__])
+        key = cache.key(
+            files={"audio": audio}, data={"settings": settings, "language": "en"}, code=[asr.__file__]
+        )
         results[job] = stagecache.cached(
-            cache, key, lambda audio=audio: asr.transcribe_file(str(audio), settings, "en", engine=engine))
+            cache, key, lambda audio=audio: asr.transcribe_file(str(audio), settings, "en", engine=engine)
+        )
     (segments_a, hit_a), (segments_b, hit_b) = results["jobA"], results["jobB"]
     assert (hit_a, hit_b) == (False, True)
     assert engine.calls == 1  # one window of a short film, transcribed for jobA only
@@ -138,8 +159,7 @@ def test_same_audio_in_two_jobs_is_transcribed_once(tmp_path, demuxed_audio):
 
 
 def asr_defaults() -> dict:
-    schema = json.loads((REPO / "workflow" / "schemas" / "config.schema.json").read_text())
-    return {name: spec["default"] for name, spec in schema["properties"]["asr"]["properties"].items()}
+    return validated_section("asr", {})
 
 
 # ----------------------------------------------------------------------------------- the pipeline
@@ -156,16 +176,27 @@ def test_pipeline_transcribes_a_film_shared_by_two_jobs_once(tmp_path, english_f
     copy = tmp_path / "elsewhere" / "same_film.mkv"
     copy.parent.mkdir()
     shutil.copy(film, copy)
-    workdir = write_workdir(tmp_path / "work", [
-        {"job": "first", "media": str(film), "source_lang": "en"},
-        {"job": "second", "media": str(copy), "source_lang": "en"}], {"stages": NO_OPTIONAL_STAGES})
+    workdir = write_workdir(
+        tmp_path / "work",
+        [
+            {"job": "first", "media": str(film), "source_lang": "en"},
+            {"job": "second", "media": str(copy), "source_lang": "en"},
+        ],
+        {"stages": NO_OPTIONAL_STAGES},
+    )
     cache_dir = tmp_path / "result_cache"
     # one core: the two ASR jobs run one after the other, so the second can find the first's result
-    run_snakemake(workdir, "--cores", "1", "jobs/first/04_asr/segments.json",
-                  "jobs/second/04_asr/segments.json", env={stagecache.ENV_VAR: str(cache_dir)})
+    run_snakemake(
+        workdir,
+        "--cores",
+        "1",
+        "jobs/first/04_asr/segments.json",
+        "jobs/second/04_asr/segments.json",
+        env={stagecache.ENV_VAR: str(cache_dir)},
+    )
     hits = {}
     for job in ("first", "second"):
-        manifest = json.loads((workdir / f"jobs/{job}/04_asr/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/{job}/04_asr/manifest.json")
         hits[job] = manifest["models"]["asr"]["result_cache"]["hit"]
     assert sorted(hits.values()) == [False, True], hits  # whichever ran first transcribed
     assert len(list(cache_dir.rglob("*.json"))) == 1

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from cinesub import mediafile
 from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
 from reliability import SHORT_LINES, closest_sentence, short_film, subtitle_text_in_mkv
 
@@ -51,11 +52,22 @@ def peak_concurrency(scheduler_output: str) -> dict[str, int]:
 
 
 def test_peak_concurrency_reads_the_scheduler_messages():
-    output = "\n".join([
-        "localrule demux_extract:", "    jobid: 3", "localrule asr_transcribe:", "    jobid: 5",
-        "Finished jobid: 3 (Rule: demux_extract)", "localrule asr_transcribe:", "    jobid: 7",
-        "Error in rule asr_transcribe:", "    jobid: 5", "Finished jobid: 7 (Rule: asr_transcribe)",
-        "localrule all:", "    jobid: 0"])
+    output = "\n".join(
+        [
+            "localrule demux_extract:",
+            "    jobid: 3",
+            "localrule asr_transcribe:",
+            "    jobid: 5",
+            "Finished jobid: 3 (Rule: demux_extract)",
+            "localrule asr_transcribe:",
+            "    jobid: 7",
+            "Error in rule asr_transcribe:",
+            "    jobid: 5",
+            "Finished jobid: 7 (Rule: asr_transcribe)",
+            "localrule all:",
+            "    jobid: 0",
+        ]
+    )
     assert peak_concurrency(output) == {"*": 2, "demux_extract": 1, "asr_transcribe": 2}
 
 
@@ -67,7 +79,8 @@ def eight_jobs(tmp_path_factory):
     workdir = write_workdir(
         tmp_path_factory.mktemp("eight"),
         [{"job": job, "media": str(film), "source_lang": "en"} for job, film in jobs.items()],
-        {"stages": NO_OPTIONAL_STAGES, "asr": {"device": "auto", "threads": 1}})
+        {"stages": NO_OPTIONAL_STAGES, "asr": {"device": "auto", "threads": 1}},
+    )
     result = run_snakemake(workdir, "--jobs", "8", "--resources", "gpu=1")
     return workdir, jobs, result
 
@@ -85,15 +98,14 @@ def test_outputs_do_not_mix(eight_jobs):
         key = job.removeprefix("job-")
         assert closest_sentence(subtitle_text_in_mkv(workdir / f"jobs/{job}/10_mux/out.mkv")) == key, job
         assert closest_sentence((workdir / f"jobs/{job}/09_subtitle_gen/en.srt").read_text()) == key, job
-        assert json.loads((workdir / f"jobs/{job}/01_demux/media.json").read_text())["path"] == str(film)
+        assert mediafile.load(workdir / f"jobs/{job}/01_demux/media.json")["path"] == str(film)
         for manifest in (workdir / "jobs" / job).glob("*/*manifest.json"):
             assert json.loads(manifest.read_text())["job"] == job, manifest
 
 
 def test_logs_do_not_mix(eight_jobs):
     workdir, jobs, _ = eight_jobs
-    expected = ["01_demux.log", "04_asr.log", "09_subtitle_gen.en.log", "10_mux.log",
-                "review.log"]
+    expected = ["01_demux.log", "04_asr.log", "09_subtitle_gen.en.log", "10_mux.log", "review.log"]
     for job in jobs:
         logs = sorted((workdir / "jobs" / job / "logs").glob("*.log"))
         assert [p.name for p in logs] == expected

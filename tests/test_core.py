@@ -106,7 +106,7 @@ def test_runner_success_writes_manifest(tmp_path):
         ctx.models["m"] = "tiny"
 
     runner.run_stage(smk, "99_test", stage)
-    record = json.loads((tmp_path / "manifest.json").read_text())
+    record = manifest.load(tmp_path / "manifest.json")
     assert record["stage"] == "99_test" and record["job"] == "j9" and record["models"] == {"m": "tiny"}
     assert [o["path"] for o in record["outputs"]] == [str(tmp_path / "r.txt")]
 

@@ -30,17 +30,25 @@ pytestmark = pytest.mark.slow
 JOB = "crash"
 # (stage, seconds to let it work after its log says it started). Demux and mux are killed while
 # ffmpeg writes (their temporary output exists) when the poll sees that first.
-KILL_POINTS = [("01_demux", 0.05), ("04_asr", 0.8), ("06_lyrics_detection", 0.1),
-               ("07_hallucination_removal", 0.0), ("08_translation", 0.3), ("09_subtitle_gen", 0.0),
-               ("10_mux", 0.05)]
+KILL_POINTS = [
+    ("01_demux", 0.05),
+    ("04_asr", 0.8),
+    ("06_lyrics_detection", 0.1),
+    ("07_hallucination_removal", 0.0),
+    ("08_translation", 0.3),
+    ("09_subtitle_gen", 0.0),
+    ("10_mux", 0.05),
+]
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, english_film):
     film, _ = english_film
     model = build_ct2_standin(tmp_path_factory.mktemp("models") / "tiny_indictrans2", "en-indic")
-    overrides = {"tmdb": {"api_url": "http://127.0.0.1:9", "retries": 0},
-                 "translation": {"models": {"en-indic": str(model)}, "num_beams": 1}}
+    overrides = {
+        "tmdb": {"api_url": "http://127.0.0.1:9", "retries": 0},
+        "translation": {"models": {"en-indic": str(model)}, "num_beams": 1},
+    }
     jobs = [{"job": JOB, "media": str(film), "source_lang": "en", "target_langs": "hi", "title": "River"}]
     return jobs, overrides
 
@@ -48,11 +56,22 @@ def setup(tmp_path_factory, english_film):
 def final_outputs(workdir: Path) -> dict:
     """What the user gets: every subtitle file, and the muxed film's tracks and their text."""
     job = workdir / "jobs" / JOB
-    files = {p.name: p.read_text(encoding="utf-8") for p in sorted((job / "09_subtitle_gen").glob("*"))
-             if p.suffix in (".srt", ".vtt")}
+    files = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted((job / "09_subtitle_gen").glob("*"))
+        if p.suffix in (".srt", ".vtt")
+    }
     mkv = job / "10_mux" / "out.mkv"
-    tracks = [(s["codec_type"], s["codec_name"], (s.get("tags") or {}).get("language"),
-               (s.get("tags") or {}).get("title"), s["disposition"]["default"]) for s in ffprobe_streams(mkv)]
+    tracks = [
+        (
+            s["codec_type"],
+            s["codec_name"],
+            (s.get("tags") or {}).get("language"),
+            (s.get("tags") or {}).get("title"),
+            s["disposition"]["default"],
+        )
+        for s in ffprobe_streams(mkv)
+    ]
     subtitle_count = sum(1 for t in tracks if t[0] == "subtitle")
     muxed = [subtitle_text_in_mkv(mkv, i) for i in range(subtitle_count)]
     return {"files": files, "tracks": tracks, "muxed_subtitles": muxed}
@@ -79,9 +98,14 @@ def run_until_killed(workdir: Path, stage: str, delay: float) -> bool:
     """Start the pipeline and SIGKILL its whole process group inside ``stage``; True when a
     temporary output was being written at that moment."""
     job = workdir / "jobs" / JOB
-    process = subprocess.Popen(snakemake_command(workdir, "--cores", "2"), cwd=workdir,
-                               env=cli_env({"TMDB_API_KEY": ""}), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        snakemake_command(workdir, "--cores", "2"),
+        cwd=workdir,
+        env=cli_env({"TMDB_API_KEY": ""}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     seen_at = None
     deadline = time.monotonic() + 300
     try:

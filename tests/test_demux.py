@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import soundfile
-from cinesub import demux, models
+from cinesub import demux
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 
@@ -19,8 +20,7 @@ def make_ctx(tmp_path, media, **params):
         "source_lang": "en",
         "clip_start": "",
         "clip_end": "",
-        "sample_rate": 16000,
-        "vad": models.with_defaults({})["demux"]["vad"],
+        "demux": validated_section("demux", {}),
     }
     values.update(params)
     output = SimpleNamespace(

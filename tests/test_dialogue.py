@@ -13,11 +13,12 @@ import cleanset
 import filmlike
 import pytest
 import soundfile as sf
-from cinesub import asr, hallucination, models, speech, synth
+from cinesub import asr, hallucination_removal, speech, synth
 from cinesub import segments as seglib
+from cinesub.configschema import validated_config
 from conftest import run_snakemake, write_workdir
 
-REPO_CFG = models.with_defaults({})
+REPO_CFG = validated_config()
 SHORT = ["Bye.", "Okay.", "Room 42."]
 
 
@@ -35,14 +36,14 @@ def transcribed(tmp_path_factory):
     timeline = speech.find(wav, REPO_CFG["demux"]["vad"])
     settings = dict(REPO_CFG["asr"], speech_pad_s=REPO_CFG["demux"]["vad"]["pad_ms"] / 1000)
     segments = asr.transcribe_file(str(wav), settings, "en", speech=timeline)
-    cfg = hallucination.settings({})
-    phrases = hallucination.load_phrases(
+    cfg = hallucination_removal.settings({})
+    phrases = hallucination_removal.load_phrases(
         REPO_CFG["hallucination"]["phrases_dir"], "en", cfg["extra_phrase_languages"]
     )
     doc = seglib.new_document(
         "invariants", "en", "04_asr", [dict(s) for s in segments], duration=case.duration
     )
-    final, report = hallucination.clean(doc, cfg, phrases, timeline)
+    final, report = hallucination_removal.clean(doc, cfg, phrases, timeline)
     return {
         "case": case,
         "wav": wav,

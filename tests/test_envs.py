@@ -83,8 +83,11 @@ def env_packages(path: Path) -> dict[str, str]:
 def requirement_pins() -> dict[str, str]:
     """Pins of the default venv and of the transformers extra (torch)."""
     pins = {}
-    lines = [line for name in ("requirements.txt", "requirements-transformers.txt")
-             for line in (REPO / name).read_text(encoding="utf-8").splitlines()]
+    lines = [
+        line
+        for name in ("requirements.txt", "requirements-transformers.txt")
+        for line in (REPO / name).read_text(encoding="utf-8").splitlines()
+    ]
     for line in lines:
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
@@ -96,9 +99,17 @@ def requirement_pins() -> dict[str, str]:
 @cache
 def workflow_rules(backend: str) -> dict[str, dict]:
     result = subprocess.run(
-        [sys.executable, "-c", RULES_PROBE, str(REPO / "Snakefile"),
-         json.dumps({"asr": {"backend": backend}})],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            RULES_PROBE,
+            str(REPO / "Snakefile"),
+            json.dumps({"asr": {"backend": backend}}),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, f"workflow did not load:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])

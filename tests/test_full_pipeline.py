@@ -7,6 +7,9 @@ import json
 
 import pytest
 import srt
+from cinesub import manifest as manifest_file
+from cinesub import metadatafile, qcfile, songsfile
+from cinesub import removed as removed_file
 from conftest import ffprobe_streams, run_snakemake, write_workdir
 
 pytestmark = pytest.mark.slow
@@ -48,9 +51,9 @@ def full_run(tmp_path_factory, english_film):
 def test_every_stage_ran_and_left_a_manifest(full_run):
     workdir, _, _ = full_run
     for stage in STAGES + ["10_mux"]:
-        manifest = json.loads((workdir / f"jobs/river/{stage}/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/river/{stage}/manifest.json")
         assert manifest["stage"] == stage
-    assert json.loads((workdir / "jobs/river/09_subtitle_gen/en.manifest.json").read_text())["job"] == "river"
+    assert manifest_file.load(workdir / "jobs/river/09_subtitle_gen/en.manifest.json")["job"] == "river"
 
 
 def test_segments_flow_forward_through_each_stage(full_run):
@@ -63,23 +66,22 @@ def test_segments_flow_forward_through_each_stage(full_run):
     # each stage's manifest names the previous stage's segments as an input
     for earlier, later in zip(list(docs)[:-1], list(docs)[1:]):
         inputs = [
-            i["path"]
-            for i in json.loads((workdir / f"jobs/river/{later}/manifest.json").read_text())["inputs"]
+            i["path"] for i in manifest_file.load(workdir / f"jobs/river/{later}/manifest.json")["inputs"]
         ]
         assert f"jobs/river/{earlier}/segments.json" in inputs
-    qc = json.loads((workdir / "jobs/river/09_subtitle_gen/en.qc.json").read_text())
+    qc = qcfile.load(workdir / "jobs/river/09_subtitle_gen/en.qc.json")
     assert qc["source_stage"] == "07_hallucination_removal"
-    removed = json.loads((workdir / "jobs/river/07_hallucination_removal/removed.json").read_text())
+    removed = removed_file.load(workdir / "jobs/river/07_hallucination_removal/removed.json")
     kept = len(docs["07_hallucination_removal"]["segments"])
     assert removed["summary"]["segments_in"] == len(docs["06_lyrics_detection"]["segments"])
     assert removed["summary"]["segments_out"] == kept
-    songs = json.loads((workdir / "jobs/river/06_lyrics_detection/songs.json").read_text())
+    songs = songsfile.load(workdir / "jobs/river/06_lyrics_detection/songs.json")
     assert songs["songs"] == []  # plain dialogue is not a song
 
 
 def test_film_names_reach_glossary_and_entities(full_run):
     workdir, _, _ = full_run
-    metadata = json.loads((workdir / "jobs/river/02_tmdb/metadata.json").read_text())
+    metadata = metadatafile.load(workdir / "jobs/river/02_tmdb/metadata.json")
     assert metadata["source"] == "file" and "Meera" in metadata["names"]
     glossary = json.loads((workdir / "jobs/river/03_glossary_load/glossary.json").read_text())
     assert any(n["name"] == "Meera" for n in glossary["names"])

@@ -10,7 +10,7 @@ import cleanset
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import hallucination as H
+from cinesub import hallucination_removal as H
 from cinesub import manifest, vad
 from cinesub import removed as removedlib
 from cinesub import segments as seglib
@@ -239,9 +239,9 @@ def test_no_letters_and_detector_switches():
     assert texts(out) == ["Go home."]
     out, report = cleaned([seg(". . .")], detectors={"no_letters": False})
     assert texts(out) == [". . ."]
-    with pytest.raises(ValueError, match="telepathy"):
+    with pytest.raises(CinesubError, match="telepathy"):
         H.settings({"detectors": {"telepathy": True}})
-    with pytest.raises(ValueError, match="vad_threshold"):
+    with pytest.raises(CinesubError, match="vad_threshold"):
         H.settings({"vad_threshold": 0.5})  # moved to demux.vad: the section takes no unknown keys
 
 
@@ -299,10 +299,11 @@ def _stage_ctx(tmp_path, segments, qc_cfg=None):
     end = 4 + len(speech) / cleanset.SR
     source = tmp_path / "in.json"
     seglib.save(source, doc_of(segments(end)))
+    params = SimpleNamespace(hallucination={"phrases_dir": str(PHRASES)}, qc=qc_cfg or QC_FAIL)
     return SimpleNamespace(input=SimpleNamespace(speech=str(tmp_path / "speech.json"), segments=str(source)),
                            output=SimpleNamespace(segments=str(tmp_path / "out.json"),
                                                   removed=str(tmp_path / "removed.json")),
-                           params=SimpleNamespace(cfg={"phrases_dir": str(PHRASES)}, qc=qc_cfg or QC_FAIL),
+                           params=params,
                            log=logging.getLogger("test"), job="t", stage=H.STAGE, warnings=[],
                            fail=lambda problem: CinesubError(problem, job="t", stage=H.STAGE))
 

@@ -13,12 +13,12 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import configschema, lyrics, models, vad
+from cinesub import configschema, lyrics_detection, songsfile, vad
 from cinesub import segments as seglib
 from cinesub import speech as speechlib
 from cinesub.errors import CinesubError
 
-CFG = lyrics.settings({})
+CFG = lyrics_detection.settings({})
 
 
 def seg(i, start, end, text, **extra):
@@ -38,7 +38,7 @@ def raw_windows(duration, beat=(), sung=(), spoken=()):
 
         steady, flux = (0.6, 0.08) if inside(sung) else (0.05, 0.3) if inside(spoken) else (0.0, 1.0)
         out.append(
-            lyrics.Window(
+            lyrics_detection.Window(
                 float(t),
                 0.6 if inside(beat) else 0.1,
                 100.0,
@@ -62,19 +62,19 @@ def test_settings_come_from_the_schema_and_refuse_unknown_keys():
     schema = json.loads(Path(configschema.CONFIG_SCHEMA_PATH).read_text())["properties"]["lyrics"]
     assert schema["additionalProperties"] is False
     assert CFG == {key: sub["default"] for key, sub in schema["properties"].items()}
-    assert not hasattr(lyrics, "DEFAULTS")
-    assert lyrics.settings({"threshold": 0.7})["threshold"] == 0.7
+    assert not hasattr(lyrics_detection, "DEFAULTS")
+    assert lyrics_detection.settings({"threshold": 0.7})["threshold"] == 0.7
     with pytest.raises(CinesubError, match="treshold"):
-        lyrics.settings({"treshold": 0.7})
+        lyrics_detection.settings({"treshold": 0.7})
 
 
 # ---- decision rules --------------------------------------------------------------------------------------
 
 
 def test_runs_merge_across_short_gaps_only():
-    windows = lyrics.score_windows(raw_windows(70, beat=[(10, 20), (23, 40), (50, 55)]), [], CFG)
-    assert lyrics.music_runs(windows, CFG) == [(10.0, 40.0), (50.0, 55.0)]
-    assert lyrics.music_runs(windows, lyrics.settings({"merge_gap_s": 1})) == [
+    windows = lyrics_detection.score_windows(raw_windows(70, beat=[(10, 20), (23, 40), (50, 55)]), [], CFG)
+    assert lyrics_detection.music_runs(windows, CFG) == [(10.0, 40.0), (50.0, 55.0)]
+    assert lyrics_detection.music_runs(windows, lyrics_detection.settings({"merge_gap_s": 1})) == [
         (10.0, 20.0),
         (23.0, 40.0),
         (50.0, 55.0),
@@ -84,16 +84,17 @@ def test_runs_merge_across_short_gaps_only():
 def test_repeated_lines():
     sung = [seg(i, 10 + 5 * i, 14 + 5 * i, REFRAIN) for i in range(4)]
     talk = [seg(i, 5 * i, 4 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
-    assert lyrics.repeated_lines(sung, CFG) == 1.0
-    assert lyrics.repeated_lines(talk, CFG) == 0.0
-    assert lyrics.repeated_lines([], CFG) == 0.0
+    assert lyrics_detection.repeated_lines(sung, CFG) == 1.0
+    assert lyrics_detection.repeated_lines(talk, CFG) == 0.0
+    assert lyrics_detection.repeated_lines([], CFG) == 0.0
 
 
 def test_a_sung_voice_makes_a_song_a_beat_alone_does_not():
     speech = [(30, 60), (80, 110), (160, 168)]
     windows = raw_windows(200, beat=[(80, 110), (120, 150)], sung=[(30, 60), (160, 168)], spoken=[(80, 110)])
     talk = [seg(i, 80 + 5 * i, 84 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
-    songs, rejected = lyrics.find_songs(lyrics.score_windows(windows, speech, CFG), talk, speech, CFG)
+    scored = lyrics_detection.score_windows(windows, speech, CFG)
+    songs, rejected = lyrics_detection.find_songs(scored, talk, speech, CFG)
     assert [(s["start"], s["end"]) for s in songs] == [(30.0, 60.0)]  # no beat, no transcript: still a song
     assert "sung_voice" in songs[0]["cues_fired"] and "beat_regularity" not in songs[0]["cues_fired"]
     reasons = {r["start"]: r["rejected_because"] for r in rejected}
@@ -104,14 +105,14 @@ def test_a_sung_voice_makes_a_song_a_beat_alone_does_not():
 
 def test_a_refrain_over_music_is_a_song_short_lines_are_not():
     speech = [(30, 60), (80, 110)]
-    windows = lyrics.score_windows(
+    windows = lyrics_detection.score_windows(
         raw_windows(120, beat=[(30, 60), (80, 110)], spoken=[(30, 60), (80, 110)]), speech, CFG
     )
     refrain = [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(6)]
     short = [
         seg(10 + i, 80 + 2.5 * i, 81 + 2.5 * i, text) for i, text in enumerate(filmlike_songs.SHORT_LINES)
     ]
-    songs, rejected = lyrics.find_songs(windows, refrain + short, speech, CFG)
+    songs, rejected = lyrics_detection.find_songs(windows, refrain + short, speech, CFG)
     assert [(s["start"], s["end"]) for s in songs] == [(30.0, 60.0)]
     assert songs[0]["segment_ids"] == list(range(6))
     assert [r["start"] for r in rejected] == [80.0]
@@ -119,10 +120,10 @@ def test_a_refrain_over_music_is_a_song_short_lines_are_not():
 
 @pytest.mark.parametrize("action", ["style", "plain", "drop"])
 def test_actions(action):
-    cfg = lyrics.settings({"action": action})
+    cfg = lyrics_detection.settings({"action": action})
     segments = [seg(0, 1, 4, "Hello there.")] + [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(1, 6)]
     doc = seglib.new_document("t", "en", "05_ner", segments)
-    out, report = lyrics.detect(
+    out, report = lyrics_detection.detect(
         doc, raw_windows(70, sung=[(30, 60)], spoken=[(0, 5)]), [(1, 4), (30, 60)], cfg
     )
     seglib.validate(out)
@@ -137,13 +138,13 @@ def test_actions(action):
 
 
 def test_drop_keeps_the_lines_of_a_song_it_is_not_sure_of():
-    cfg = lyrics.settings({"action": "drop"})
+    cfg = lyrics_detection.settings({"action": "drop"})
     segments = [seg(i, 30 + 5 * i, 34 + 5 * i, text) for i, text in enumerate(cleanset.DIALOGUE)]
     doc = seglib.new_document("t", "en", "05_ner", segments)
     windows = raw_windows(70, sung=[(30, 60)])
     for w in windows:  # notes held less steadily: a song, but not a sure one
         w.steady_pitch = min(w.steady_pitch, 0.26)
-    out, report = lyrics.detect(doc, windows, [(30, 60)], cfg)
+    out, report = lyrics_detection.detect(doc, windows, [(30, 60)], cfg)
     assert len(report["songs"]) == 1
     assert cfg["threshold"] <= report["songs"][0]["confidence"] < cfg["drop_confidence"]
     assert report["dropped_segments"] == [] and all(s["lyrics"] for s in out["segments"])
@@ -167,26 +168,27 @@ def beat_and_speech(tmp_path_factory):
 
 def test_beat_scores_music_not_speech_or_silence(beat_and_speech):
     path, speech_end = beat_and_speech
-    windows = lyrics.score_windows(lyrics.analyse_audio(path, CFG), vad.speech_timeline(path), CFG)
+    audio = lyrics_detection.analyse_audio(path, CFG)
+    windows = lyrics_detection.score_windows(audio, vad.speech_timeline(path), CFG)
     speech = [w.music for w in windows if w.time < speech_end - 3]
     music = [w.music for w in windows if speech_end + 3 < w.time < speech_end + 27]
     silence = [w.music for w in windows if w.time > speech_end + 33]
     assert np.mean(music) > 0.8 and min(music) >= CFG["music_threshold"]
     assert np.mean(speech) < 0.2
     assert max(silence) == 0.0
-    runs = lyrics.music_runs(windows, CFG)
+    runs = lyrics_detection.music_runs(windows, CFG)
     assert len(runs) == 1 and abs(runs[0][0] - speech_end) < 3 and abs(runs[0][1] - (speech_end + 30)) < 3
 
 
 def test_block_size_does_not_change_the_answer(beat_and_speech):
     path, _ = beat_and_speech
-    whole = lyrics.analyse_audio(path, lyrics.settings({"block_s": 600}))
-    blocks = lyrics.analyse_audio(path, lyrics.settings({"block_s": 10}))
+    whole = lyrics_detection.analyse_audio(path, lyrics_detection.settings({"block_s": 600}))
+    blocks = lyrics_detection.analyse_audio(path, lyrics_detection.settings({"block_s": 10}))
     assert [w.time for w in whole] == [w.time for w in blocks]
     assert np.allclose([w.beat for w in whole], [w.beat for w in blocks], atol=0.08)
     assert np.allclose([w.steady_pitch for w in whole], [w.steady_pitch for w in blocks], atol=0.08)
     speech = vad.speech_timeline(path)
-    whole, blocks = (lyrics.score_windows(w, speech, CFG) for w in (whole, blocks))
+    whole, blocks = (lyrics_detection.score_windows(w, speech, CFG) for w in (whole, blocks))
     assert [w.music >= 0.5 for w in whole] == [w.music >= 0.5 for w in blocks]
     assert [w.sung >= 0.5 for w in whole] == [w.sung >= 0.5 for w in blocks]
 
@@ -206,18 +208,18 @@ def test_run_writes_segments_and_songs(tmp_path):
     seglib.save(source, seglib.new_document("t", "en", "05_ner", segments))
     # the job's speech timeline, as 01_demux writes it
     timeline = tmp_path / "speech.json"
-    vad_cfg = models.with_defaults({})["demux"]["vad"]
+    vad_cfg = configschema.validated_section("demux", {})["vad"]
     duration = sf.info(wav).duration
     speechlib.save(timeline, speechlib.new_document("t", duration, speechlib.find(wav, vad_cfg), vad_cfg))
     ctx = SimpleNamespace(
         input=SimpleNamespace(audio=str(wav), speech=str(timeline), segments=str(source)),
         output=SimpleNamespace(segments=str(tmp_path / "out.json"), songs=str(tmp_path / "songs.json")),
-        params=SimpleNamespace(cfg={"min_song_s": 15}),
+        params=SimpleNamespace(lyrics={"min_song_s": 15}),
         log=logging.getLogger("test"),
     )
-    lyrics.run(ctx)
+    lyrics_detection.run(ctx)
     out = seglib.load(tmp_path / "out.json")
-    songs = json.loads((tmp_path / "songs.json").read_text())
+    songs = songsfile.load(tmp_path / "songs.json")
     assert len(songs["songs"]) == 1 and songs["songs"][0]["vocal_share"] > 0.5
     assert (
         cleanset.span_iou([(songs["songs"][0]["start"], songs["songs"][0]["end"])], (start, start + 30))
@@ -243,9 +245,9 @@ def detect_case(case, path, action="style"):
     """06 on a case whose transcript is its known dialogue lines (the ASR often hears nothing sung)."""
     segments = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
     doc = seglib.new_document(case.name, "en", "05_ner", segments, duration=case.duration)
-    cfg = lyrics.settings({"action": action})
+    cfg = lyrics_detection.settings({"action": action})
     timeline = vad.speech_timeline(path)
-    return lyrics.detect(doc, lyrics.analyse(path, timeline, cfg), timeline, cfg)
+    return lyrics_detection.detect(doc, lyrics_detection.analyse(path, timeline, cfg), timeline, cfg)
 
 
 @pytest.mark.parametrize("name", ["refrain_chords", "a_cappella"])
@@ -262,8 +264,8 @@ def test_a_song_without_a_beat_is_found(filmlike, name):
 def test_only_candidates_pay_for_the_descriptive_features(filmlike):
     case, path = filmlike["refrain_chords"]
     timeline = vad.speech_timeline(path)
-    windows = lyrics.analyse(path, timeline, CFG)
-    spans = lyrics.candidate_spans(windows, CFG)
+    windows = lyrics_detection.analyse(path, timeline, CFG)
+    spans = lyrics_detection.candidate_spans(windows, CFG)
     inside = [w for w in windows if any(a <= w.time <= b for a, b in spans)]
     outside = [w for w in windows if w not in inside]
     assert spans and inside and outside
@@ -285,8 +287,9 @@ def test_drop_removes_the_song_and_never_the_dialogue(filmlike):
     sung = [seg(100 + k, case.song[0] + 8 * k, case.song[0] + 8 * k + 7, REFRAIN) for k in range(4)]
     dialogue = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
     doc = seglib.new_document(case.name, "en", "05_ner", dialogue + sung, duration=case.duration)
-    cfg = lyrics.settings({"action": "drop"})
-    out, report = lyrics.detect(doc, lyrics.analyse_audio(path, cfg), vad.speech_timeline(path), cfg)
+    cfg = lyrics_detection.settings({"action": "drop"})
+    audio = lyrics_detection.analyse_audio(path, cfg)
+    out, report = lyrics_detection.detect(doc, audio, vad.speech_timeline(path), cfg)
     assert [s["text"] for s in out["segments"]] == [text for _, _, text in case.dialogue]
     assert [s["text"] for s in report["dropped_segments"]] == [REFRAIN] * 4
 

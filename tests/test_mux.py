@@ -6,7 +6,8 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from cinesub import demux, mux
+from cinesub import demux, mediafile, mux
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from conftest import ffprobe_streams
@@ -52,11 +53,16 @@ def run_mux(
     qc=None,
 ):
     media = demux.summarise_probe(demux.probe(str(film)), str(film))
-    media["clip"] = {"start": 0.0, "end": None}
-    import json
-
+    # what 01 adds after extracting the audio
+    media.update(
+        audio_stream=1,
+        clip={"start": 0.0, "end": None},
+        audio_seconds=media["duration"],
+        sample_rate=16000,
+        warnings=[],
+    )
     media_json = tmp_path / "media.json"
-    media_json.write_text(json.dumps(media))
+    mediafile.save(media_json, media)
     ctx = StageContext(
         stage="10_mux",
         job="j1",
@@ -66,11 +72,12 @@ def run_mux(
             media=str(media_path or film),
             source_lang=source,
             langs=langs,
-            default_language=default,
+            mux=validated_section(
+                "mux", {"default_language": default, "keep_original_default": keep_original_default}
+            ),
             qc=qc or QC,
             allowed_scripts={},
             title=title,
-            keep_original_default=keep_original_default,
         ),
     )
     mux.run(ctx)

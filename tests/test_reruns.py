@@ -10,6 +10,7 @@ import json
 
 import pytest
 import yaml
+from cinesub import manifest as manifest_file
 from conftest import run_snakemake, write_workdir
 from tiny_indictrans import build_indictrans_standin
 
@@ -57,7 +58,7 @@ def test_run_settings_change_reruns_nothing(translated_run):
 
 
 def test_manifest_records_the_run_settings_the_stage_ran_with(translated_run):
-    manifest = json.loads((translated_run / "jobs/river/04_asr/manifest.json").read_text())
+    manifest = manifest_file.load(translated_run / "jobs/river/04_asr/manifest.json")
     assert {"mem_mb", "threads", "result_cache", "model_cache"} <= set(manifest["params"]["asr"])
     assert manifest["models"]["asr"]["cpu_threads"] == manifest["params"]["asr"]["threads"]
 
@@ -91,6 +92,6 @@ def test_same_subtitles_whatever_cores(tmp_path):
         )
         run_snakemake(workdir, TARGET, "--cores", cores)
         srts.append((workdir / "jobs/river/09_subtitle_gen/en.srt").read_bytes())
-        manifest = json.loads((workdir / "jobs/river/04_asr/manifest.json").read_text())
+        manifest = manifest_file.load(workdir / "jobs/river/04_asr/manifest.json")
         assert manifest["models"]["asr"]["scheduler_threads"] == int(cores)
     assert srts[0].strip() and srts[0] == srts[1]

@@ -7,7 +7,6 @@ every removed span, one drawn bar per cue.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,10 +16,19 @@ import pytest
 import soundfile
 import srt
 from browser import check_page, chromium_or_skip, parse, screenshot
-from cinesub import review
+from cinesub import entitiesfile, review
+from cinesub import manifest as manifest_file
 from cinesub import segments as segments_io
 from cinesub.runner import StageContext
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
+from conftest import (
+    NO_OPTIONAL_STAGES,
+    run_snakemake,
+    save_qc,
+    save_removed,
+    save_songs,
+    song_span,
+    write_workdir,
+)
 
 RATE = 16000
 
@@ -178,82 +186,88 @@ def fabricated_job(root: Path) -> tuple[StageContext, Path]:
     ]
     hi = [(1.0, 3.0, "[hi] Hello & welcome."), (3.2, 4.0, "[hi] Come in."), (20.0, 22.0, "[hi] Good night.")]
     for lang, cues, broken in (
-        ("en", en, [{"index": 1, "rules": ["cps"], "reason": "reading speed 25.0 cps"}]),
+        (
+            "en",
+            en,
+            [
+                {
+                    "index": 1,
+                    "start": 1.0,
+                    "end": 4.0,
+                    "text": en[0][2],
+                    "rules": ["cps"],
+                    "reason": "reading speed 25.0 cps",
+                }
+            ],
+        ),
         ("hi", hi, []),
     ):
         (job / f"09_subtitle_gen/{lang}.srt").write_text(srt_of(cues), encoding="utf-8")
         (job / f"09_subtitle_gen/{lang}.vtt").write_text("WEBVTT\n", encoding="utf-8")
-        (job / f"09_subtitle_gen/{lang}.qc.json").write_text(
-            json.dumps(
-                {
-                    "cues": len(cues),
-                    "conforming": len(cues) - len(broken),
-                    "nonconforming": broken,
-                    "violations": {**dict.fromkeys(review.RULE_NAMES, 0), "cps": len(broken)},
-                    "rules": {"max_cps": 20},
-                    "cps": [25.0, 5.0, 6.0],
-                    "merged_cues": 1 if lang == "en" else 0,
-                    "lyrics_cues": int(lang == "en"),
-                }
-            )
+        save_qc(
+            job / f"09_subtitle_gen/{lang}.qc.json",
+            lang,
+            [25.0, 5.0, 6.0],
+            len(cues) - len(broken),
+            nonconforming=broken,
+            violations={**dict.fromkeys(review.RULE_NAMES, 0), "cps": len(broken)},
+            rules={"max_cps": 20},
+            merged_cues=1 if lang == "en" else 0,
+            lyrics_cues=int(lang == "en"),
         )
-    (job / "07_hallucination_removal/removed.json").write_text(
-        json.dumps(
+    save_removed(
+        job / "07_hallucination_removal/removed.json",
+        "j1",
+        [
             {
-                "removed": [
-                    {
-                        "id": 9,
-                        "start": 25.0,
-                        "end": 28.0,
-                        "text": "Thanks for watching!",
-                        "action": "dropped",
-                        "reasons": ["boilerplate"],
-                        "details": {},
-                    },
-                    {
-                        "id": 3,
-                        "start": 20.0,
-                        "end": 22.0,
-                        "text": "Good night. Subscribe!",
-                        "action": "trimmed",
-                        "kept_text": "Good night.",
-                        "reasons": ["boilerplate"],
-                        "details": {},
-                    },
-                ]
-            }
-        )
+                "id": 9,
+                "start": 25.0,
+                "end": 28.0,
+                "text": "Thanks for watching!",
+                "action": "dropped",
+                "reasons": ["boilerplate"],
+                "details": {},
+            },
+            {
+                "id": 3,
+                "start": 20.0,
+                "end": 22.0,
+                "text": "Good night. Subscribe!",
+                "action": "trimmed",
+                "kept_text": "Good night.",
+                "reasons": ["boilerplate"],
+                "details": {},
+            },
+        ],
     )
-    (job / "06_lyrics_detection/songs.json").write_text(
-        json.dumps(
-            {
-                "songs": [
-                    {
-                        "start": 9.5,
-                        "end": 14.5,
-                        "confidence": 0.9,
-                        "cues_fired": ["beat_regularity"],
-                        "segment_ids": [2],
-                    }
-                ],
-                "rejected": [],
-            }
-        )
+    save_songs(
+        job / "06_lyrics_detection/songs.json",
+        "j1",
+        [song_span(9.5, 14.5, confidence=0.9, cues_fired=["beat_regularity"], segment_ids=[2])],
     )
-    (job / "05_ner/entities.json").write_text(
-        json.dumps(
-            {
-                "names": [
-                    {
-                        "canonical": "Priya",
-                        "forms": ["Pria"],
-                        "label": "PERSON",
-                        "count": 1,
-                        "sources": ["gazetteer"],
-                    }
-                ]
-            }
-        )
+    names = [
+        {
+            "canonical": "Priya",
+            "forms": ["Pria"],
+            "label": "PERSON",
+            "count": 1,
+            "sources": ["gazetteer"],
+            "segments": [0],
+        }
+    ]
+    counts = {"gazetteer_forms": 1, "entities": 1, "distinct_names": 1, "name_corrections": 0}
+    entitiesfile.save(
+        job / "05_ner/entities.json",
+        {
+            "job": "j1",
+            "language": "en",
+            "model": "",
+            "labels": [],
+            **counts,
+            "segments": [],
+            "names": names,
+            "corrections": [],
+        },
     )
     sub = job / "09_subtitle_gen"
     inputs = SimpleNamespace(
@@ -346,5 +360,5 @@ def test_review_page_of_a_real_job_beside_out_mkv(tmp_path, english_film):
     assert (job / "10_mux/out.mkv").is_file() and page.is_file()
     shown = check_page(page, job, ["en"])
     assert shown.plotted and shown.summary["en"]["cues"] != "0"
-    manifest = json.loads((job / "review/manifest.json").read_text())
+    manifest = manifest_file.load(job / "review/manifest.json")
     assert manifest["stage"] == "review"

@@ -31,16 +31,20 @@ def forms(secret: str) -> list[bytes]:
     for pad in range(3):
         encoded = base64.b64encode(b"x" * pad + secret.encode())
         skip = (pad * 4 + 2) // 3 + 1  # characters that still depend on the padding
-        found.append(encoded[skip: skip + 24])
+        found.append(encoded[skip : skip + 24])
     return found
 
 
 def leaks(root: Path, secret: str, *texts: str) -> list[str]:
     needles = forms(secret)
-    hits = [str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and any(n in p.read_bytes() for n in needles)]
-    hits += [f"console output {i}" for i, text in enumerate(texts)
-             if any(n in text.encode() for n in needles)]
+    hits = [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and any(n in p.read_bytes() for n in needles)
+    ]
+    hits += [
+        f"console output {i}" for i, text in enumerate(texts) if any(n in text.encode() for n in needles)
+    ]
     return hits
 
 
@@ -54,12 +58,18 @@ def test_v3_key_with_a_fake_tmdb_never_leaks(tmp_path, film):
     try:
         echo = {"status_message": "internal error", "request": "/3/search/movie?api_key=" + V3_KEY}
         server.plan("/3/search/movie", (500, {}, echo, 0))
-        jobs = [{"job": "dilwale", "media": str(film), "source_lang": "en", "title": "Dilwale",
-                 "year": "2015"},
-                {"job": "unknown", "media": str(film), "source_lang": "en", "title": "No Such Film"}]
-        workdir = write_workdir(tmp_path / "work", jobs, {
-            "stages": {**NO_OPTIONAL_STAGES, "tmdb": True, "glossary": True},
-            "tmdb": {"api_url": server.url, "retries": 2, "backoff_s": 0.01}})
+        jobs = [
+            {"job": "dilwale", "media": str(film), "source_lang": "en", "title": "Dilwale", "year": "2015"},
+            {"job": "unknown", "media": str(film), "source_lang": "en", "title": "No Such Film"},
+        ]
+        workdir = write_workdir(
+            tmp_path / "work",
+            jobs,
+            {
+                "stages": {**NO_OPTIONAL_STAGES, "tmdb": True, "glossary": True},
+                "tmdb": {"api_url": server.url, "retries": 2, "backoff_s": 0.01},
+            },
+        )
         env = {"TMDB_API_KEY": V3_KEY}
         run = run_snakemake(workdir, env=env)
         report = run_snakemake(workdir, "--report", "report.html", env=env, check=False)
@@ -74,9 +84,14 @@ def test_v3_key_with_a_fake_tmdb_never_leaks(tmp_path, film):
 
 def test_bearer_token_with_tmdb_unreachable_never_leaks(tmp_path, film):
     jobs = [{"job": "offline", "media": str(film), "source_lang": "en", "title": "Dilwale"}]
-    workdir = write_workdir(tmp_path / "work", jobs, {
-        "stages": {**NO_OPTIONAL_STAGES, "tmdb": True, "glossary": True},
-        "tmdb": {"api_url": "http://127.0.0.1:9/3", "retries": 1, "backoff_s": 0.01}})
+    workdir = write_workdir(
+        tmp_path / "work",
+        jobs,
+        {
+            "stages": {**NO_OPTIONAL_STAGES, "tmdb": True, "glossary": True},
+            "tmdb": {"api_url": "http://127.0.0.1:9/3", "retries": 1, "backoff_s": 0.01},
+        },
+    )
     run = run_snakemake(workdir, "jobs/offline/02_tmdb/metadata.json", env={"TMDB_API_KEY": BEARER})
     log = (workdir / "jobs/offline/logs/02_tmdb.log").read_text()
     assert "TMDB unavailable" in log  # the run really tried with the token
@@ -85,9 +100,11 @@ def test_bearer_token_with_tmdb_unreachable_never_leaks(tmp_path, film):
 
 def test_the_scan_finds_a_planted_key(tmp_path):
     """The scanner itself works: plain, URL-encoded and base64-embedded copies are all found."""
-    planted = {"plain.log": f"key={V3_KEY}".encode(),
-               "url.txt": urllib.parse.quote(f"a={BEARER}").encode(),
-               "embedded.html": b"data:;base64," + base64.b64encode(b"yy" + V3_KEY.encode())}
+    planted = {
+        "plain.log": f"key={V3_KEY}".encode(),
+        "url.txt": urllib.parse.quote(f"a={BEARER}").encode(),
+        "embedded.html": b"data:;base64," + base64.b64encode(b"yy" + V3_KEY.encode()),
+    }
     for name, content in planted.items():
         (tmp_path / name).write_bytes(content)
     assert sorted(leaks(tmp_path, V3_KEY)) == ["embedded.html", "plain.log"]

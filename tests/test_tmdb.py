@@ -15,29 +15,41 @@ from types import SimpleNamespace
 
 import pytest
 from cinesub import tmdb
+from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 
 V3_KEY = "v3secretkey0123456789abcdef"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4eXoifQ.c2lnbmF0dXJlLXNlY3JldA"
 
-SEARCH = {"page": 1, "results": [
-    {"id": 11, "title": "Dilwale Dulhania Le Jayenge", "original_title": "दिलवाले दुल्हनिया ले जायेंगे",
-     "release_date": "1995-10-20"},
-    {"id": 22, "title": "Dilwale", "original_title": "Dilwale", "release_date": "2015-12-18"},
-    {"id": 33, "title": "Dilwale Dulhania Le Jayenge (restored)", "release_date": "2021-01-01"},
-]}
-CREDITS = {"id": 11, "cast": [
-    {"name": "Kajol", "character": "Simran Singh", "order": 1},
-    {"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
-    {"name": "Amrish Puri", "character": "Chaudhry Baldev Singh", "order": 2},
-    {"name": "Anupam Kher", "character": "Dharamvir Malhotra / Himself (voice)", "order": 3},
-    {"name": "Farida Jalal", "character": "Lajwanti", "order": 4},
-], "crew": [
-    {"name": "Aditya Chopra", "job": "Director"},
-    {"name": "Aditya Chopra", "job": "Screenplay"},
-    {"name": "Jatin-Lalit", "job": "Original Music Composer"},
-    {"name": "Someone Catering", "job": "Caterer"},
-]}
+SEARCH = {
+    "page": 1,
+    "results": [
+        {
+            "id": 11,
+            "title": "Dilwale Dulhania Le Jayenge",
+            "original_title": "दिलवाले दुल्हनिया ले जायेंगे",
+            "release_date": "1995-10-20",
+        },
+        {"id": 22, "title": "Dilwale", "original_title": "Dilwale", "release_date": "2015-12-18"},
+        {"id": 33, "title": "Dilwale Dulhania Le Jayenge (restored)", "release_date": "2021-01-01"},
+    ],
+}
+CREDITS = {
+    "id": 11,
+    "cast": [
+        {"name": "Kajol", "character": "Simran Singh", "order": 1},
+        {"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
+        {"name": "Amrish Puri", "character": "Chaudhry Baldev Singh", "order": 2},
+        {"name": "Anupam Kher", "character": "Dharamvir Malhotra / Himself (voice)", "order": 3},
+        {"name": "Farida Jalal", "character": "Lajwanti", "order": 4},
+    ],
+    "crew": [
+        {"name": "Aditya Chopra", "job": "Director"},
+        {"name": "Aditya Chopra", "job": "Screenplay"},
+        {"name": "Jatin-Lalit", "job": "Original Music Composer"},
+        {"name": "Someone Catering", "job": "Caterer"},
+    ],
+}
 
 
 class FakeTmdb:
@@ -103,11 +115,18 @@ def server():
 
 
 def settings(tmp_path: Path, url: str, **over) -> dict:
-    base = {"metadata_dir": str(tmp_path / "metadata"), "api_url": url, "timeout_s": 2, "retries": 2,
-            "backoff_s": 0.01, "breaker_threshold": 2, "breaker_reset_s": 300,
-            "cache_dir": str(tmp_path / "cache"), "top_cast": 4}
-    base.update(over)
-    return base
+    """The tmdb section as the workflow hands it over (schema defaults for what a test leaves out)."""
+    base = {
+        "metadata_dir": str(tmp_path / "metadata"),
+        "api_url": url,
+        "timeout_s": 2,
+        "retries": 2,
+        "backoff_s": 0.01,
+        "breaker_threshold": 2,
+        "cache_dir": str(tmp_path / "cache"),
+        "top_cast": 4,
+    }
+    return validated_section("tmdb", {**base, **over})
 
 
 class Recorder:
@@ -128,17 +147,34 @@ def all_text_under(path: Path) -> str:
 
 def test_search_picks_year_match_and_keeps_top_cast_and_key_crew(server, tmp_path):
     rec = Recorder()
-    meta = tmdb.resolve_metadata("ddlj", "Dilwale Dulhania Le Jayenge", "1996",
-                                 settings(tmp_path, server.url), {"TMDB_API_KEY": V3_KEY},
-                                 log=rec.log, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata(
+        "ddlj",
+        "Dilwale Dulhania Le Jayenge",
+        "1996",
+        settings(tmp_path, server.url),
+        {"TMDB_API_KEY": V3_KEY},
+        log=rec.log,
+        sleep=rec.sleep,
+    )
     assert meta["source"] == "api" and meta["tmdb_id"] == 11 and meta["year"] == 1995
     assert [c["name"] for c in meta["cast"]] == ["Shah Rukh Khan", "Kajol", "Amrish Puri", "Anupam Kher"]
-    assert meta["crew"] == [{"name": "Aditya Chopra", "job": "Director"},
-                            {"name": "Aditya Chopra", "job": "Screenplay"},
-                            {"name": "Jatin-Lalit", "job": "Original Music Composer"}]
-    assert meta["names"] == ["Shah Rukh Khan", "Raj Malhotra", "Kajol", "Simran Singh", "Amrish Puri",
-                             "Chaudhry Baldev Singh", "Anupam Kher", "Dharamvir Malhotra", "Aditya Chopra",
-                             "Jatin-Lalit"]
+    assert meta["crew"] == [
+        {"name": "Aditya Chopra", "job": "Director"},
+        {"name": "Aditya Chopra", "job": "Screenplay"},
+        {"name": "Jatin-Lalit", "job": "Original Music Composer"},
+    ]
+    assert meta["names"] == [
+        "Shah Rukh Khan",
+        "Raj Malhotra",
+        "Kajol",
+        "Simran Singh",
+        "Amrish Puri",
+        "Chaudhry Baldev Singh",
+        "Anupam Kher",
+        "Dharamvir Malhotra",
+        "Aditya Chopra",
+        "Jatin-Lalit",
+    ]
     assert meta["warnings"] == []
     search = server.requests[0]
     assert search["path"] == "/3/search/movie" and search["query"]["api_key"] == V3_KEY
@@ -146,8 +182,9 @@ def test_search_picks_year_match_and_keeps_top_cast_and_key_crew(server, tmp_pat
 
     # A second job for the same film is served from the cache: no request reaches the server.
     before = len(server.requests)
-    again = tmdb.resolve_metadata("ddlj2", "Dilwale Dulhania Le Jayenge", "1996",
-                                  settings(tmp_path, server.url), {}, sleep=rec.sleep)
+    again = tmdb.resolve_metadata(
+        "ddlj2", "Dilwale Dulhania Le Jayenge", "1996", settings(tmp_path, server.url), {}, sleep=rec.sleep
+    )
     assert len(server.requests) == before
     assert again["source"] == "cache" and again["names"] == meta["names"]
 
@@ -163,8 +200,15 @@ def test_jwt_goes_in_a_bearer_header_and_without_year_the_best_of_top_three_wins
 def test_429_retry_after_is_honoured_then_succeeds(server, tmp_path):
     rec = Recorder()
     server.plan("/3/search/movie", (429, {"Retry-After": "7"}, {"status_code": 25}, 0))
-    meta = tmdb.resolve_metadata("j", "Dilwale Dulhania Le Jayenge", 1995, settings(tmp_path, server.url),
-                                 {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata(
+        "j",
+        "Dilwale Dulhania Le Jayenge",
+        1995,
+        settings(tmp_path, server.url),
+        {"TMDB_API_KEY": V3_KEY},
+        log=rec.log,
+        sleep=rec.sleep,
+    )
     assert meta["source"] == "api" and meta["tmdb_id"] == 11
     assert rec.sleeps == [7.0]  # the server's wait, not the 0.01 s backoff
     assert sum(r["path"] == "/3/search/movie" for r in server.requests) == 2
@@ -173,8 +217,9 @@ def test_429_retry_after_is_honoured_then_succeeds(server, tmp_path):
 def test_too_long_retry_after_gives_up_at_once(server, tmp_path):
     rec = Recorder()
     server.plan("/3/search/movie", (429, {"Retry-After": "3600"}, {}, 0))
-    meta = tmdb.resolve_metadata("j", "Dilwale", 2015, settings(tmp_path, server.url),
-                                 {"TMDB_API_KEY": V3_KEY}, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata(
+        "j", "Dilwale", 2015, settings(tmp_path, server.url), {"TMDB_API_KEY": V3_KEY}, sleep=rec.sleep
+    )
     assert meta["source"] == "none" and rec.sleeps == [] and len(server.requests) == 1
     assert "asked to wait 3600 s" in meta["warnings"][0]
 
@@ -182,9 +227,15 @@ def test_too_long_retry_after_gives_up_at_once(server, tmp_path):
 def test_500s_back_off_exponentially_then_succeed(server, tmp_path):
     rec = Recorder()
     server.plan("/3/movie/11/credits", (500, {}, {}, 0), (503, {}, {}, 0))
-    meta = tmdb.resolve_metadata("j", "Dilwale Dulhania Le Jayenge", 1995,
-                                 settings(tmp_path, server.url, backoff_s=0.5),
-                                 {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata(
+        "j",
+        "Dilwale Dulhania Le Jayenge",
+        1995,
+        settings(tmp_path, server.url, backoff_s=0.5),
+        {"TMDB_API_KEY": V3_KEY},
+        log=rec.log,
+        sleep=rec.sleep,
+    )
     assert meta["source"] == "api" and len(meta["cast"]) == 4
     assert rec.sleeps == [0.5, 1.0]
     assert any("HTTP 503" in m for m in rec.messages)
@@ -196,8 +247,9 @@ def test_timeouts_exhaust_retries_and_degrade_with_one_warning(server, tmp_path)
     server.plan("/3/search/movie", slow, slow)
     started = time.monotonic()
     conf = settings(tmp_path, server.url, timeout_s=0.2, retries=1)
-    meta = tmdb.resolve_metadata("j", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                 log=rec.log, sleep=rec.sleep)
+    meta = tmdb.resolve_metadata(
+        "j", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep
+    )
     assert time.monotonic() - started < 1.4  # two 0.2 s timeouts, not two 1.5 s answers
     assert meta["source"] == "none" and meta["names"] == []
     assert len(meta["warnings"]) == 1 and "timed out after 0.2 s" in meta["warnings"][0]
@@ -211,24 +263,27 @@ def test_failing_server_trips_the_breaker_across_jobs_and_half_opens_after_reset
     for _ in range(6):
         server.plan("/3/search/movie", (500, {}, {}, 0))
     for job in ("a", "b"):
-        meta = tmdb.resolve_metadata(job, "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                     sleep=lambda s: None, clock=lambda: now[0])
+        meta = tmdb.resolve_metadata(
+            job, "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, sleep=lambda s: None, clock=lambda: now[0]
+        )
         assert meta["source"] == "none"
     assert len(server.requests) == 4  # two jobs, two attempts each
     state = json.loads((tmp_path / "cache" / "breaker.json").read_text())
     assert state == {"failures": 2, "opened_at": 1000.0}
 
     # Job c (a new process would read the same file) skips the API without a request.
-    meta = tmdb.resolve_metadata("c", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                 sleep=lambda s: None, clock=lambda: now[0])
+    meta = tmdb.resolve_metadata(
+        "c", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, sleep=lambda s: None, clock=lambda: now[0]
+    )
     assert len(server.requests) == 4
     assert "circuit breaker open" in meta["warnings"][0] and "300 s" in meta["warnings"][0]
 
     # After breaker_reset_s one job may try again; the server has recovered, so it closes.
     now[0] += 301
     server.plans.clear()
-    meta = tmdb.resolve_metadata("d", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                 sleep=lambda s: None, clock=lambda: now[0])
+    meta = tmdb.resolve_metadata(
+        "d", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, sleep=lambda s: None, clock=lambda: now[0]
+    )
     assert meta["source"] == "api" and meta["tmdb_id"] == 22
     assert json.loads((tmp_path / "cache" / "breaker.json").read_text()) == {"failures": 0, "opened_at": None}
 
@@ -239,12 +294,14 @@ def test_dead_server_fails_fast_once_the_breaker_is_open(tmp_path):
         dead_url = f"http://127.0.0.1:{sock.getsockname()[1]}/3"
     conf = settings(tmp_path, dead_url, retries=1, breaker_threshold=1)
     rec = Recorder()
-    first = tmdb.resolve_metadata("a", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                  log=rec.log, sleep=rec.sleep)
+    first = tmdb.resolve_metadata(
+        "a", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep
+    )
     assert "network error" in first["warnings"][0] and rec.sleeps == [0.01]
     assert any("circuit breaker opened" in m for m in rec.messages)
-    second = tmdb.resolve_metadata("b", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY},
-                                   log=rec.log, sleep=rec.sleep)
+    second = tmdb.resolve_metadata(
+        "b", "Dilwale", 2015, conf, {"TMDB_API_KEY": V3_KEY}, log=rec.log, sleep=rec.sleep
+    )
     assert "circuit breaker open" in second["warnings"][0] and rec.sleeps == [0.01]
 
 
@@ -271,9 +328,12 @@ def test_the_key_never_reaches_logs_metadata_cache_or_manifest(server, tmp_path,
         server.plan("/3/search/movie", (500, {}, {}, 0))
     out = tmp_path / "jobs" / "j" / "02_tmdb" / "metadata.json"
     conf = settings(tmp_path, server.url)
-    ctx = SimpleNamespace(job="j", log=logging.getLogger("cinesub.test_tmdb"),
-                          params=SimpleNamespace(tmdb=conf, title="Dilwale", year="2015"),
-                          output=SimpleNamespace(metadata=str(out)))
+    ctx = SimpleNamespace(
+        job="j",
+        log=logging.getLogger("cinesub.test_tmdb"),
+        params=SimpleNamespace(tmdb=conf, title="Dilwale", year="2015"),
+        output=SimpleNamespace(metadata=str(out)),
+    )
     monkey = pytest.MonkeyPatch()
     monkey.setenv("TMDB_API_KEY", V3_KEY)
     try:
@@ -298,13 +358,19 @@ def test_hand_written_metadata_file_wins_and_is_checked(server, tmp_path):
     conf = settings(tmp_path, server.url)
     meta_dir = Path(conf["metadata_dir"])
     meta_dir.mkdir()
-    (meta_dir / "j.json").write_text(json.dumps({
-        "title": "Dahisar Diaries", "year": 2024,
-        "cast": [{"name": "Asha Rao", "character": "Meera"}, "Vikram Joshi"],
-        "crew": [{"name": "Kiran Desai", "job": "Director"}],
-        "names": ["Dahisar", "meera"],
-        "variants": {"Asha Rao": ["आशा राव"]},
-    }), encoding="utf-8")
+    (meta_dir / "j.json").write_text(
+        json.dumps(
+            {
+                "title": "Dahisar Diaries",
+                "year": 2024,
+                "cast": [{"name": "Asha Rao", "character": "Meera"}, "Vikram Joshi"],
+                "crew": [{"name": "Kiran Desai", "job": "Director"}],
+                "names": ["Dahisar", "meera"],
+                "variants": {"Asha Rao": ["आशा राव"]},
+            }
+        ),
+        encoding="utf-8",
+    )
     meta = tmdb.resolve_metadata("j", "ignored", 2020, conf, {"TMDB_API_KEY": V3_KEY})
     assert server.requests == []
     assert meta["source"] == "file" and meta["title"] == "Dahisar Diaries" and meta["year"] == 2024
@@ -316,7 +382,7 @@ def test_hand_written_metadata_file_wins_and_is_checked(server, tmp_path):
     with pytest.raises(CinesubError, match="not valid JSON"):
         tmdb.resolve_metadata("bad", "x", None, conf, {})
     (meta_dir / "bad.json").write_text(json.dumps({"cast": [{"character": "Nobody"}]}), encoding="utf-8")
-    with pytest.raises(CinesubError, match="cast entry 0 needs a \"name\""):
+    with pytest.raises(CinesubError, match='cast entry 0 needs a "name"'):
         tmdb.resolve_metadata("bad", "x", None, conf, {})
     (meta_dir / "bad.json").write_text(json.dumps({"variants": {"A": "not a list"}}), encoding="utf-8")
     with pytest.raises(CinesubError, match="variants"):
@@ -330,10 +396,12 @@ def test_hand_written_metadata_file_wins_and_is_checked(server, tmp_path):
 
 
 def test_pick_result_rules():
-    results = [{"id": 1, "title": "Don", "release_date": "1978-05-12"},
-               {"id": 2, "title": "Don", "release_date": "2006-10-20"},
-               {"id": 3, "title": "Don 2", "release_date": "2011-12-23"},
-               {"id": 4, "title": "Don", "release_date": "2007-01-01"}]
+    results = [
+        {"id": 1, "title": "Don", "release_date": "1978-05-12"},
+        {"id": 2, "title": "Don", "release_date": "2006-10-20"},
+        {"id": 3, "title": "Don 2", "release_date": "2011-12-23"},
+        {"id": 4, "title": "Don", "release_date": "2007-01-01"},
+    ]
     assert tmdb.pick_result(results, "Don", 2006)["id"] == 2  # exact year beats year+1
     assert tmdb.pick_result(results, "Don", 2012)["id"] == 3  # within ±1
     assert tmdb.pick_result(results, "Don", 1990)["id"] == 1  # no year match: best title of top 3

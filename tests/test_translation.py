@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cinesub import glossary as glossary_stage
+from cinesub import glossary_load as glossary_stage
 from cinesub import languages, models, mt_backends, segments, translation
+from cinesub import manifest as manifest_file
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from tiny_indictrans import build_ct2_standin, build_indictrans_standin, build_nllb_standin, standin_text
@@ -531,8 +532,10 @@ def test_both_runtimes_give_the_same_translation(ct2, standin, glossary_path):
         settings = settings_for(models_of, num_beams=4)
         backend = translation.load_translator("en-indic", settings)
         assert backend.runtime == runtime
-        texts[runtime] = [s["text"] for s in translation.translate_document(doc, "hi", backend, glossary,
-                                                                             settings)["segments"]]
+        texts[runtime] = [
+            s["text"]
+            for s in translation.translate_document(doc, "hi", backend, glossary, settings)["segments"]
+        ]
     assert texts["ctranslate2"] == texts["transformers"]
 
 
@@ -669,8 +672,9 @@ def test_resolve_finds_a_cached_snapshot_offline(tmp_path, monkeypatch):
 
 def write_sheet(tmp_path: Path, config: dict, jobs: list[tuple[str, str, str]]) -> Path:
     sheet = tmp_path / "jobs.tsv"
-    sheet.write_text("job\tmedia\tsource_lang\ttarget_langs\n" + "".join(f"{j}\tf.mkv\t{s}\t{t}\n"
-                                                                   for j, s, t in jobs))
+    sheet.write_text(
+        "job\tmedia\tsource_lang\ttarget_langs\n" + "".join(f"{j}\tf.mkv\t{s}\t{t}\n" for j, s, t in jobs)
+    )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"jobs": str(sheet), **config}))
     return path
@@ -678,8 +682,12 @@ def write_sheet(tmp_path: Path, config: dict, jobs: list[tuple[str, str, str]]) 
 
 def test_fetch_lists_what_each_job_needs(tmp_path, capsys):
     config = {
-        "asr": {"model": "large-v3", "model_cache": "/c/asr", "backend": "whisperx",
-                "align_model": "org/w2v"},
+        "asr": {
+            "model": "large-v3",
+            "model_cache": "/c/asr",
+            "backend": "whisperx",
+            "align_model": "org/w2v",
+        },
         "translation": {"models": {"generic": str(tmp_path)}, "model_cache": "/c/mt"},
     }
     jobs = [("film_a", "en", "hi,gu"), ("film_b", "hi", "en"), ("film_c", "fr", "")]
@@ -706,12 +714,16 @@ def test_fetch_lists_what_each_job_needs(tmp_path, capsys):
 
 
 def test_fetch_from_the_repository_root_reports_every_model_offline(tmp_path):
-    config = {"translation": {"model_cache": str(tmp_path / "empty")},
-              "asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")}}
+    config = {
+        "translation": {"model_cache": str(tmp_path / "empty")},
+        "asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")},
+    }
     path = write_sheet(tmp_path, config, [("film_a", "en", "hi"), ("film_b", "hi", "en")])
     result = subprocess.run(
         [sys.executable, "-m", "cinesub.models", "fetch", "--config", str(path)],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 1, result.stderr
@@ -749,8 +761,11 @@ def test_fetch_unpacks_a_ct2_archive_layout_into_the_configured_directory(ct2, t
     target = tmp_path / "models" / "indictrans2" / "en-indic-dist"
     need = models.Need("translation model (en-indic)", "translation.models.en-indic", str(target), "")
     assert models.fetch_one(need) == str(target)
-    assert seen == {"repo": "ai4bharat/BPCC", "filename": "additional/en-indic-dist.tar.gz",
-                    "repo_type": "dataset"}
+    assert seen == {
+        "repo": "ai4bharat/BPCC",
+        "filename": "additional/en-indic-dist.tar.gz",
+        "repo_type": "dataset",
+    }
     assert models.ct2_model_dir(str(target), "cpu").endswith("ct2_int8_model")
     assert models.ct2_model_dir(str(target), "cuda").endswith("ct2_fp16_model")
     settings = settings_for({"en-indic": str(target)})
@@ -784,18 +799,35 @@ if _log:
 """
 
 
-HINDI_TRANSCRIPT = ["राज कल प्रिया के साथ बाज़ार गया", "और मीरा घर पर थी।", "तुम कहाँ जा रहे हो दोस्त?",
-                    "मैं घर जा रहा हूँ।", "मीरा ने कहा कि Office में meeting है।", "बहुत बहुत धन्यवाद।",
-                    "हम कल फिर मिलेंगे", "सुबह नौ बजे, राज।", "मुंबई की ट्रेन निकलती है।"]
+HINDI_TRANSCRIPT = [
+    "राज कल प्रिया के साथ बाज़ार गया",
+    "और मीरा घर पर थी।",
+    "तुम कहाँ जा रहे हो दोस्त?",
+    "मैं घर जा रहा हूँ।",
+    "मीरा ने कहा कि Office में meeting है।",
+    "बहुत बहुत धन्यवाद।",
+    "हम कल फिर मिलेंगे",
+    "सुबह नौ बजे, राज।",
+    "मुंबई की ट्रेन निकलती है।",
+]
 
 
 def write_hindi_asr_output(workdir: Path, job: str, duration: float) -> None:
     """04's output for a Hindi job, as a multilingual Whisper would write it (the bundled tiny.en is
     English-only; Hindi ASR itself is tested elsewhere): the stages after it run for real."""
     step = duration / (len(HINDI_TRANSCRIPT) + 1)
-    segs = [{"start": round(step * i + 0.2, 2), "end": round(step * (i + 1), 2), "text": text,
-             "avg_logprob": -0.3, "no_speech_prob": 0.01, "compression_ratio": 1.2, "words": []}
-            for i, text in enumerate(HINDI_TRANSCRIPT)]
+    segs = [
+        {
+            "start": round(step * i + 0.2, 2),
+            "end": round(step * (i + 1), 2),
+            "text": text,
+            "avg_logprob": -0.3,
+            "no_speech_prob": 0.01,
+            "compression_ratio": 1.2,
+            "words": [],
+        }
+        for i, text in enumerate(HINDI_TRANSCRIPT)
+    ]
     out = workdir / f"jobs/{job}/04_asr"
     out.mkdir(parents=True, exist_ok=True)
     segments.save(out / "segments.json", segments.new_document(job, "hi", "04_asr", segs, duration=duration))
@@ -828,22 +860,30 @@ def test_pipeline_translates_en_and_hi_jobs_through_ct2_without_importing_torch(
     (recorder / "sitecustomize.py").write_text(WITHOUT_TORCH)
     imports = tmp_path / "torch_lookups.log"
     env = {"TMDB_API_KEY": "", "PYTHONPATH": str(recorder), "CINESUB_IMPORT_LOG": str(imports)}
-    run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", "jobs/tr2/01_demux/media.json",
-                  "jobs/tr2/03_glossary_load/glossary.json", env=env)
+    run_snakemake(
+        workdir,
+        "jobs/tr1/10_mux/out.mkv",
+        "jobs/tr2/01_demux/media.json",
+        "jobs/tr2/03_glossary_load/glossary.json",
+        env=env,
+    )
     write_hindi_asr_output(workdir, "tr2", truth[-1]["end"] + 1.0)
     # 04 of tr2 is the transcript above (newer than its inputs): only modification times decide.
     run_snakemake(workdir, "jobs/tr2/10_mux/out.mkv", "--rerun-triggers", "mtime", env=env)
     # Every stage ran without torch; 08 (CTranslate2) did not even look for it (spaCy's thinc, in 05,
     # probes for it and carries on without).
     lookups = imports.read_text() if imports.exists() else ""
-    assert "translate.py" not in lookups, lookups
+    assert "translation.py" not in lookups, lookups
     tracks = {}
     for job in ("tr1", "tr2"):
         streams = ffprobe_streams(workdir / f"jobs/{job}/10_mux/out.mkv")
         tracks[job] = [s["tags"]["language"] for s in streams if s["codec_type"] == "subtitle"]
     assert tracks == {"tr1": ["eng", "hin", "guj"], "tr2": ["hin", "eng"]}
-    for job, lang, names in (("tr1", "hi", {"Meera|Mira": "मीरा"}), ("tr1", "gu", {"Meera|Mira": "મીરા"}),
-                             ("tr2", "en", {"मीरा": "Meera", "राज": "Raj"})):
+    for job, lang, names in (
+        ("tr1", "hi", {"Meera|Mira": "मीरा"}),
+        ("tr1", "gu", {"Meera|Mira": "મીરા"}),
+        ("tr2", "en", {"मीरा": "Meera", "राज": "Raj"}),
+    ):
         source = segments.load(workdir / f"jobs/{job}/07_hallucination_removal/segments.json")
         out = segments.load(workdir / f"jobs/{job}/08_translation/{lang}.segments.json")
         assert [s["source_text"] for s in out["segments"]] == [s["text"] for s in source["segments"]]
@@ -851,7 +891,7 @@ def test_pipeline_translates_en_and_hi_jobs_through_ct2_without_importing_torch(
         assert meta["runtime"] == "ctranslate2" and meta["reinserted_names"] == 0
         # The whole film in one token-budget batch (>= 8x fewer calls over 100 segments: see above).
         assert meta["model_calls"] == 1 and meta["batch_sizes"] == [meta["model_inputs"]], meta
-        manifest = json.loads((workdir / f"jobs/{job}/08_translation/{lang}.manifest.json").read_text())
+        manifest = manifest_file.load(workdir / f"jobs/{job}/08_translation/{lang}.manifest.json")
         assert manifest["models"]["translation"]["model_calls"] == meta["model_calls"]
         for pattern, spelling in names.items():
             named = [seg for seg in out["segments"] if re.search(pattern, seg["source_text"])]
@@ -872,8 +912,9 @@ def test_a_missing_model_fails_at_start_before_outputs_are_removed(tmp_path, eng
     asr_output = workdir / "jobs/tr1/04_asr/segments.json"
     before = asr_output.read_bytes()
     # A new ASR model (a params change: 04 would rerun) that is not in the cache, offline.
-    write_workdir(workdir, jobs, {"asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")},
-                                  **models_config})
+    write_workdir(
+        workdir, jobs, {"asr": {"model": "large-v3", "model_cache": str(tmp_path / "empty")}, **models_config}
+    )
     result = run_snakemake(workdir, "jobs/tr1/10_mux/out.mkv", env={"TMDB_API_KEY": ""}, check=False)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "large-v3" in line]
@@ -883,8 +924,12 @@ def test_a_missing_model_fails_at_start_before_outputs_are_removed(tmp_path, eng
 
 
 def test_result_cache_translates_the_same_source_once(tmp_path, ct2, glossary_path):
-    params = {"models": {"en-indic": ct2["en-indic"]}, "num_beams": 1, "max_new_tokens": 64,
-              "result_cache": str(tmp_path / "cache")}
+    params = {
+        "models": {"en-indic": ct2["en-indic"]},
+        "num_beams": 1,
+        "max_new_tokens": 64,
+        "result_cache": str(tmp_path / "cache"),
+    }
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()
     second_dir.mkdir()
@@ -929,8 +974,10 @@ def test_fetch_names_each_jobs_default_alignment_model(tmp_path):
     loaded = models.load_config(path)
     needs = models.models_named(loaded, models.jobs_of(loaded))
     named = {n.model: n.jobs for n in needs if n.key == "asr.align_model"}
-    assert named == {"facebook/wav2vec2-base-960h": ["film_en"],
-                     "theainerd/Wav2Vec2-large-xlsr-hindi": ["film_hi"]}
+    assert named == {
+        "facebook/wav2vec2-base-960h": ["film_en"],
+        "theainerd/Wav2Vec2-large-xlsr-hindi": ["film_hi"],
+    }
     path = write_sheet(tmp_path, config, [("film_ta", "ta", "")])
     loaded = models.load_config(path)
     with pytest.raises(CinesubError, match="no default alignment model for language 'ta'"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from cinesub import asr, bundled, hallucination, languages, writing_system
+from cinesub import asr, bundled, hallucination_removal, languages, writing_system
 
 URDU_HINDI = "کیا تم میرے ساتھ بازار چلوگے؟"  # "क्या तुम मेरे साथ बाज़ार चलोगे?" in Urdu script
 THAI_LOOP = "สวัสดีครับ สวัสดีครับ สวัสดีครับ สวัสดีครับ"
@@ -59,7 +59,8 @@ def test_check_scripts_fixes_urdu_and_flags_other_scripts():
 def test_07_removes_a_thai_loop_in_a_hindi_job():
     assert languages.script_share(THAI_LOOP) == {"Thai": 1.0}  # before: no known script, nothing to judge
     segment = {"id": 0, "start": 0.0, "end": 3.0, "text": "สวัสดีครับ"}
-    verdict = hallucination.judge(segment, hallucination.settings({}), hallucination.PhraseList(), "hi", None)
+    settings = hallucination_removal.settings({})
+    verdict = hallucination_removal.judge(segment, settings, hallucination_removal.PhraseList(), "hi", None)
     assert "script_mismatch" in verdict.reasons
 
 

@@ -65,8 +65,9 @@ def build_punkt(nltk_data: Path, text: str) -> None:
 
 
 def asr_defaults() -> dict:
-    schema = json.loads((REPO / "workflow" / "schemas" / "config.schema.json").read_text())
-    return {key: spec["default"] for key, spec in schema["properties"]["asr"]["properties"].items()}
+    from cinesub.configschema import validated_section
+
+    return validated_section("asr", {})
 
 
 def prepare(text_file: str, workdir: str) -> Path:
@@ -88,8 +89,8 @@ def main(audio: str, text_file: str, workdir: str, out: str) -> None:
         "align_model": str(align_model),
         "device": "auto",
         "batch_size": 4,
-        "max_chunk_s": 5.0,  # one VAD chunk per sentence: the random aligner cannot cross sentences
     }
+    asr.MAX_CHUNK_S = 5.0  # one VAD chunk per sentence: the random aligner cannot cross sentences
     engine = asr.load_engine(settings, "en")
     segments = asr.transcribe_file(audio, settings, "en", engine=engine)
     stand_ins = {}

@@ -36,6 +36,7 @@ from .segments import new_document, save
 
 STAGE = "04_asr"
 PACKAGES = ("faster-whisper", "ctranslate2", "whisperx")  # the libraries whose versions its manifest records
+SECTION = "asr"  # the config section its rule passes as params (section_params)
 BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1
@@ -297,7 +298,7 @@ def decode_options(settings: dict, language: str, prompt: str | None) -> dict:
 def language_settings(settings: dict, language: str) -> dict:
     """The ``asr`` settings for a job in ``language``: jobs not in English take the decode settings of
     ``asr.non_english`` (measured on Hindi, bench/hindi_decode.py) over the top-level ones."""
-    if language == "en" or not settings.get("non_english"):
+    if language == "en":
         return settings
     return {**settings, **settings["non_english"]}
 
@@ -305,7 +306,7 @@ def language_settings(settings: dict, language: str) -> dict:
 def script_options(model: Any, settings: dict, language: str) -> dict:
     """faster-whisper options that keep a multilingual decoder in the language's scripts
     (``script_constraint``: suppress every token spelling other scripts' letters, marks or punctuation)."""
-    if not settings.get("script_constraint") or not model.model.is_multilingual or language == "en":
+    if language == "en" or not model.model.is_multilingual or not settings["script_constraint"]:
         return {}
     from .writing_system import suppress_ids_for
 
@@ -324,7 +325,8 @@ def check_scripts(segments: list[dict], language: str, settings: dict) -> dict:
         if report["status"] == "ok":
             continue
         source = next(iter(report["scripts"]))
-        if report["status"] == "transliterable" and settings.get("transliterate_script"):
+        # transliterate_script is a non_english setting (language_settings): an English job has none
+        if report["status"] == "transliterable" and language != "en" and settings["transliterate_script"]:
             original = segment["text"]
             line = transliterate(original, language, source)
             segment["text"] = romanized_to_native(line, language)
@@ -437,7 +439,7 @@ class FasterWhisperEngine:
     def __init__(self, settings: dict, language: str, prompt: str | None):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-        path = resolve_model(settings["model"], settings.get("model_cache", ""))
+        path = resolve_model(settings["model"], settings["model_cache"])
         device = settings["device"]
         try:
             self.model = WhisperModel(
@@ -450,13 +452,12 @@ class FasterWhisperEngine:
                 f"ASR model {settings['model']} is English-only but the job's language is "
                 f"{language}; use a multilingual model such as large-v3"
             )
-        if settings.get("use_glossary_prompt") == "auto" and not self.model.model.is_multilingual:
+        if settings["use_glossary_prompt"] == "auto" and not self.model.model.is_multilingual:
             prompt = None  # measured: prompts make English-only tiny models merge sentences and err more
         self.prompt = prompt
         self.batched = BatchedInferencePipeline(self.model) if settings["batch_size"] > 1 else None
         self.batch_size = settings["batch_size"]
-        self.max_chunk_s = float(settings.get("max_chunk_s", MAX_CHUNK_S))
-        self.pad_s = float(settings.get("speech_pad_s", 0.1))  # the timeline's padding (demux.vad.pad_ms)
+        self.max_chunk_s = MAX_CHUNK_S
         self.settings = settings
         self.options = decode_options(settings, language, prompt)
         # used only without a speech timeline: with one, the timeline replaces faster-whisper's own VAD
@@ -487,7 +488,8 @@ class FasterWhisperEngine:
         rate = 16000
         chunks = [
             {"start": int(round(a * rate)), "end": int(round(b * rate))}
-            for a, b in engine_chunks(speech, self.pad_s, len(audio) / rate)
+            # speech_pad_s: the timeline's own padding (its vad.pad_ms), set by run from speech.json
+            for a, b in engine_chunks(speech, float(self.settings["speech_pad_s"]), len(audio) / rate)
         ]
         if not chunks:
             return []
@@ -769,9 +771,9 @@ class WhisperXEngine:
         _require_punkt(language)
         self.whisperx = whisperx
         self.device, self.align_device = whisperx_devices(settings["device"])
-        self.max_chunk_s = float(settings.get("max_chunk_s", MAX_CHUNK_S))
+        self.max_chunk_s = MAX_CHUNK_S
         vad_class, model_class = _whisperx_classes(whisperx, self.max_chunk_s)
-        self.model_path = resolve_model(settings["model"], settings.get("model_cache", ""))
+        self.model_path = resolve_model(settings["model"], settings["model_cache"])
         options = decode_options(settings, language, prompt)
         align_name = alignment_model_for(language, settings)
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
@@ -788,7 +790,7 @@ class WhisperXEngine:
                     f"ASR model {settings['model']} is English-only; the job's language is "
                     f"{language}: use a multilingual model such as large-v3"
                 )
-            if settings.get("use_glossary_prompt") == "auto" and not whisper.model.is_multilingual:
+            if settings["use_glossary_prompt"] == "auto" and not whisper.model.is_multilingual:
                 options["initial_prompt"] = None  # as FasterWhisperEngine: no prompt for English-only models
             asr_options = {k: v for k, v in options.items() if k not in ("language", "temperature")}
             asr_options["temperatures"] = options["temperature"]
@@ -806,7 +808,7 @@ class WhisperXEngine:
                 language_code=language,
                 device=self.align_device,
                 model_name=align_name,
-                model_dir=settings.get("model_cache") or None,
+                model_dir=settings["model_cache"] or None,
                 model_cache_only=offline,
             )
         except CinesubError:
@@ -878,7 +880,7 @@ ENGINES: dict[str, Callable[..., Engine]] = {
 
 
 def load_engine(settings: dict, language: str, prompt: str | None = None) -> Engine:
-    if settings.get("seed") is not None:
+    if settings["seed"] is not None:
         import ctranslate2
 
         ctranslate2.set_random_seed(int(settings["seed"]))
@@ -924,7 +926,7 @@ def transcribe_file(
     engine = engine or load_engine(settings, language, prompt)
     segments: list[dict] = []
     max_gap_s = float(settings["max_word_gap_s"])
-    for offset, block, total in iter_windows(audio_path, settings.get("window_s", 600)):
+    for offset, block, total in iter_windows(audio_path, settings["window_s"]):
         levels = frame_levels_db(block, 16000)
         window_end = offset + len(block) / 16000
         heard = None
@@ -995,7 +997,7 @@ def cache_key(
             "language": language,
             "prompt": prompt,
             "speech": None if speech is None else {"vad": speech["vad"], "spans": speech["spans"]},
-            "model": stagecache.model_identity(resolve_model(model, settings.get("model_cache", "")))
+            "model": stagecache.model_identity(resolve_model(model, settings["model_cache"]))
             if local
             else model,
             "versions": package_versions(PACKAGES),
@@ -1038,7 +1040,7 @@ def run(ctx) -> None:
 
     # The same audio with the same settings is transcribed once, whichever job asks.
     result, key, hit = stagecache.reuse(
-        settings.get("result_cache"),
+        settings["result_cache"],
         STAGE,
         lambda cache: cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc),
         transcribe,

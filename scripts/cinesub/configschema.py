@@ -1,7 +1,8 @@
 """Settings from the validated config: the config schema is the one place defaults live.
 
-A stage builds its settings with :func:`validated_section`, which fills a section's defaults the way the
-workflow's ``snakemake.utils.validate`` does, so code never carries a second copy of a default.
+A stage builds its settings with :func:`validated_section` (a whole config: :func:`validated_config`),
+which fills a section's defaults the way the workflow's ``snakemake.utils.validate`` does, so code never
+carries a second copy of a default. Tests and benches build their settings the same way.
 """
 
 from __future__ import annotations
@@ -44,3 +45,19 @@ def validated_section(name: str, given: dict | None, schema: dict | None = None)
         where = ".".join(str(p) for p in (name, *error.absolute_path))
         raise CinesubError(f"config {where}: {error.message}")
     return value
+
+
+def validated_config(given: dict | None = None, schema: dict | None = None) -> dict:
+    """A whole config (a config.yaml's contents; nothing: the defaults) with every section validated and
+    filled by :func:`validated_section`; a top-level key the schema does not know is refused."""
+    schema = schema or read_json(CONFIG_SCHEMA_PATH)
+    config = dict(given or {})
+    unknown = sorted(set(config) - set(schema["properties"]))
+    if unknown:
+        raise CinesubError(f"config: unknown key(s) {', '.join(unknown)}")
+    for name, sub in schema["properties"].items():
+        if sub.get("type") == "object":
+            config[name] = validated_section(name, config.get(name), schema)
+        elif name not in config and "default" in sub:
+            config[name] = sub["default"]
+    return config

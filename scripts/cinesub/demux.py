@@ -13,12 +13,13 @@ import resource
 from fractions import Fraction
 from typing import Any
 
-from . import languages
+from . import languages, mediafile
 from .errors import CinesubError
-from .fileio import atomic_path, write_json_atomic
+from .fileio import atomic_path
 
 STAGE = "01_demux"
 PACKAGES = ("ffmpeg-python", "faster-whisper", "onnxruntime")  # its manifest records these (ffmpeg, VAD)
+SECTION = "demux"  # the config section its rule passes as params (section_params)
 MIN_AUDIO_S = 1.0  # shorter than one subtitle event: nothing worth subtitling
 SILENT_PEAK_DBFS = -60.0  # a whole track this quiet is a wrong or broken stream, not a quiet film
 # A decode this much shorter than the container declares means the file is truncated or damaged.
@@ -255,7 +256,7 @@ def run(ctx) -> None:
     declared_end = end if end is not None else media["duration"]
     expected_s = declared_end - start if declared_end is not None else None
     warnings = extract_audio(
-        path, stream["index"], ctx.output.audio, int(params.sample_rate), start, end, expected_s
+        path, stream["index"], ctx.output.audio, int(params.demux["sample_rate"]), start, end, expected_s
     )
     for line in warnings:
         ctx.log.warning("ffmpeg: %s", line)
@@ -271,7 +272,8 @@ def run(ctx) -> None:
             "warnings": warnings,
         }
     )
-    write_json_atomic(ctx.output.media, media)
+    mediafile.save(ctx.output.media, media)
     from . import speech  # Silero VAD: only once the audio is known to be good
 
-    speech.write_timeline(ctx.output.audio, ctx.output.speech, ctx.job, dict(ctx.params.vad), ctx.log)
+    vad_settings = dict(params.demux["vad"])
+    speech.write_timeline(ctx.output.audio, ctx.output.speech, ctx.job, vad_settings, ctx.log)

@@ -43,5 +43,9 @@ class JobFile:
     def load(self, path: str | os.PathLike) -> dict:
         return self.validate(read_json(path), where=str(path))
 
+    def load_optional(self, path: str | os.PathLike | None) -> dict | None:
+        """The file, or None when the stage that writes it is switched off (no input)."""
+        return self.load(path) if path else None
+
     def save(self, path: str | os.PathLike, doc: dict) -> None:
         write_json_atomic(path, self.validate(doc, where=str(path)))

@@ -1,4 +1,6 @@
-"""Per-stage manifests: what went in, what came out (size + sha256), settings, versions, timing."""
+"""Per-stage manifests: what went in, what came out (size + sha256), settings, versions, timing.
+
+One writer and reader (schema ``workflow/schemas/manifest.schema.json``), following cinesub.segments."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .fileio import write_json_atomic
+from .jobfile import JobFile
 
 # Keys whose values never go into a manifest (API keys, tokens).
 SECRET_MARKERS = ("key", "token", "secret", "password")
@@ -96,8 +98,8 @@ def build(
     return record
 
 
-def write(path: str | os.PathLike, manifest: dict[str, Any]) -> None:
-    write_json_atomic(path, manifest)
+FILE = JobFile("manifest.schema.json", "manifest")
+write, load = FILE.save, FILE.load
 
 
 def now() -> datetime:

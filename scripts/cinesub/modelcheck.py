@@ -42,9 +42,9 @@ def alignment_model_for(language: str, settings: dict) -> str | None:
     the choice is made: WhisperXEngine loads what this names, and the start-up check and ``make models``
     (cinesub.models) check and fetch what it names for each job's source language.
     """
-    if settings.get("backend") != "whisperx":
+    if settings["backend"] != "whisperx":
         return None
-    if settings.get("align_model"):
+    if settings["align_model"]:
         return settings["align_model"]
     if language not in ALIGN_MODELS:
         raise CinesubError(
@@ -143,11 +143,11 @@ def needed_models(
     translation = config["translation"]
     for job, (source, targets) in jobs.items():
         if asr_jobs is None or job in asr_jobs:
-            add("ASR model", "asr.model", asr["model"], asr.get("model_cache", ""), job)
+            add("ASR model", "asr.model", asr["model"], asr["model_cache"], job)
             align = alignment_model_for(source, asr)
             if align:
-                add("ASR alignment model", "asr.align_model", align, asr.get("model_cache", ""), job)
-        if not config["stages"].get("translation", True):
+                add("ASR alignment model", "asr.align_model", align, asr["model_cache"], job)
+        if not config["stages"]["translation"]:
             continue
         for target in targets:
             direction = languages.direction_for(source, target)

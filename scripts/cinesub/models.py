@@ -17,16 +17,16 @@ import sys
 import tarfile
 import textwrap
 from pathlib import Path
-from typing import Any
 
 from . import bundled
+from .configschema import validated_config
 from .errors import CinesubError
-from .fileio import read_json
 from .modelcheck import Need, asr_repo_for, is_offline, looks_like_path, needed_models
 
-CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
-FETCH_HINT = ("fetch it on a machine with internet (python -m cinesub.models fetch, or make models), "
-              "then copy the cache to the compute nodes or name a local model directory in the config")
+FETCH_HINT = (
+    "fetch it on a machine with internet (python -m cinesub.models fetch, or make models), "
+    "then copy the cache to the compute nodes or name a local model directory in the config"
+)
 # AI4Bharat's fairseq + CTranslate2 releases (IndicTrans2 README, "Download Models"): a configured
 # directory with one of these names is unpacked from the archive in their BPCC dataset repository.
 CT2_ARCHIVES = {
@@ -65,8 +65,9 @@ def describe_cache(cache_dir: str | None) -> str:
     return f"{constants.HF_HUB_CACHE} (HF_HOME)"
 
 
-def resolve_hf_model(model_id: str, cache_dir: str | None, what: str, *,
-                     allow_patterns: list[str] | None = None) -> str:
+def resolve_hf_model(
+    model_id: str, cache_dir: str | None, what: str, *, allow_patterns: list[str] | None = None
+) -> str:
     """A local directory holding ``model_id``: the directory itself, or a Hub snapshot in ``cache_dir``.
 
     A cached snapshot is used without touching the network; otherwise the model is downloaded, unless
@@ -87,8 +88,9 @@ def resolve_hf_model(model_id: str, cache_dir: str | None, what: str, *,
     cache = cache_dir or None
     offline = is_offline()
     try:
-        return snapshot_download(model_id, cache_dir=cache, local_files_only=True,
-                                 allow_patterns=allow_patterns)
+        return snapshot_download(
+            model_id, cache_dir=cache, local_files_only=True, allow_patterns=allow_patterns
+        )
     except Exception as cached_exc:  # noqa: BLE001 - not cached (or unreadable): download below
         failure: Exception = cached_exc
     if not offline:
@@ -107,33 +109,6 @@ def resolve_hf_model(model_id: str, cache_dir: str | None, what: str, *,
 # ------------------------------------------------------------------ what the config names
 
 
-def schema_defaults(schema: dict) -> Any:
-    """The default value a (sub)schema describes, with nested object defaults filled in."""
-    if schema.get("type") == "object" and "properties" in schema:
-        value = dict(schema.get("default", {}))
-        for key, sub in schema["properties"].items():
-            sub_default = schema_defaults(sub)
-            if key not in value and sub_default is not None:
-                value[key] = sub_default
-        return value
-    return schema.get("default")
-
-
-def with_defaults(config: dict, schema: dict | None = None) -> dict:
-    """``config`` with every missing key (at any depth) taken from the config schema's defaults."""
-    schema = schema or read_json(CONFIG_SCHEMA_PATH)
-    return _merge(schema_defaults(schema), config)
-
-
-def _merge(defaults: Any, given: Any) -> Any:
-    if isinstance(defaults, dict) and isinstance(given, dict):
-        merged = dict(defaults)
-        for key, value in given.items():
-            merged[key] = _merge(defaults.get(key), value)
-        return merged
-    return given if given is not None else defaults
-
-
 def jobs_of(config: dict, only_jobs: list[str] | None = None) -> dict[str, tuple[str, list[str]]]:
     """{job: (source_lang, target_langs)} from the config's job sheet (``only_jobs``: just those)."""
     import csv
@@ -142,8 +117,10 @@ def jobs_of(config: dict, only_jobs: list[str] | None = None) -> dict[str, tuple
     if not os.path.isfile(sheet):
         raise CinesubError(f"job sheet {sheet}: file not found (run from the working directory, or --config)")
     with open(sheet, encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.DictReader((line for line in handle if not line.startswith("#")),
-                                              delimiter="\t")]
+        rows = [
+            row
+            for row in csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
+        ]
     jobs = {}
     for row in rows:
         job = (row.get("job") or "").strip()
@@ -156,20 +133,24 @@ def jobs_of(config: dict, only_jobs: list[str] | None = None) -> dict[str, tuple
     return jobs
 
 
-def models_named(config: dict, jobs: dict[str, tuple[str, list[str]]] | None = None,
-                 directions: list[str] | None = None) -> list[Need]:
+def models_named(
+    config: dict, jobs: dict[str, tuple[str, list[str]]] | None = None, directions: list[str] | None = None
+) -> list[Need]:
     """What to fetch: the models ``jobs`` need, plus every translation model of ``directions``."""
     needs = needed_models(config, jobs or {})
     known = {(n.key, n.model) for n in needs}
     for direction in directions or []:
         if direction not in config["translation"]["models"]:
-            raise CinesubError(f"no translation direction {direction!r} "
-                               f"(one of {', '.join(config['translation']['models'])})")
+            raise CinesubError(
+                f"no translation direction {direction!r} "
+                f"(one of {', '.join(config['translation']['models'])})"
+            )
         model = config["translation"]["models"][direction]
         key = f"translation.models.{direction}"
         if (key, model) not in known:
-            needs.append(Need(f"translation model ({direction})", key, model,
-                              config["translation"].get("model_cache", "")))
+            needs.append(
+                Need(f"translation model ({direction})", key, model, config["translation"]["model_cache"])
+            )
     return needs
 
 
@@ -179,7 +160,7 @@ def load_config(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise CinesubError(f"config {path}: file not found (run from the working directory, or --config)")
     with open(path, encoding="utf-8") as handle:
-        return with_defaults(yaml.safe_load(handle) or {})
+        return validated_config(yaml.safe_load(handle) or {})
 
 
 def fetch_ct2_archive(need: Need) -> str:
@@ -188,8 +169,9 @@ def fetch_ct2_archive(need: Need) -> str:
 
     target = Path(need.model).expanduser()
     archive_name = CT2_ARCHIVES[target.name]
-    archive = hf_hub_download(CT2_ARCHIVE_REPO, archive_name, repo_type="dataset",
-                              cache_dir=need.cache_dir or None)
+    archive = hf_hub_download(
+        CT2_ARCHIVE_REPO, archive_name, repo_type="dataset", cache_dir=need.cache_dir or None
+    )
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as bundle:
         members = bundle.getmembers()
@@ -199,7 +181,7 @@ def fetch_ct2_archive(need: Need) -> str:
         for member in members:
             if strip and not member.name.startswith(strip):
                 continue
-            member.name = member.name[len(strip):]
+            member.name = member.name[len(strip) :]
             if member.name:
                 bundle.extract(member, target, filter="data")
     return str(target)
@@ -225,17 +207,24 @@ def fetch_one(need: Need) -> str:
     return resolve_hf_model(repo, need.cache_dir or None, need.what)
 
 
-def fetch(config_path: str | os.PathLike, *, jobs: list[str] | None = None,
-          directions: list[str] | None = None, only: str | None = None,
-          dry_run: bool = False) -> tuple[list[str], int]:
+def fetch(
+    config_path: str | os.PathLike,
+    *,
+    jobs: list[str] | None = None,
+    directions: list[str] | None = None,
+    only: str | None = None,
+    dry_run: bool = False,
+) -> tuple[list[str], int]:
     """Fetch what the selected jobs (all by default) and ``directions`` need; keeps going past
     failures. Returns one report line per model and the number that failed."""
     config = load_config(config_path)
     selected = jobs_of(config, jobs) if jobs or not directions else {}
     lines, failed = [], 0
     if is_offline() and not dry_run:
-        lines.append("offline: HF_HUB_OFFLINE is set, so nothing is downloaded; models already on disk "
-                     "are listed as ok (run with HF_HUB_OFFLINE=0 on a machine with internet to fetch)")
+        lines.append(
+            "offline: HF_HUB_OFFLINE is set, so nothing is downloaded; models already on disk "
+            "are listed as ok (run with HF_HUB_OFFLINE=0 on a machine with internet to fetch)"
+        )
     for need in models_named(config, selected, directions):
         if only and only.lower() not in need.what.lower():
             continue
@@ -255,14 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cinesub.models", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_cmd = sub.add_parser("fetch", help="download the models the job sheet's jobs need")
-    fetch_cmd.add_argument("--directory", "-d", default=".",
-                           help="the working directory (as snakemake --directory): the config's relative "
-                           "paths (job sheet, local model directories) are read from there")
+    fetch_cmd.add_argument(
+        "--directory",
+        "-d",
+        default=".",
+        help="the working directory (as snakemake --directory): the config's relative "
+        "paths (job sheet, local model directories) are read from there",
+    )
     fetch_cmd.add_argument("--config", default="config/config.yaml", help="relative to --directory")
     fetch_cmd.add_argument("--job", action="append", help="only what this job needs (repeatable)")
-    fetch_cmd.add_argument("--direction", action="append",
-                           help="also this direction's translation model (indic-en, en-indic, indic-indic, "
-                           "generic)")
+    fetch_cmd.add_argument(
+        "--direction",
+        action="append",
+        help="also this direction's translation model (indic-en, en-indic, indic-indic, generic)",
+    )
     fetch_cmd.add_argument("--only", help="only models whose purpose contains this (translation, ASR)")
     fetch_cmd.add_argument("--dry-run", action="store_true", help="list what would be fetched")
     args = parser.parse_args(argv)
@@ -271,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     os.chdir(args.directory)
     try:
-        lines, failed = fetch(args.config, jobs=args.job, directions=args.direction, only=args.only,
-                              dry_run=args.dry_run)
+        lines, failed = fetch(
+            args.config, jobs=args.job, directions=args.direction, only=args.only, dry_run=args.dry_run
+        )
     except CinesubError as err:
         print(f"cinesub: {err.line()}", file=sys.stderr)
         return 1

@@ -55,7 +55,8 @@ def shield(text: str) -> str:
 def unshield(text: str) -> str:
     return re.sub(
         f"[{chr(_SHIELD_BASE + 1)}-{chr(_SHIELD_BASE + MAX_PLACEHOLDERS)}]",
-        lambda m: f" <ID{ord(m.group(0)) - _SHIELD_BASE + PLACEHOLDER_BASE}> ", text,
+        lambda m: f" <ID{ord(m.group(0)) - _SHIELD_BASE + PLACEHOLDER_BASE}> ",
+        text,
     )
 
 
@@ -103,8 +104,12 @@ def ct2_missing_parts(path: str) -> list[str]:
     """What a CTranslate2 IndicTrans2 directory lacks (empty when complete)."""
     folder = Path(path)
     missing = [] if (folder / "model.bin").is_file() else ["model.bin"]
-    vocabularies = ("source_vocabulary.json", "source_vocabulary.txt", "shared_vocabulary.json",
-                    "shared_vocabulary.txt")
+    vocabularies = (
+        "source_vocabulary.json",
+        "source_vocabulary.txt",
+        "shared_vocabulary.json",
+        "shared_vocabulary.txt",
+    )
     if not any((folder / name).is_file() for name in vocabularies):
         missing.append("source/shared vocabulary")
     if sentencepiece_models(path) is None:
@@ -144,9 +149,17 @@ class BackendBase:
     runtime: str = "transformers"
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model_id, "path": self.path, "direction": self.direction, "device": self.device,
-                "runtime": self.runtime, "model_calls": self.model_calls, "batches": len(self.batch_sizes),
-                "batch_sizes": list(self.batch_sizes), "truncated_inputs": self.truncated}
+        return {
+            "model": self.model_id,
+            "path": self.path,
+            "direction": self.direction,
+            "device": self.device,
+            "runtime": self.runtime,
+            "model_calls": self.model_calls,
+            "batches": len(self.batch_sizes),
+            "batch_sizes": list(self.batch_sizes),
+            "truncated_inputs": self.truncated,
+        }
 
 
 class CT2IndicTransBackend(BackendBase):
@@ -162,15 +175,17 @@ class CT2IndicTransBackend(BackendBase):
         self.runtime = "ctranslate2"
         missing = ct2_missing_parts(self.path)
         if missing:
-            raise CinesubError(f"translation model {self.model_id!r} ({self.path}) is a CTranslate2 model "
-                               f"without {', '.join(missing)}")
+            raise CinesubError(
+                f"translation model {self.model_id!r} ({self.path}) is a CTranslate2 model "
+                f"without {', '.join(missing)}"
+            )
         self.device = pick_device(self.device, "ctranslate2")
         source_model, target_model = sentencepiece_models(self.path)
         self.sp_source = spm.SentencePieceProcessor(model_file=str(source_model))
         self.sp_target = spm.SentencePieceProcessor(model_file=str(target_model))
-        self.translator = ctranslate2.Translator(self.path, device=self.device,
-                                                 compute_type=self.compute_type,
-                                                 intra_threads=max(1, self.threads))
+        self.translator = ctranslate2.Translator(
+            self.path, device=self.device, compute_type=self.compute_type, intra_threads=max(1, self.threads)
+        )
         return self
 
     def _pieces(self, prepared: str) -> list[str]:
@@ -190,9 +205,11 @@ class CT2IndicTransBackend(BackendBase):
         pieces = [p for tokens in tokenized for p in tokens[2:] if p != "▁"]  # bare word boundaries
         unknown_share = sum(self.sp_source.piece_to_id(p) == unknown for p in pieces) / max(1, len(pieces))
         if unknown_share > 0.5:
-            raise CinesubError(f"translation model {self.model_id!r} ({self.path}) does not read "
-                               f"{source.name} text: its model.SRC knows only {1 - unknown_share:.0%} of "
-                               f"the pieces (a model for another direction?)")
+            raise CinesubError(
+                f"translation model {self.model_id!r} ({self.path}) does not read "
+                f"{source.name} text: its model.SRC knows only {1 - unknown_share:.0%} of "
+                f"the pieces (a model for another direction?)"
+            )
 
     def translate(self, texts: list[str], source: Language, target: Language) -> list[str]:
         if not texts:
@@ -205,8 +222,11 @@ class CT2IndicTransBackend(BackendBase):
         lengths = [len(tokens) + 1 for tokens in tokenized]
         for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_sentences):
             results = self.translator.translate_batch(
-                [tokenized[i] for i in batch], max_batch_size=self.batch_tokens, batch_type="tokens",
-                beam_size=self.num_beams, max_decoding_length=self.max_new_tokens,
+                [tokenized[i] for i in batch],
+                max_batch_size=self.batch_tokens,
+                batch_type="tokens",
+                beam_size=self.num_beams,
+                max_decoding_length=self.max_new_tokens,
                 max_input_length=self.MAX_INPUT_TOKENS,
             )
             self.model_calls += 1
@@ -217,8 +237,9 @@ class CT2IndicTransBackend(BackendBase):
                 pieces = [p for p in result.hypotheses[0] if p not in SPECIAL_TOKENS]
                 decoded[index] = canonical_placeholders(self.sp_target.decode_pieces(pieces))
         if self.truncated:
-            LOG.warning("%d input(s) exceeded %d tokens and were truncated", self.truncated,
-                        self.MAX_INPUT_TOKENS)
+            LOG.warning(
+                "%d input(s) exceeded %d tokens and were truncated", self.truncated, self.MAX_INPUT_TOKENS
+            )
         return finish_indic(processor, decoded, target)
 
 
@@ -263,8 +284,10 @@ def fix_remote_model(config: Any) -> Any:
 
 def uses_legacy_cache(model: Any) -> bool:
     """Remote model code written for tuple caches (it defines the old ``_reorder_cache`` hook)."""
-    return any(cls.__module__.startswith("transformers_modules.") and "_reorder_cache" in vars(cls)
-               for cls in type(model).__mro__)
+    return any(
+        cls.__module__.startswith("transformers_modules.") and "_reorder_cache" in vars(cls)
+        for cls in type(model).__mro__
+    )
 
 
 def give_legacy_cache(model: Any) -> None:
@@ -323,24 +346,34 @@ class Seq2SeqBackend(BackendBase):
         batches = plan_batches(lengths, self.batch_tokens, self.max_batch_sentences)
         done = 0
         for number, batch in enumerate(batches, start=1):
-            encoded = tokenizer([prepared[i] for i in batch], padding="longest", truncation=True,
-                                return_tensors="pt").to(self.device)
+            encoded = tokenizer(
+                [prepared[i] for i in batch], padding="longest", truncation=True, return_tensors="pt"
+            ).to(self.device)
             with torch.inference_mode():
-                output = self.model.generate(**encoded, num_beams=self.num_beams,
-                                             max_new_tokens=self.max_new_tokens, use_cache=True, **extra)
+                output = self.model.generate(
+                    **encoded,
+                    num_beams=self.num_beams,
+                    max_new_tokens=self.max_new_tokens,
+                    use_cache=True,
+                    **extra,
+                )
             self.model_calls += 1
             self.batch_sizes.append(len(batch))
-            texts = tokenizer.batch_decode(output.detach().cpu().tolist(), skip_special_tokens=True,
-                                           clean_up_tokenization_spaces=True)
+            texts = tokenizer.batch_decode(
+                output.detach().cpu().tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=True
+            )
             for index, text in zip(batch, texts, strict=True):
                 decoded[index] = canonical_placeholders(text)
             done += len(batch)
             if self.progress is not None:
-                self.progress(100.0 * done / len(prepared),
-                              f"batch {number} of {len(batches)}, {done} of {len(prepared)} sentences")
+                self.progress(
+                    100.0 * done / len(prepared),
+                    f"batch {number} of {len(batches)}, {done} of {len(prepared)} sentences",
+                )
         if self.truncated:
-            LOG.warning("%d input(s) reached the model's %d-token limit and were truncated",
-                        self.truncated, limit)
+            LOG.warning(
+                "%d input(s) reached the model's %d-token limit and were truncated", self.truncated, limit
+            )
         return decoded
 
 
@@ -376,7 +409,9 @@ class GenericBackend(Seq2SeqBackend):
 def backend_class(direction: str, runtime: str) -> type[BackendBase]:
     if runtime == "ctranslate2":
         if direction == "generic":
-            raise CinesubError("the generic (NLLB/M2M100) translation model runs on transformers only; "
-                               "name a transformers checkpoint for translation.models.generic")
+            raise CinesubError(
+                "the generic (NLLB/M2M100) translation model runs on transformers only; "
+                "name a transformers checkpoint for translation.models.generic"
+            )
         return CT2IndicTransBackend
     return GenericBackend if direction == "generic" else IndicTransBackend

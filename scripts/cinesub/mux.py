@@ -10,13 +10,14 @@ import os
 import subprocess
 from typing import Any
 
-from . import languages, trackcheck
+from . import languages, mediafile, trackcheck
 from .demux import ffmpeg_url, write_failure
 from .errors import CinesubError
-from .fileio import atomic_path, read_json
+from .fileio import atomic_path
 
 STAGE = "10_mux"
 PACKAGES = ("ffmpeg-python",)  # the libraries whose versions its manifest records
+SECTION = "mux"  # the config section its rule passes as params (section_params)
 # Subtitle codecs Matroska can carry as they are; other text subtitles (mov_text) become SubRip.
 MKV_COPYABLE_SUBS = {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle"}
 TEXT_SUBS = {"mov_text", "text", "microdvd", "subviewer", "sami", "realtext", "stl"}
@@ -195,7 +196,7 @@ def mux(film: str, tracks: list[dict], media: dict, clip_start: float, out_path:
 
 
 def run(ctx) -> None:
-    media = read_json(ctx.input.media)
+    media = mediafile.load(ctx.input.media)
     langs = list(ctx.params.langs)
     if len(langs) != len(ctx.input.subtitles):
         raise ctx.fail("internal: subtitle files and languages disagree")
@@ -209,12 +210,13 @@ def run(ctx) -> None:
         raise ctx.fail(f"media file not found: {film}")
     import ffmpeg
 
-    keep_default = bool(getattr(ctx.params, "keep_original_default", False))
+    settings = ctx.params.mux
+    keep_default = bool(settings["keep_original_default"])
     original_flags = original_dispositions(ffmpeg.probe(ffmpeg_url(film)), keep_default)
     tracks = plan_tracks(
         [(lang, path) for lang, path in pairs if lang not in empty],
         str(ctx.params.source_lang),
-        str(ctx.params.default_language),
+        str(settings["default_language"]),
         original_default=any("default" in flags.split("+") for flags in original_flags),
     )
     title = str(getattr(ctx.params, "title", "") or "")

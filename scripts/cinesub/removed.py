@@ -24,6 +24,9 @@ def save(path: str | os.PathLike, report: dict) -> None:
     FILE.save(path, report)
 
 
+load_optional = FILE.load_optional  # None when 07 is switched off
+
+
 def dropped(report: dict | None) -> list[dict]:
     """The segments 07 dropped whole (trimmed ones stay on screen)."""
     return [entry for entry in (report or {}).get("removed", []) if entry["action"] == "dropped"]

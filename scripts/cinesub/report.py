@@ -18,12 +18,15 @@ from typing import Any
 import pandas as pd
 import srt
 
+from . import qcfile, songsfile
+from . import removed as removed_file
 from . import segments as segments_io
-from .fileio import atomic_path, read_json, write_text_atomic
+from .fileio import atomic_path, write_text_atomic
 from .runner import optional_input
 
 STAGE = "report"
 PACKAGES = ("matplotlib", "pandas", "srt")  # the libraries whose versions its manifest records
+SECTION = None  # reads no config section of its own
 Span = tuple[float, float]
 
 VIOLATION_COLUMNS = ["cps", "line_length", "lines", "min_duration", "max_duration", "gap", "overlap"]
@@ -48,12 +51,15 @@ def cue_spans(srt_text: str) -> list[Span]:
     return [(cue.start.total_seconds(), cue.end.total_seconds()) for cue in srt.parse(srt_text)]
 
 
-def timeline_lanes(speech: Sequence[dict], songs: Sequence[Span], removed: Sequence[dict],
-                   cues: dict[str, Sequence[Span]]) -> list[tuple[str, list[Span]]]:
+def timeline_lanes(
+    speech: Sequence[dict], songs: Sequence[Span], removed: Sequence[dict], cues: dict[str, Sequence[Span]]
+) -> list[tuple[str, list[Span]]]:
     """The timeline's lanes, top to bottom: (label, spans)."""
-    lanes = [("speech", [(seg["start"], seg["end"]) for seg in speech]),
-             ("songs", list(songs)),
-             ("removed", [(seg["start"], seg["end"]) for seg in removed])]
+    lanes = [
+        ("speech", [(seg["start"], seg["end"]) for seg in speech]),
+        ("songs", list(songs)),
+        ("removed", [(seg["start"], seg["end"]) for seg in removed]),
+    ]
     lanes += [(f"cues {lang}", list(spans)) for lang, spans in cues.items()]
     return lanes
 
@@ -64,9 +70,13 @@ def conformance_table(qcs: dict[str, dict]) -> pd.DataFrame:
     for lang, qc in qcs.items():
         cues = int(qc.get("cues", 0))
         conforming = int(qc.get("conforming", cues))
-        row: dict[str, Any] = {"language": lang, "cues": cues, "conforming": conforming,
-                               "conformance_pct": round(100.0 * conforming / cues, 1) if cues else 100.0,
-                               "max_cps": (qc.get("rules") or {}).get("max_cps")}
+        row: dict[str, Any] = {
+            "language": lang,
+            "cues": cues,
+            "conforming": conforming,
+            "conformance_pct": round(100.0 * conforming / cues, 1) if cues else 100.0,
+            "max_cps": (qc.get("rules") or {}).get("max_cps"),
+        }
         violations = qc.get("violations") or {}
         row.update({rule: int(violations.get(rule, 0)) for rule in VIOLATION_COLUMNS})
         rows.append(row)
@@ -105,8 +115,10 @@ def conformance_html(job: str, table: pd.DataFrame) -> str:
     """A small standalone HTML page with the conformance table."""
     body = table.to_html(index=False, border=0, classes="conformance", na_rep="")
     title = f"Subtitle rule conformance: {html.escape(job)}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\n"
-            f"<h2>{title}</h2>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head><body>\n'
+        f"<h2>{title}</h2>\n{body}\n</body></html>\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------- figures
@@ -124,14 +136,16 @@ def _pyplot():
 LANE_COLOURS = {"speech": "tab:blue", "songs": "tab:purple", "removed": "tab:red"}
 
 
-def plot_timeline(path: str | os.PathLike, job: str, lanes: list[tuple[str, list[Span]]],
-                  duration: float | None) -> None:
+def plot_timeline(
+    path: str | os.PathLike, job: str, lanes: list[tuple[str, list[Span]]], duration: float | None
+) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(12, 0.6 * len(lanes) + 1.4))
     for row, (label, spans) in enumerate(lanes):
         colour = LANE_COLOURS.get(label, "tab:green")
-        ax.broken_barh([(start, max(end - start, 0.05)) for start, end in spans], (row - 0.4, 0.8),
-                       facecolors=colour)
+        ax.broken_barh(
+            [(start, max(end - start, 0.05)) for start, end in spans], (row - 0.4, 0.8), facecolors=colour
+        )
     ax.set_yticks(range(len(lanes)), [f"{label} ({len(spans)})" for label, spans in lanes])
     ax.invert_yaxis()
     ends = [end for _, spans in lanes for _, end in spans]
@@ -143,8 +157,9 @@ def plot_timeline(path: str | os.PathLike, job: str, lanes: list[tuple[str, list
     _save(fig, path)
 
 
-def plot_cps_histogram(path: str | os.PathLike, job: str, cps: dict[str, list[float]],
-                       limits: dict[str, float | None]) -> None:
+def plot_cps_histogram(
+    path: str | os.PathLike, job: str, cps: dict[str, list[float]], limits: dict[str, float | None]
+) -> None:
     plt = _pyplot()
     langs = list(cps) or ["(none)"]
     fig, axes = plt.subplots(1, len(langs), figsize=(4.5 * len(langs), 3.4), squeeze=False)
@@ -189,25 +204,39 @@ def run(ctx: Any) -> None:
     final = segments_io.load(ctx.input.segments)
     songs_path = optional_input(ctx.input, "songs")
     removed_path = optional_input(ctx.input, "removed")
-    songs = song_spans(read_json(songs_path) if songs_path else None)
-    removed = dropped_segments(read_json(removed_path) if removed_path else None)
+    songs = song_spans(songsfile.load_optional(songs_path))
+    removed = dropped_segments(removed_file.load_optional(removed_path))
 
     langs = list(ctx.params.langs)
     cue_files = dict(zip(langs, ctx.input.cues, strict=True))
     qc_files = dict(zip(langs, ctx.input.qc, strict=True))
     cues = {lang: cue_spans(Path(path).read_text(encoding="utf-8")) for lang, path in cue_files.items()}
-    qcs = {lang: read_json(path) for lang, path in qc_files.items()}
+    qcs = {lang: qcfile.load(path) for lang, path in qc_files.items()}
 
-    plot_timeline(ctx.output.timeline, job, timeline_lanes(final["segments"], songs, removed, cues),
-                  final.get("duration"))
-    plot_cps_histogram(ctx.output.cps_hist, job, {lang: list(qc.get("cps", [])) for lang, qc in qcs.items()},
-                       {lang: (qc.get("rules") or {}).get("max_cps") for lang, qc in qcs.items()})
+    plot_timeline(
+        ctx.output.timeline,
+        job,
+        timeline_lanes(final["segments"], songs, removed, cues),
+        final.get("duration"),
+    )
+    plot_cps_histogram(
+        ctx.output.cps_hist,
+        job,
+        {lang: list(qc.get("cps", [])) for lang, qc in qcs.items()},
+        {lang: (qc.get("rules") or {}).get("max_cps") for lang, qc in qcs.items()},
+    )
     write_text_atomic(ctx.output.conformance, conformance_html(job, conformance_table(qcs)))
 
     benchmarks = sorted(Path(ctx.params.benchmark_dir).glob("*.tsv"))
     runtimes = runtimes_table(benchmarks)
     write_text_atomic(ctx.output.runtimes_csv, runtimes.to_csv(index=False))
     plot_runtimes(ctx.output.runtimes, job, runtimes)
-    ctx.log.info("%s: %d speech segments, %d songs, %d removed, cues %s, %d benchmark files", job,
-                 len(final["segments"]), len(songs), len(removed),
-                 {lang: len(spans) for lang, spans in cues.items()}, len(benchmarks))
+    ctx.log.info(
+        "%s: %d speech segments, %d songs, %d removed, cues %s, %d benchmark files",
+        job,
+        len(final["segments"]),
+        len(songs),
+        len(removed),
+        {lang: len(spans) for lang, spans in cues.items()},
+        len(benchmarks),
+    )

@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 import srt
 
-from . import languages
+from . import entitiesfile, languages, qcfile, songsfile
+from . import removed as removed_file
 from . import segments as segments_io
-from .fileio import read_json, write_text_atomic
+from .fileio import write_text_atomic
 from .runner import optional_input
 
 STAGE = "review"
 PACKAGES = ("plotly", "jinja2")  # the libraries whose versions its manifest records
+SECTION = None  # reads no config section of its own
 TEMPLATE = Path(__file__).with_name("review_page.html.j2")
 # Loudness: at most this many points (a 2-hour film: one per 0.36 s), never finer than MIN_STEP_S.
 MAX_POINTS = 20_000
@@ -435,10 +437,10 @@ def run(ctx: Any) -> None:
     songs_path, removed_path, entities_path = (
         optional_input(ctx.input, n) for n in ("songs", "removed", "entities")
     )
-    songs = song_rows(read_json(songs_path) if songs_path else None)
-    removed = removed_rows(read_json(removed_path) if removed_path else None)
-    names = name_rows(read_json(entities_path) if entities_path else None)
-    qcs = {lang: read_json(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
+    songs = song_rows(songsfile.load_optional(songs_path))
+    removed = removed_rows(removed_file.load_optional(removed_path))
+    names = name_rows(entitiesfile.load_optional(entities_path))
+    qcs = {lang: qcfile.load(path) for lang, path in zip(langs, ctx.input.qc, strict=True)}
     parsed = {
         lang: parse_cues(Path(path).read_text(encoding="utf-8"))
         for lang, path in zip(langs, ctx.input.srt, strict=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .configschema import CONFIG_SCHEMA_PATH
 from .fileio import read_json, write_json_atomic
 from .manifest import sha256_file
 
@@ -132,9 +133,6 @@ def model_identity(path: str | os.PathLike) -> Any:
         for p in folder.rglob("*")
         if p.is_file()
     )
-
-
-CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
 
 
 @functools.cache

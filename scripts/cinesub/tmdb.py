@@ -28,17 +28,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import metadatafile
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
 from .languages import unique_texts
 
 STAGE = "02_tmdb"
 PACKAGES = ("requests",)  # the libraries whose versions its manifest records
+SECTION = "tmdb"  # the config section its rule passes as params (section_params)
 ENV_KEY = "TMDB_API_KEY"
 # Crew jobs worth keeping: their names are spoken or credited on screen.
 KEY_CREW_JOBS = (
-    "Director", "Writer", "Screenplay", "Story", "Dialogue", "Producer", "Music",
-    "Original Music Composer", "Lyricist", "Songs", "Director of Photography",
+    "Director",
+    "Writer",
+    "Screenplay",
+    "Story",
+    "Dialogue",
+    "Producer",
+    "Music",
+    "Original Music Composer",
+    "Lyricist",
+    "Songs",
+    "Director of Photography",
 )
 # A Retry-After longer than this is treated as "unavailable now" rather than waited out.
 MAX_RETRY_AFTER_S = 60.0
@@ -128,8 +139,13 @@ class CircuitBreaker:
     closes it, failure re-opens it for another ``reset_s``.
     """
 
-    def __init__(self, state_path: str | os.PathLike, threshold: int, reset_s: float,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        state_path: str | os.PathLike,
+        threshold: int,
+        reset_s: float,
+        clock: Callable[[], float] = time.time,
+    ):
         self.path = Path(state_path)
         self.threshold = max(1, int(threshold))
         self.reset_s = float(reset_s)
@@ -163,8 +179,9 @@ class CircuitBreaker:
             state = self._read()
             failures = int(state.get("failures", 0)) + 1
             opened = failures >= self.threshold
-            write_json_atomic(self.path, {"failures": failures,
-                                          "opened_at": self.clock() if opened else None})
+            write_json_atomic(
+                self.path, {"failures": failures, "opened_at": self.clock() if opened else None}
+            )
             return opened
 
 
@@ -229,14 +246,16 @@ class TmdbClient:
             raise TmdbUnavailable(f"no API key (set {ENV_KEY}) and no cached response")
         wait = self.breaker.seconds_until_retry()
         if wait > 0:
-            raise TmdbUnavailable(f"circuit breaker open after repeated API failures; "
-                                  f"skipping the API for another {wait:.0f} s")
+            raise TmdbUnavailable(
+                f"circuit breaker open after repeated API failures; skipping the API for another {wait:.0f} s"
+            )
         try:
             data = self._fetch(url, params)
         except TmdbOutage:
             if self.breaker.record_failure():
-                self.log(f"circuit breaker opened: TMDB skipped by every job for "
-                         f"{self.breaker.reset_s:.0f} s")
+                self.log(
+                    f"circuit breaker opened: TMDB skipped by every job for {self.breaker.reset_s:.0f} s"
+                )
             raise
         self.breaker.record_success()
         self.cache.put(key, data)
@@ -248,8 +267,7 @@ class TmdbClient:
         session = self.session or requests.Session()
         secret = self.credential.secret if self.credential else None
         query = {**params, **(self.credential.query_params() if self.credential else {})}
-        headers = {"Accept": "application/json",
-                   **(self.credential.headers() if self.credential else {})}
+        headers = {"Accept": "application/json", **(self.credential.headers() if self.credential else {})}
         shown = scrub(url, secret)
         last_problem = "no attempt made"
         for attempt in range(self.retries + 1):
@@ -281,7 +299,7 @@ class TmdbClient:
                 else:
                     raise TmdbUnavailable(f"{shown}: unexpected HTTP {status}")
             if attempt < self.retries:
-                delay = retry_after if retry_after is not None else self.backoff_s * (2 ** attempt)
+                delay = retry_after if retry_after is not None else self.backoff_s * (2**attempt)
                 self.log(f"TMDB {shown}: {last_problem}; retry {attempt + 1}/{self.retries} in {delay:.2f} s")
                 self.sleep(delay)
         raise TmdbOutage(f"{shown}: {last_problem} (after {self.retries + 1} attempts)")
@@ -308,11 +326,20 @@ def pick_result(results: list[Mapping[str, Any]], title: str, year: int | None) 
         return None
     ranked = list(enumerate(results))
     if year is not None:
-        near = [(rank, r) for rank, r in ranked
-                if release_year(r) is not None and abs(release_year(r) - year) <= 1]
+        near = [
+            (rank, r)
+            for rank, r in ranked
+            if release_year(r) is not None and abs(release_year(r) - year) <= 1
+        ]
         if near:
-            return min(near, key=lambda item: (abs(release_year(item[1]) - year),
-                                               -_title_similarity(title, item[1]), item[0]))[1]
+            return min(
+                near,
+                key=lambda item: (
+                    abs(release_year(item[1]) - year),
+                    -_title_similarity(title, item[1]),
+                    item[0],
+                ),
+            )[1]
     top = ranked[:SEARCH_TOP_N]
     return min(top, key=lambda item: (-_title_similarity(title, item[1]), item[0]))[1]
 
@@ -331,8 +358,11 @@ def clean_character(character: str) -> list[str]:
 def summarize_credits(credits: Mapping[str, Any], top_cast: int) -> tuple[list[dict], list[dict]]:
     """Top ``top_cast`` cast members by billing order and the key crew, TMDB fields trimmed."""
     cast_rows = sorted(credits.get("cast") or [], key=lambda c: (c.get("order", 10**6), c.get("name", "")))
-    cast = [{"name": c["name"], "character": c.get("character") or "", "order": int(c.get("order", i))}
-            for i, c in enumerate(cast_rows[:top_cast]) if c.get("name")]
+    cast = [
+        {"name": c["name"], "character": c.get("character") or "", "order": int(c.get("order", i))}
+        for i, c in enumerate(cast_rows[:top_cast])
+        if c.get("name")
+    ]
     crew, seen = [], set()
     for member in credits.get("crew") or []:
         job = member.get("job")
@@ -352,10 +382,20 @@ def collect_names(cast: list[Mapping[str, Any]], crew: list[Mapping[str, Any]]) 
     return unique_texts(candidates)
 
 
-def empty_metadata(title: str, year: int | None, source: str = "none",
-                   warnings: list[str] | None = None) -> dict[str, Any]:
-    return {"source": source, "title": title, "year": year, "tmdb_id": None, "cast": [], "crew": [],
-            "names": [], "variants": {}, "warnings": list(warnings or [])}
+def empty_metadata(
+    title: str, year: int | None, source: str = "none", warnings: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "title": title,
+        "year": year,
+        "tmdb_id": None,
+        "cast": [],
+        "crew": [],
+        "names": [],
+        "variants": {},
+        "warnings": list(warnings or []),
+    }
 
 
 def metadata_from_file(path: str | os.PathLike, title: str, year: int | None) -> dict[str, Any]:
@@ -371,24 +411,36 @@ def metadata_from_file(path: str | os.PathLike, title: str, year: int | None) ->
         if isinstance(member, str):
             member = {"name": member}
         if not isinstance(member, dict) or not member.get("name"):
-            raise CinesubError(f"metadata file {path}: cast entry {i} needs a \"name\"")
-        cast.append({"name": str(member["name"]), "character": str(member.get("character") or ""),
-                     "order": int(member.get("order", i))})
+            raise CinesubError(f'metadata file {path}: cast entry {i} needs a "name"')
+        cast.append(
+            {
+                "name": str(member["name"]),
+                "character": str(member.get("character") or ""),
+                "order": int(member.get("order", i)),
+            }
+        )
     crew = []
     for i, member in enumerate(data.get("crew") or []):
         if not isinstance(member, dict) or not member.get("name"):
-            raise CinesubError(f"metadata file {path}: crew entry {i} needs a \"name\"")
+            raise CinesubError(f'metadata file {path}: crew entry {i} needs a "name"')
         crew.append({"name": str(member["name"]), "job": str(member.get("job") or "")})
     variants = data.get("variants") or {}
     if not isinstance(variants, dict) or not all(isinstance(v, list) for v in variants.values()):
-        raise CinesubError(f"metadata file {path}: \"variants\" must map a name to a list of spellings")
+        raise CinesubError(f'metadata file {path}: "variants" must map a name to a list of spellings')
     names = collect_names(cast, crew)
     known = {n.casefold() for n in names}
     names += [str(n) for n in data.get("names") or [] if str(n).casefold() not in known]
-    return {"source": "file", "title": str(data.get("title") or title),
-            "year": data.get("year", year), "tmdb_id": data.get("tmdb_id"), "cast": cast, "crew": crew,
-            "names": names, "variants": {str(k): [str(s) for s in v] for k, v in variants.items()},
-            "warnings": []}
+    return {
+        "source": "file",
+        "title": str(data.get("title") or title),
+        "year": data.get("year", year),
+        "tmdb_id": data.get("tmdb_id"),
+        "cast": cast,
+        "crew": crew,
+        "names": names,
+        "variants": {str(k): [str(s) for s in v] for k, v in variants.items()},
+        "warnings": [],
+    }
 
 
 def fetch_metadata(client: TmdbClient, title: str, year: int | None, top_cast: int) -> dict[str, Any]:
@@ -401,9 +453,17 @@ def fetch_metadata(client: TmdbClient, title: str, year: int | None, top_cast: i
         return meta
     credits = client.get_json(f"movie/{int(result['id'])}/credits", {})
     cast, crew = summarize_credits(credits, top_cast)
-    return {"source": "cache" if client.requests_made == 0 else "api",
-            "title": result.get("title") or title, "year": release_year(result), "tmdb_id": int(result["id"]),
-            "cast": cast, "crew": crew, "names": collect_names(cast, crew), "variants": {}, "warnings": []}
+    return {
+        "source": "cache" if client.requests_made == 0 else "api",
+        "title": result.get("title") or title,
+        "year": release_year(result),
+        "tmdb_id": int(result["id"]),
+        "cast": cast,
+        "crew": crew,
+        "names": collect_names(cast, crew),
+        "variants": {},
+        "warnings": [],
+    }
 
 
 def _parse_year(year: Any) -> int | None:
@@ -411,36 +471,64 @@ def _parse_year(year: Any) -> int | None:
     return int(float(text)) if re.fullmatch(r"\d{4}(\.0)?", text) else None
 
 
-def resolve_metadata(job: str, title: str, year: Any, settings: Mapping[str, Any],
-                     env: Mapping[str, str], *, log: Callable[[str], None] = lambda m: None,
-                     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
-                     session: Any = None) -> dict[str, Any]:
+def resolve_metadata(
+    job: str,
+    title: str,
+    year: Any,
+    settings: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    log: Callable[[str], None] = lambda m: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    session: Any = None,
+) -> dict[str, Any]:
     """The metadata for one job: hand-written file, else TMDB (cache first), else empty with a warning."""
     title = " ".join(str(title or "").split())
     year_int = _parse_year(year)
-    metadata_file = Path(settings.get("metadata_dir", "config/metadata")) / f"{job}.json"
+    metadata_file = Path(settings["metadata_dir"]) / f"{job}.json"
     if metadata_file.is_file():
         log(f"using hand-written metadata {metadata_file}")
         return metadata_from_file(metadata_file, title, year_int)
     if not title:
-        return empty_metadata(title, year_int, warnings=[
-            f"no title for job {job} in the job sheet and no {metadata_file}: names list is empty"])
-    cache_dir = Path(settings.get("cache_dir", ".cache/tmdb"))
+        return empty_metadata(
+            title,
+            year_int,
+            warnings=[f"no title for job {job} in the job sheet and no {metadata_file}: names list is empty"],
+        )
+    cache_dir = Path(settings["cache_dir"])
     credential = credential_from_env(env)
     client = TmdbClient(
-        api_url=str(settings.get("api_url", "https://api.themoviedb.org/3")), credential=credential,
-        breaker=CircuitBreaker(cache_dir / "breaker.json", int(settings.get("breaker_threshold", 3)),
-                               float(settings.get("breaker_reset_s", 300)), clock=clock),
-        cache=ResponseCache(cache_dir), timeout_s=float(settings.get("timeout_s", 10)),
-        retries=int(settings.get("retries", 3)), backoff_s=float(settings.get("backoff_s", 1.0)),
-        sleep=sleep, session=session, log=log)
+        api_url=str(settings["api_url"]),
+        credential=credential,
+        breaker=CircuitBreaker(
+            cache_dir / "breaker.json",
+            int(settings["breaker_threshold"]),
+            float(settings["breaker_reset_s"]),
+            clock=clock,
+        ),
+        cache=ResponseCache(cache_dir),
+        timeout_s=float(settings["timeout_s"]),
+        retries=int(settings["retries"]),
+        backoff_s=float(settings["backoff_s"]),
+        sleep=sleep,
+        session=session,
+        log=log,
+    )
     try:
-        return fetch_metadata(client, title, year_int, int(settings.get("top_cast", 20)))
+        return fetch_metadata(client, title, year_int, int(settings["top_cast"]))
     except TmdbUnavailable as exc:
         problem = scrub(str(exc), credential.secret if credential else None)
-        return empty_metadata(title, year_int, warnings=[
-            (f"TMDB unavailable ({problem}); no cast names for {title!r}. Write {metadata_file} "
-             f"by hand (see config/metadata/README.md) to supply them")])
+        return empty_metadata(
+            title,
+            year_int,
+            warnings=[
+                (
+                    f"TMDB unavailable ({problem}); no cast names for {title!r}. Write {metadata_file} "
+                    f"by hand (see config/metadata/README.md) to supply them"
+                )
+            ],
+        )
 
 
 # ----------------------------------------------------------------------------- stage edge
@@ -456,7 +544,12 @@ def run(ctx) -> None:
     metadata = resolve_metadata(ctx.job, ctx.params.title, ctx.params.year, settings, os.environ, log=log)
     for warning in metadata["warnings"]:
         ctx.log.warning("%s", scrub(warning, secret))
-    ctx.log.info("metadata source %s: %d cast, %d crew, %d names", metadata["source"],
-                 len(metadata["cast"]), len(metadata["crew"]), len(metadata["names"]))
+    ctx.log.info(
+        "metadata source %s: %d cast, %d crew, %d names",
+        metadata["source"],
+        len(metadata["cast"]),
+        len(metadata["crew"]),
+        len(metadata["names"]),
+    )
     scrubbed = json.loads(scrub(json.dumps(metadata, ensure_ascii=False), secret))
-    write_json_atomic(ctx.output.metadata, scrubbed)
+    metadatafile.save(ctx.output.metadata, scrubbed)

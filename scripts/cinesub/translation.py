@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from . import glossaryfile, languages
 from . import segments as segments_doc
 from .errors import CinesubError
-from .fileio import read_json
 from .languages import Language
 from .mt_backends import MAX_PLACEHOLDERS, PLACEHOLDER_BASE, backend_class, model_runtime, placeholder
 from .progress import Progress
@@ -39,7 +38,7 @@ from .runner import optional_input
 STAGE = "08_translation"
 # the libraries whose versions its manifest (and its result-cache key) records
 PACKAGES = ("ctranslate2", "torch", "transformers", "IndicTransToolkit", "sentencepiece", "huggingface-hub")
-CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.json"
+SECTION = "translation"  # the config section its rule passes as params (section_params)
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
 # Letters of any script next to a match mean it is part of a longer word. Indic vowel signs are not
@@ -48,8 +47,17 @@ _WORD_CHAR = r"[\w\u0900-\u0DFF]"
 _CANONICAL_PLACEHOLDER = re.compile(r"<ID(1\d\d)>")
 _SPACE_BEFORE_PUNCT = re.compile(r"(<ID1\d\d>)\s+([.,!?;:।॥…])")
 # Brahmic scripts indicnlp can transliterate Devanagari into (by ISO 639-1 code of the script's language).
-_TRANSLITERATION_CODE = {"Deva": "hi", "Beng": "bn", "Gujr": "gu", "Guru": "pa", "Orya": "or", "Taml": "ta",
-                         "Telu": "te", "Knda": "kn", "Mlym": "ml"}
+_TRANSLITERATION_CODE = {
+    "Deva": "hi",
+    "Beng": "bn",
+    "Gujr": "gu",
+    "Guru": "pa",
+    "Orya": "or",
+    "Taml": "ta",
+    "Telu": "te",
+    "Knda": "kn",
+    "Mlym": "ml",
+}
 CONTINUATION = "…"
 UNSPACED_SCRIPTS = {"Hans", "Jpan"}  # written without spaces between words: cut between characters
 
@@ -80,11 +88,10 @@ class Settings:
 
 
 def settings_from(params: dict | None) -> Settings:
-    """Settings from the config's ``translation`` section; missing keys take the schema's defaults."""
-    from .models import with_defaults
+    """The config's ``translation`` section, validated; missing keys take the schema's defaults."""
+    from .configschema import validated_section
 
-    section_schema = read_json(CONFIG_SCHEMA_PATH)["properties"]["translation"]
-    return Settings(**with_defaults(dict(params or {}), section_schema))
+    return Settings(**validated_section("translation", dict(params or {})))
 
 
 direction_for = languages.direction_for
@@ -114,8 +121,9 @@ class Unit:
         return starts
 
 
-def build_units(segments: list[dict], *, max_gap_s: float = 1.5, max_unit_chars: int = 400,
-                max_unit_segments: int = 8) -> list[Unit]:
+def build_units(
+    segments: list[dict], *, max_gap_s: float = 1.5, max_unit_chars: int = 400, max_unit_segments: int = 8
+) -> list[Unit]:
     """Group segments with text into sentence units, in order. Empty segments belong to no unit."""
     units: list[Unit] = []
     current: Unit | None = None
@@ -293,8 +301,9 @@ class GlossaryMatcher:
         return found
 
 
-def entity_protections(unit: Unit, segments: list[dict], glossary: Glossary, target: Language,
-                       labels: Iterable[str]) -> list[Protection]:
+def entity_protections(
+    unit: Unit, segments: list[dict], glossary: Glossary, target: Language, labels: Iterable[str]
+) -> list[Protection]:
     """05_ner's entities with a protected label, moved from segment offsets to unit offsets."""
     wanted = set(labels)
     found = []
@@ -309,10 +318,18 @@ def entity_protections(unit: Unit, segments: list[dict], glossary: Glossary, tar
             if start is None:
                 continue
             canonical = entity.get("canonical") or surface
-            spellings = (glossary.name_spellings(canonical) or glossary.name_spellings(surface)
-                         or [canonical, surface])
-            found.append(Protection(offset + start, offset + start + len(surface), surface,
-                                    name_rendering(spellings, target), "entity"))
+            spellings = (
+                glossary.name_spellings(canonical) or glossary.name_spellings(surface) or [canonical, surface]
+            )
+            found.append(
+                Protection(
+                    offset + start,
+                    offset + start + len(surface),
+                    surface,
+                    name_rendering(spellings, target),
+                    "entity",
+                )
+            )
     return found
 
 
@@ -324,14 +341,20 @@ def _locate(normalized: str, raw: str, surface: str, raw_start: int) -> int | No
     approx = len(" ".join(before.split()))
     if before.strip() and before[-1:].isspace():
         approx += 1  # the single space that separates it from the text before
-    if normalized[approx:approx + len(surface)] == surface:
+    if normalized[approx : approx + len(surface)] == surface:
         return approx
     hits = [m.start() for m in re.finditer(re.escape(surface), normalized)]
     return min(hits, key=lambda h: abs(h - approx)) if hits else None
 
 
-def find_protections(unit: Unit, segments: list[dict], glossary: Glossary, matcher: GlossaryMatcher,
-                     target: Language, labels: Iterable[str]) -> list[Protection]:
+def find_protections(
+    unit: Unit,
+    segments: list[dict],
+    glossary: Glossary,
+    matcher: GlossaryMatcher,
+    target: Language,
+    labels: Iterable[str],
+) -> list[Protection]:
     """Non-overlapping protected spans of the unit text: entities first, then the longest glossary matches."""
     candidates = entity_protections(unit, segments, glossary, target, labels)
     candidates += sorted(matcher.find(unit.text), key=lambda p: (-(p.end - p.start), p.start))
@@ -348,7 +371,7 @@ def mask(text: str, protections: list[Protection]) -> str:
     """``text`` with protection k (in order) replaced by its placeholder."""
     pieces, position = [], 0
     for number, protection in enumerate(protections, start=1):
-        pieces.append(text[position:protection.start])
+        pieces.append(text[position : protection.start])
         pieces.append(placeholder(number))
         position = protection.end
     pieces.append(text[position:])
@@ -360,15 +383,16 @@ def needs_model(masked: str) -> bool:
     return any(ch.isalpha() for ch in _CANONICAL_PLACEHOLDER.sub("", masked))
 
 
-def restore(translated: str, protections: list[Protection]
-            ) -> tuple[str, list[tuple[int, int]], list[Protection]]:
+def restore(
+    translated: str, protections: list[Protection]
+) -> tuple[str, list[tuple[int, int]], list[Protection]]:
     """Replace placeholders with their renderings. Returns the text, the spans of the restored names,
     and the protections whose placeholder the model lost (``place_in_segments`` re-inserts them)."""
     text = _SPACE_BEFORE_PUNCT.sub(r"\1\2", " ".join(translated.split()))
     out, spans, used, position = [], [], set(), 0
     length = 0
     for match in _CANONICAL_PLACEHOLDER.finditer(text):
-        before = text[position:match.start()]
+        before = text[position : match.start()]
         out.append(before)
         length += len(before)
         number = int(match.group(1)) - PLACEHOLDER_BASE
@@ -400,8 +424,9 @@ def _tidy(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int,
     return tidy, [(moved(s), moved(s) + (e - s)) for s, e in spans]
 
 
-def _insert(text: str, spans: list[tuple[int, int]], name: str, relative: float
-            ) -> tuple[str, list[tuple[int, int]]]:
+def _insert(
+    text: str, spans: list[tuple[int, int]], name: str, relative: float
+) -> tuple[str, list[tuple[int, int]]]:
     """Insert ``name`` at the word boundary nearest ``relative`` x length, outside existing spans."""
     boundaries = [0, len(text)] + [i for i, ch in enumerate(text) if ch == " "]
     boundaries = [b for b in boundaries if not any(s < b < e for s, e in spans)]
@@ -410,8 +435,10 @@ def _insert(text: str, spans: list[tuple[int, int]], name: str, relative: float
     start = len(left) + (1 if left else 0)
     right_start = start + len(name) + (1 if right else 0)
     lead = len(text) - point - len(right)
-    new_spans = [(s, e) if e <= point else (right_start + s - point - lead, right_start + e - point - lead)
-                 for s, e in spans]
+    new_spans = [
+        (s, e) if e <= point else (right_start + s - point - lead, right_start + e - point - lead)
+        for s, e in spans
+    ]
     new_spans.append((start, start + len(name)))
     joined = (left + " " if left else "") + name + (" " + right if right else "")
     return joined, sorted(new_spans)
@@ -448,8 +475,9 @@ def _characters(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]
     return units
 
 
-def split_ranges(text: str, source_lengths: list[int], spans: list[tuple[int, int]] | None = None
-                 ) -> list[tuple[int, int] | None]:
+def split_ranges(
+    text: str, source_lengths: list[int], spans: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int] | None]:
     """Where to cut a unit's translation: one (start, end) range per source segment, in proportion to the
     segments' source characters, at word boundaries and never inside a protected span. ``None`` for a
     segment left without words (fewer words than segments)."""
@@ -485,14 +513,16 @@ def split_ranges(text: str, source_lengths: list[int], spans: list[tuple[int, in
     return ranges
 
 
-def split_translation(text: str, source_lengths: list[int], spans: list[tuple[int, int]] | None = None
-                      ) -> list[str]:
+def split_translation(
+    text: str, source_lengths: list[int], spans: list[tuple[int, int]] | None = None
+) -> list[str]:
     """The pieces ``split_ranges`` cuts; a segment left without words shows a continuation mark."""
-    return [text[r[0]:r[1]] if r else CONTINUATION for r in split_ranges(text, source_lengths, spans)]
+    return [text[r[0] : r[1]] if r else CONTINUATION for r in split_ranges(text, source_lengths, spans)]
 
 
-def place_in_segments(unit: Unit, text: str, spans: list[tuple[int, int]], lost: list[Protection]
-                      ) -> list[str]:
+def place_in_segments(
+    unit: Unit, text: str, spans: list[tuple[int, int]], lost: list[Protection]
+) -> list[str]:
     """The translation cut into the unit's segments; each name the model lost is inserted into the
     segment whose source had it, at the same relative position. No piece is empty."""
     offsets = unit.offsets()
@@ -532,20 +562,32 @@ class IdentityTranslator:
         return {"model": None, "direction": "identity", "model_calls": 0, "batches": 0}
 
 
-def translate_document(doc: dict, target: str, translator: Translator, glossary: Glossary | None = None,
-                       settings: Settings | None = None) -> dict:
+def translate_document(
+    doc: dict,
+    target: str,
+    translator: Translator,
+    glossary: Glossary | None = None,
+    settings: Settings | None = None,
+) -> dict:
     """The canonical segments document of ``doc`` translated into ``target`` (same ids and timings)."""
     settings = settings or settings_from({})
     glossary = glossary or Glossary()
     source_lang, target_lang = languages.get(doc["language"]), languages.get(target)
     identity = source_lang.code == target_lang.code
     source_segments = doc["segments"]
-    units = build_units(source_segments, max_gap_s=settings.max_gap_s, max_unit_chars=settings.max_unit_chars,
-                        max_unit_segments=settings.max_unit_segments)
+    units = build_units(
+        source_segments,
+        max_gap_s=settings.max_gap_s,
+        max_unit_chars=settings.max_unit_chars,
+        max_unit_segments=settings.max_unit_segments,
+    )
     matcher = GlossaryMatcher.build(glossary, target_lang)
-    protections = [[] if identity else find_protections(unit, source_segments, glossary, matcher, target_lang,
-                                                        settings.protect_labels)
-                   for unit in units]
+    protections = [
+        []
+        if identity
+        else find_protections(unit, source_segments, glossary, matcher, target_lang, settings.protect_labels)
+        for unit in units
+    ]
     masked = [mask(unit.text, found) for unit, found in zip(units, protections, strict=True)]
     to_model = [i for i, text in enumerate(masked) if identity or needs_model(text)]
     translated = list(masked)
@@ -584,10 +626,17 @@ def translate_document(doc: dict, target: str, translator: Translator, glossary:
                 flags["code_mixed"] = mixed[number]
             seg.setdefault("flags", {})[STAGE] = flags
 
-    meta = {"source_language": source_lang.code, "target_language": target_lang.code,
-            "units": len(units), "segments": len(source_segments), "model_inputs": len(to_model),
-            "protected_spans": sum(len(f) for f in protections), "reinserted_names": reinserted,
-            "empty_model_outputs": empty_outputs, **translator.describe()}
+    meta = {
+        "source_language": source_lang.code,
+        "target_language": target_lang.code,
+        "units": len(units),
+        "segments": len(source_segments),
+        "model_inputs": len(to_model),
+        "protected_spans": sum(len(f) for f in protections),
+        "reinserted_names": reinserted,
+        "empty_model_outputs": empty_outputs,
+        **translator.describe(),
+    }
     return segments_doc.derive(doc, STAGE, output, language=target_lang.code, meta=meta)
 
 
@@ -602,8 +651,9 @@ def _translated_segment(seg: dict, target: Language) -> dict:
 # ------------------------------------------------------------------------------------------- the edge
 
 
-def resolve_model(direction: str, settings: Settings,
-                  resolve: Callable[[str, str | None, str], str] | None = None) -> tuple[str, str, str]:
+def resolve_model(
+    direction: str, settings: Settings, resolve: Callable[[str, str | None, str], str] | None = None
+) -> tuple[str, str, str]:
     """(model id, local directory, runtime) of the model for ``direction``: a local directory or a Hub
     snapshot; a CTranslate2 archive directory resolves to its model subdirectory for the device."""
     from .models import ct2_model_dir
@@ -611,39 +661,57 @@ def resolve_model(direction: str, settings: Settings,
     if resolve is None:
         from .models import resolve_hf_model as resolve
     model_id = settings.models.get(direction, "")
-    path = ct2_model_dir(resolve(model_id, settings.model_cache or None, f"translation model ({direction})"),
-                         settings.device)
+    path = ct2_model_dir(
+        resolve(model_id, settings.model_cache or None, f"translation model ({direction})"), settings.device
+    )
     return model_id, path, model_runtime(path, settings.runtimes.get(direction, "auto"))
 
 
-def load_translator(direction: str, settings: Settings,
-                    resolve: Callable[[str, str | None, str], str] | None = None) -> Translator:
+def load_translator(
+    direction: str, settings: Settings, resolve: Callable[[str, str | None, str], str] | None = None
+) -> Translator:
     """The backend for ``direction`` with its model resolved (local dir or Hub cache) and loaded; the
     runtime (CTranslate2 or transformers) comes from what the directory holds or ``runtimes``."""
     if direction == "identity":
         return IdentityTranslator()
     model_id, path, runtime = resolve_model(direction, settings, resolve)
     backend = backend_class(direction, runtime)(
-        model_id=model_id, path=path, direction=direction, device=settings.device,
-        compute_type=settings.compute_type, batch_tokens=settings.batch_tokens,
-        max_batch_sentences=settings.max_batch_sentences, num_beams=settings.num_beams,
-        max_new_tokens=settings.max_new_tokens, threads=settings.threads,
+        model_id=model_id,
+        path=path,
+        direction=direction,
+        device=settings.device,
+        compute_type=settings.compute_type,
+        batch_tokens=settings.batch_tokens,
+        max_batch_sentences=settings.max_batch_sentences,
+        num_beams=settings.num_beams,
+        max_new_tokens=settings.max_new_tokens,
+        threads=settings.threads,
     )
     try:
         return backend.load()
     except CinesubError:
         raise
     except ImportError as exc:
-        raise CinesubError(f"translation model {model_id!r} needs the {runtime} runtime, which is not "
-                           f"installed ({exc.name or exc}): pip install -r requirements-transformers.txt"
-                           ) from None
+        raise CinesubError(
+            f"translation model {model_id!r} needs the {runtime} runtime, which is not "
+            f"installed ({exc.name or exc}): pip install -r requirements-transformers.txt"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a broken or incompatible checkpoint is one clear line
-        raise CinesubError(f"could not load translation model {model_id!r} from {path} ({runtime}): "
-                           f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+        raise CinesubError(
+            f"could not load translation model {model_id!r} from {path} ({runtime}): "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        ) from None
 
 
-def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Settings,
-              glossary_path: str | None, model_path: str) -> str:
+def cache_key(
+    cache: Any,
+    doc: dict,
+    target: str,
+    direction: str,
+    settings: Settings,
+    glossary_path: str | None,
+    model_path: str,
+) -> str:
     """Key of a translation: the source text and timing, target, settings, glossary, model and code."""
     from . import mt_backends, stagecache
     from .manifest import package_versions
@@ -653,10 +721,15 @@ def cache_key(cache: Any, doc: dict, target: str, direction: str, settings: Sett
     return cache.key(
         files={"glossary": glossary_path} if glossary_path else {},
         code=[__file__, mt_backends.__file__],
-        data={"source": source, "language": doc["language"], "target": target, "direction": direction,
-              "settings": stagecache.result_settings(vars(settings)),
-              "model": stagecache.model_identity(model_path),
-              "versions": package_versions(PACKAGES)},
+        data={
+            "source": source,
+            "language": doc["language"],
+            "target": target,
+            "direction": direction,
+            "settings": stagecache.result_settings(vars(settings)),
+            "model": stagecache.model_identity(model_path),
+            "versions": package_versions(PACKAGES),
+        },
     )
 
 
@@ -669,8 +742,15 @@ def run(ctx: Any) -> None:
     glossary_path = optional_input(ctx.input, "glossary")
     glossary = load_glossary(glossary_path)
     direction = direction_for(doc["language"], target)
-    ctx.log.info("translating %d segments %s -> %s (%s), glossary: %s", len(doc["segments"]), doc["language"],
-                 target, direction, glossary_path or "none")
+    ctx.log.info(
+        "translating %d segments %s -> %s (%s), glossary: %s",
+        len(doc["segments"]),
+        doc["language"],
+        target,
+        direction,
+        glossary_path or "none",
+    )
+
     def translate() -> dict:
         translator = load_translator(direction, settings)
         if hasattr(translator, "progress"):  # per batch, with elapsed time and ETA: log and console
@@ -678,8 +758,13 @@ def run(ctx: Any) -> None:
         result = translate_document(doc, target, translator, glossary, settings)
         described = translator.describe()
         summary = result["meta"][STAGE]
-        ctx.log.info("%d units, %d model calls in %d batches, %d names re-inserted", summary["units"],
-                     described["model_calls"], described["batches"], summary["reinserted_names"])
+        ctx.log.info(
+            "%d units, %d model calls in %d batches, %d names re-inserted",
+            summary["units"],
+            described["model_calls"],
+            described["batches"],
+            summary["reinserted_names"],
+        )
         return {"segments": result["segments"], "meta": summary, "model": described}
 
     def make_key(cache: Any) -> str:

@@ -29,8 +29,9 @@ def read_span(path: str | os.PathLike, start: float, end: float) -> np.ndarray:
     return data.mean(axis=1)
 
 
-def speech_spans(samples: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 300,
-                 pad_ms: int = 100) -> list[tuple[float, float]]:
+def speech_spans(
+    samples: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 300, pad_ms: int = 100
+) -> list[tuple[float, float]]:
     """Speech (start, end) seconds within ``samples`` according to Silero VAD."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -41,8 +42,9 @@ def speech_spans(samples: np.ndarray, threshold: float = 0.5, min_silence_ms: in
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
-def speech_share(path: str | os.PathLike, start: float, end: float, threshold: float = 0.5,
-                 context_s: float = 1.0) -> float:
+def speech_share(
+    path: str | os.PathLike, start: float, end: float, threshold: float = 0.5, context_s: float = 1.0
+) -> float:
     """Share of [start, end] that Silero VAD hears as speech.
 
     The VAD sees ``context_s`` of audio on each side, because it needs a little lead-in to switch on.
@@ -56,9 +58,14 @@ def speech_share(path: str | os.PathLike, start: float, end: float, threshold: f
     return min(1.0, heard / (end - start))
 
 
-def speech_timeline(path: str | os.PathLike, block_s: float = 600.0, overlap_s: float = 2.0,
-                    threshold: float = 0.5, min_silence_ms: int = 300,
-                    pad_ms: int = 100) -> list[tuple[float, float]]:
+def speech_timeline(
+    path: str | os.PathLike,
+    block_s: float = 600.0,
+    overlap_s: float = 2.0,
+    threshold: float = 0.5,
+    min_silence_ms: int = 300,
+    pad_ms: int = 100,
+) -> list[tuple[float, float]]:
     """Speech spans of the whole file, found ``block_s`` seconds at a time (memory stays flat).
 
     Blocks overlap by ``overlap_s`` so speech cut by a block edge is still found; overlapping spans are

@@ -54,16 +54,19 @@ from typing import Any
 import srt
 import webvtt
 
+from . import mediafile, qcfile
 from . import segments as segments_io
 from .errors import CinesubError
-from .fileio import read_json, write_json_atomic, write_text_atomic
+from .fileio import write_text_atomic
 from .runner import optional_input
 
 STAGE = "09_subtitle_gen"
 PACKAGES = ("srt", "webvtt-py")  # the libraries whose versions its manifest records
+SECTION = "subtitles"  # the config section its rule passes as params (section_params)
 DEFAULT_FPS = 25.0
 LYRICS_STYLES = ("italic_note", "note", "plain")
 NOTE = "♪"
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -131,8 +134,10 @@ def rules_for(lang: str, subtitles_cfg: dict | None, fps: Any = None) -> Rules:
     values = {**cfg["rules"], **cfg["languages"].get(lang, {})}
     rules = Rules(**{key: values[key] for key in RULE_KEYS}, fps=_parse_fps(fps))
     if rules.min_duration > rules.max_duration:
-        raise CinesubError(f"subtitle rules for {lang}: min_duration {rules.min_duration} "
-                           f"is longer than max_duration {rules.max_duration}")
+        raise CinesubError(
+            f"subtitle rules for {lang}: min_duration {rules.min_duration} "
+            f"is longer than max_duration {rules.max_duration}"
+        )
     return rules
 
 
@@ -144,31 +149,39 @@ CLAUSE_END = frozenset(",;:–—")
 CLOSERS = "\"'”’»)]}"
 OPENERS = "\"'“‘«([{¿¡"
 
-EN_BREAK_BEFORE = frozenset("""
+EN_BREAK_BEFORE = frozenset(
+    """
 and but or nor so yet because although though while whereas when whenever where which who whom whose that
 if unless until since after before as than whether once
 to in on at for with from of by about into onto over under through without within between against during
 across along among around behind beyond like near toward towards upon via
-""".split())
+""".split()
+)
 # A line that ends on one of these leaves it dangling ("the / house").
-EN_NO_BREAK_AFTER = EN_BREAK_BEFORE | frozenset("""
+EN_NO_BREAK_AFTER = EN_BREAK_BEFORE | frozenset(
+    """
 a an the my your his her its our their this these those some any no every each
 i i'm i'll i've i'd mr mrs ms dr prof st sir
-""".split())
+""".split()
+)
 TITLES = frozenset("mr mrs ms dr prof st sir shri sri smt श्री श्रीमती डॉ".split())
 # Honorifics that follow a name: "Sharma ji" stays together.
 NAME_SUFFIXES = frozenset("ji jee sahab saheb sahib bhai didi जी साहब साहिब भाई दीदी".split())
 
 # Hindi (and romanised Hinglish) conjunctions: a clause starts here, so break before them.
-HI_CONJUNCTIONS = frozenset("""
+HI_CONJUNCTIONS = frozenset(
+    """
 और लेकिन मगर परंतु परन्तु किंतु किन्तु कि तो या क्योंकि जब अगर यदि फिर इसलिए ताकि जबकि वरना बल्कि
 aur lekin magar kyunki kyonki toh ya jab agar phir isliye
-""".split())
+""".split()
+)
 # Hindi postpositions and auxiliaries follow the word they belong to ("घर में", "जा रहा है"): a break
 # before them strands the noun or verb, a break after the locative/ablative/dative ones closes a phrase.
-HI_NO_BREAK_BEFORE = frozenset("""
+HI_NO_BREAK_BEFORE = frozenset(
+    """
 में से को पर तक ने के की का लिए साथ बाद बारे पास वाला वाली वाले है हैं हूँ हूं हो था थी थे रहा रही रहे गया गई गए
-""".split())
+""".split()
+)
 HI_BREAK_AFTER = frozenset("में से को तक ने पर लिए साथ बाद पास".split())
 HI_NO_BREAK_AFTER = HI_CONJUNCTIONS | frozenset("के की का".split())
 
@@ -219,9 +232,14 @@ BALANCE_WEIGHT = 8.0
 TOP_HEAVY_COST = 0.5  # a longer line above a shorter one: pyramid preferred when there is a choice
 
 
-def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: str,
-            reserve: tuple[int, int] = (0, 0),
-            allow_overlong: bool = False) -> tuple[list[str], float] | None:
+def _layout(
+    words: Sequence[str],
+    joined: Sequence[bool],
+    rules: Rules,
+    lang: str,
+    reserve: tuple[int, int] = (0, 0),
+    allow_overlong: bool = False,
+) -> tuple[list[str], float] | None:
     """The best way to lay ``words`` out in at most ``rules.max_lines`` lines, with its cost.
 
     ``joined[k]`` is True when words k and k+1 belong to one name. ``reserve`` is the number of
@@ -245,8 +263,10 @@ def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: st
 
     if width(0, count) + first_extra + last_extra <= max_chars:
         return [" ".join(words)], 0.0
-    cut_costs = [break_cost(words[k - 1], words[k], lang) + (PROTECTED_BREAK_COST if joined[k - 1] else 0.0)
-                 for k in range(1, count)]
+    cut_costs = [
+        break_cost(words[k - 1], words[k], lang) + (PROTECTED_BREAK_COST if joined[k - 1] else 0.0)
+        for k in range(1, count)
+    ]
     for line_count in range(2, rules.max_lines + 1):
         best: tuple[float, tuple[int, ...]] | None = None
         for cuts in itertools.combinations(range(1, count), line_count - 1):
@@ -265,7 +285,7 @@ def _layout(words: Sequence[str], joined: Sequence[bool], rules: Rules, lang: st
                 best = (cost, bounds)
         if best is not None:
             cost, bounds = best
-            lines = [" ".join(words[bounds[t]:bounds[t + 1]]) for t in range(len(bounds) - 1)]
+            lines = [" ".join(words[bounds[t] : bounds[t + 1]]) for t in range(len(bounds) - 1)]
             return lines, cost
     return None
 
@@ -283,8 +303,13 @@ def _joined_flags(spans: Sequence[tuple[int, int]], protected: Iterable[tuple[in
     return flags
 
 
-def wrap_text(text: str, rules: Rules, lang: str, protected_spans: Iterable[tuple[int, int]] = (),
-              reserve: tuple[int, int] = (0, 0)) -> list[str] | None:
+def wrap_text(
+    text: str,
+    rules: Rules,
+    lang: str,
+    protected_spans: Iterable[tuple[int, int]] = (),
+    reserve: tuple[int, int] = (0, 0),
+) -> list[str] | None:
     """Break ``text`` into at most ``rules.max_lines`` lines of ``rules.max_chars_per_line``.
 
     One line when it fits; otherwise breaks after punctuation and before conjunctions/prepositions,
@@ -293,8 +318,9 @@ def wrap_text(text: str, rules: Rules, lang: str, protected_spans: Iterable[tupl
     become single spaces; text is NFC. Returns None when the text cannot fit.
     """
     tokens = _tokens_with_spans(text)
-    layout = _layout([t[0] for t in tokens], _joined_flags([t[1:] for t in tokens], protected_spans),
-                     rules, lang, reserve)
+    layout = _layout(
+        [t[0] for t in tokens], _joined_flags([t[1:] for t in tokens], protected_spans), rules, lang, reserve
+    )
     return None if layout is None else layout[0]
 
 
@@ -423,8 +449,9 @@ def _segment_token_times(seg: dict, texts: list[str]) -> list[tuple[float, float
     if not words:
         return _interpolate(texts, seg_start, seg_end)
     timed = _word_tokens(words)
-    matcher = difflib.SequenceMatcher(None, [_bare(t) for t in texts], [_bare(t[0]) for t in timed],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        None, [_bare(t) for t in texts], [_bare(t[0]) for t in timed], autojunk=False
+    )
     known: dict[int, tuple[float, float]] = {}
     for block in matcher.get_matching_blocks():
         for offset in range(block.size):
@@ -444,8 +471,7 @@ def _segment_token_times(seg: dict, texts: list[str]) -> list[tuple[float, float
         following = times[stop] if stop < len(texts) else None
         begin = previous[1] if previous else min(seg_start, following[0] if following else seg_start)
         finish = following[0] if following else max(seg_end, begin)
-        for k, span in zip(range(index, stop), _interpolate(texts[index:stop], begin, finish),
-                           strict=True):
+        for k, span in zip(range(index, stop), _interpolate(texts[index:stop], begin, finish), strict=True):
             times[k] = span
         index = stop
     return [t for t in times if t is not None]
@@ -462,8 +488,7 @@ def _tokens(segments: list[dict]) -> list[_Token]:
         names = [(int(e["start_char"]), int(e["end_char"])) for e in seg.get("entities") or []]
         joined = _joined_flags([s[1:] for s in spans], names) + [False]
         lyrics = bool(seg.get("lyrics"))
-        for text, (start, end), glued in zip(texts, _segment_token_times(seg, texts), joined,
-                                         strict=True):
+        for text, (start, end), glued in zip(texts, _segment_token_times(seg, texts), joined, strict=True):
             tokens.append(_Token(text, start, end, position, int(seg.get("id", position)), lyrics, glued))
     # Times never run backwards: overlapping or jittery word stamps are clamped to the order of the text.
     for previous, token in itertools.pairwise(tokens):
@@ -514,18 +539,31 @@ def _snap_to_voice(tokens: list[_Token], speech: Sequence[tuple[float, float]]) 
         previous = tokens[index - 1] if index else None
         at = bisect.bisect_right(onsets, token.start + 1e-6) - 1
         inside = at >= 0 and token.start <= spans[at][1]
-        if at >= 0 and token.start - onsets[at] <= ONSET_SNAP_S and \
-                (previous is None or onsets[at] > previous.start):
+        if (
+            at >= 0
+            and token.start - onsets[at] <= ONSET_SNAP_S
+            and (previous is None or onsets[at] > previous.start)
+        ):
             token.start = max(onsets[at], previous.end if previous else onsets[at])
             token.voice_onset = True
-        elif not inside and at + 1 < len(onsets) and onsets[at + 1] - token.start <= ONSET_SNAP_S \
-                and onsets[at + 1] < token.end:
+        elif (
+            not inside
+            and at + 1 < len(onsets)
+            and onsets[at + 1] - token.start <= ONSET_SNAP_S
+            and onsets[at + 1] < token.end
+        ):
             token.start = onsets[at + 1]
             token.voice_onset = True
 
 
-def _cue_times(speech_start_ms: int, speech_end_ms: int, chars: int, limit_ms: int | None,
-               rules: Rules, next_speech: bool = True) -> tuple[int, int]:
+def _cue_times(
+    speech_start_ms: int,
+    speech_end_ms: int,
+    chars: int,
+    limit_ms: int | None,
+    rules: Rules,
+    next_speech: bool = True,
+) -> tuple[int, int]:
     """Start and end (ms) of a cue whose speech spans the given times; ``limit_ms``: the latest end that
     keeps the minimum gap to the next speech (``next_speech``) or the end of the film.
 
@@ -548,8 +586,14 @@ def _cue_times(speech_start_ms: int, speech_end_ms: int, chars: int, limit_ms: i
 class _Planner:
     """Chooses cue boundaries for one run of tokens with a dynamic programme."""
 
-    def __init__(self, tokens: list[_Token], rules: Rules, lang: str, reserve: tuple[int, int],
-                 media_end_ms: int | None):
+    def __init__(
+        self,
+        tokens: list[_Token],
+        rules: Rules,
+        lang: str,
+        reserve: tuple[int, int],
+        media_end_ms: int | None,
+    ):
         self.tokens = tokens
         self.rules = rules
         self.lang = lang
@@ -589,10 +633,11 @@ class _Planner:
     def candidate(self, first: int, last: int) -> tuple[float, list[str]] | None:
         """Cost and lines of a cue made of tokens ``first..last``; None when it is not allowed."""
         rules = self.rules
-        run = self.tokens[first:last + 1]
+        run = self.tokens[first : last + 1]
         words = [t.text for t in run]
-        layout = _layout(words, [t.joined_to_next for t in run[:-1]], rules, self.lang, self.reserve,
-                         allow_overlong=True)
+        layout = _layout(
+            words, [t.joined_to_next for t in run[:-1]], rules, self.lang, self.reserve, allow_overlong=True
+        )
         if layout is None:
             return None
         single = first == last
@@ -603,8 +648,14 @@ class _Planner:
         if not single and speech_end - speech_start > rules.max_duration_ms:
             return None
         chars = reading_chars(lines)
-        start, end = _cue_times(speech_start, speech_end, chars, self._limit_ms(last), rules,
-                                next_speech=last + 1 < len(self.tokens))
+        start, end = _cue_times(
+            speech_start,
+            speech_end,
+            chars,
+            self._limit_ms(last),
+            rules,
+            next_speech=last + 1 < len(self.tokens),
+        )
         duration_s = (end - start) / 1000.0
         overshoot = 0.0
         cps = chars / duration_s
@@ -633,8 +684,10 @@ class _Planner:
                 previous = best[first - begin]  # finite: a single token is always a candidate
                 option = self.candidate(first, last)
                 if option is None:
-                    if first < last and self.tokens[last].end - self.tokens[first].start > \
-                            self.rules.max_duration:
+                    if (
+                        first < last
+                        and self.tokens[last].end - self.tokens[first].start > self.rules.max_duration
+                    ):
                         break
                     continue
                 total = previous + option[0]
@@ -656,16 +709,24 @@ def _runs(tokens: list[_Token], rules: Rules) -> list[tuple[int, int]]:
     """Index ranges of tokens that may share cues: split at long silences and at song boundaries."""
     runs, begin = [], 0
     for index in range(1, len(tokens) + 1):
-        if index == len(tokens) or tokens[index].start - tokens[index - 1].end > rules.merge_gap_s \
-                or tokens[index].lyrics != tokens[index - 1].lyrics:
+        if (
+            index == len(tokens)
+            or tokens[index].start - tokens[index - 1].end > rules.merge_gap_s
+            or tokens[index].lyrics != tokens[index - 1].lyrics
+        ):
             runs.append((begin, index))
             begin = index
     return runs
 
 
-def build_cues(segments: list[dict], rules: Rules, lang: str, lyrics_style: str = "italic_note",
-               media_duration: float | None = None,
-               speech: Sequence[tuple[float, float]] | None = None) -> list[Cue]:
+def build_cues(
+    segments: list[dict],
+    rules: Rules,
+    lang: str,
+    lyrics_style: str = "italic_note",
+    media_duration: float | None = None,
+    speech: Sequence[tuple[float, float]] | None = None,
+) -> list[Cue]:
     """Turn canonical segments into cues that follow ``rules`` wherever the speech allows.
 
     ``media_duration`` (seconds) caps the end of the last cue. ``speech``: the job's speech timeline
@@ -689,8 +750,13 @@ def build_cues(segments: list[dict], rules: Rules, lang: str, lyrics_style: str 
     return _timed_cues(tokens, plans, rules, lyrics_style, media_end_ms)
 
 
-def _timed_cues(tokens: list[_Token], plans: list[tuple[int, int, list[str]]], rules: Rules,
-                lyrics_style: str, media_end_ms: int | None) -> list[Cue]:
+def _timed_cues(
+    tokens: list[_Token],
+    plans: list[tuple[int, int, list[str]]],
+    rules: Rules,
+    lyrics_style: str,
+    media_end_ms: int | None,
+) -> list[Cue]:
     """Give each planned cue its final times, in order, so no cue overlaps or crowds the one before."""
     cues: list[Cue] = []
     previous_end: int | None = None
@@ -707,17 +773,26 @@ def _timed_cues(tokens: list[_Token], plans: list[tuple[int, int, list[str]]], r
             start = previous_end + rules.min_gap_ms
             end = _cue_times(start, max(speech_end, start), chars, limit, rules, number + 1 < len(plans))[1]
         previous_end = end
-        segment_ids = tuple(dict.fromkeys(t.segment_id for t in tokens[first:last + 1]))
-        cues.append(Cue(start=start / 1000.0, end=end / 1000.0, lines=lines, lyrics=tokens[first].lyrics,
-                        style=lyrics_style if tokens[first].lyrics else "plain",
-                        speech_start=speech_start / 1000.0, speech_end=speech_end / 1000.0,
-                        segment_ids=segment_ids,
-                        sentences_mid_cue=_sentences_inside(tokens, first, last, start, rules)))
+        segment_ids = tuple(dict.fromkeys(t.segment_id for t in tokens[first : last + 1]))
+        cues.append(
+            Cue(
+                start=start / 1000.0,
+                end=end / 1000.0,
+                lines=lines,
+                lyrics=tokens[first].lyrics,
+                style=lyrics_style if tokens[first].lyrics else "plain",
+                speech_start=speech_start / 1000.0,
+                speech_end=speech_end / 1000.0,
+                segment_ids=segment_ids,
+                sentences_mid_cue=_sentences_inside(tokens, first, last, start, rules),
+            )
+        )
     return cues
 
 
-def _sentences_inside(tokens: list[_Token], first: int, last: int, cue_start_ms: int,
-                      rules: Rules) -> tuple[tuple[str, str], ...]:
+def _sentences_inside(
+    tokens: list[_Token], first: int, last: int, cue_start_ms: int, rules: Rules
+) -> tuple[tuple[str, str], ...]:
     """The sentences that start inside the cue ``first..last``, each with the rule that kept it there:
     what a cue ending just before it would have broken."""
     found = []
@@ -725,7 +800,7 @@ def _sentences_inside(tokens: list[_Token], first: int, last: int, cue_start_ms:
         if not _starts_sentence(tokens[k - 1], tokens[k]):
             continue
         words = []
-        for token in tokens[k:last + 1]:
+        for token in tokens[k : last + 1]:
             words.append(token.text)
             if token.text.rstrip(CLOSERS)[-1:] in SENTENCE_END:
                 break
@@ -736,11 +811,12 @@ def _sentences_inside(tokens: list[_Token], first: int, last: int, cue_start_ms:
         shown = (end - start) / 1000.0
         if end - start < rules.min_duration_ms:
             pause = tokens[k].start - tokens[k - 1].end
-            reason = (f"a cue ending before it would be shown {shown:.3f} s < min_duration "
-                      f"{rules.min_duration:g} s: the sentence starts {pause:.2f} s after the one before")
+            reason = (
+                f"a cue ending before it would be shown {shown:.3f} s < min_duration "
+                f"{rules.min_duration:g} s: the sentence starts {pause:.2f} s after the one before"
+            )
         elif before / max(shown, 1e-3) > rules.max_cps + 1e-9:
-            reason = (f"a cue ending before it would be read at {before / shown:.1f} cps > "
-                      f"{rules.max_cps:g}")
+            reason = f"a cue ending before it would be read at {before / shown:.1f} cps > {rules.max_cps:g}"
         else:
             reason = "a cue of its own would break a layout or duration rule"
         found.append((sentence, reason))
@@ -758,14 +834,18 @@ def _explain(rule: str, cue: Cue, next_cue: Cue | None, rules: Rules) -> str:
     if rule == "cps":
         speech = (cue.speech_end - cue.speech_start) if cue.speech_start is not None else duration
         after = "" if next_cue is None else f"; the next cue starts {next_cue.start - cue.end:.3f} s after"
-        return (f"reading speed {cue.cps():.1f} cps > {rules.max_cps:g}: {cue.reading_chars()} characters "
-                f"in {speech:.2f} s of speech, extended by at most "
-                f"max_linger_s {rules.max_linger_s:g} s{after}")
+        return (
+            f"reading speed {cue.cps():.1f} cps > {rules.max_cps:g}: {cue.reading_chars()} characters "
+            f"in {speech:.2f} s of speech, extended by at most "
+            f"max_linger_s {rules.max_linger_s:g} s{after}"
+        )
     if rule == "line_length":
         too_long = [word for word in cue.text.split() if len(word) > rules.max_chars_per_line]
         if too_long:
-            return (f"the word {too_long[0]!r} ({len(too_long[0])} characters) is longer than a line "
-                    f"({rules.max_chars_per_line}); words are never split")
+            return (
+                f"the word {too_long[0]!r} ({len(too_long[0])} characters) is longer than a line "
+                f"({rules.max_chars_per_line}); words are never split"
+            )
         longest = max(len(line) for line in cue.display_lines())
         return f"a line of {longest} characters > {rules.max_chars_per_line}"
     if rule == "lines":
@@ -778,8 +858,10 @@ def _explain(rule: str, cue: Cue, next_cue: Cue | None, rules: Rules) -> str:
     if rule == "gap":
         assert next_cue is not None
         gap = (_ms(next_cue.start) - _ms(cue.end)) / 1000.0
-        return (f"gap to the next cue {gap:.3f} s < {rules.min_gap_frames} frames "
-                f"({rules.min_gap_ms} ms at {rules.fps:g} fps)")
+        return (
+            f"gap to the next cue {gap:.3f} s < {rules.min_gap_frames} frames "
+            f"({rules.min_gap_ms} ms at {rules.fps:g} fps)"
+        )
     assert next_cue is not None
     return f"overlaps the next cue, which starts at {next_cue.start:.3f} s"
 
@@ -820,12 +902,22 @@ def check_cues(cues: Sequence[Cue], rules: Rules) -> dict:
         for rule in broken:
             violations[rule] += 1
         if broken:
-            nonconforming.append({
-                "index": index + 1, "start": cue.start, "end": cue.end, "text": cue.text, "rules": broken,
-                "reason": "; ".join(_explain(rule, cue, next_cue, rules) for rule in broken),
-            })
-    return {"cues": len(cues), "conforming": len(cues) - len(nonconforming), "violations": violations,
-            "nonconforming": nonconforming}
+            nonconforming.append(
+                {
+                    "index": index + 1,
+                    "start": cue.start,
+                    "end": cue.end,
+                    "text": cue.text,
+                    "rules": broken,
+                    "reason": "; ".join(_explain(rule, cue, next_cue, rules) for rule in broken),
+                }
+            )
+    return {
+        "cues": len(cues),
+        "conforming": len(cues) - len(nonconforming),
+        "violations": violations,
+        "nonconforming": nonconforming,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -834,9 +926,15 @@ def check_cues(cues: Sequence[Cue], rules: Rules) -> dict:
 
 def to_srt(cues: Sequence[Cue]) -> str:
     """SubRip text of the cues, numbered from 1 (empty string when there are none)."""
-    subtitles = [srt.Subtitle(index=number, start=timedelta(milliseconds=_ms(cue.start)),
-                              end=timedelta(milliseconds=_ms(cue.end)), content=cue.markup())
-                 for number, cue in enumerate(cues, start=1)]
+    subtitles = [
+        srt.Subtitle(
+            index=number,
+            start=timedelta(milliseconds=_ms(cue.start)),
+            end=timedelta(milliseconds=_ms(cue.end)),
+            content=cue.markup(),
+        )
+        for number, cue in enumerate(cues, start=1)
+    ]
     return srt.compose(subtitles, reindex=False)
 
 
@@ -850,8 +948,12 @@ def _vtt_timestamp(seconds: float) -> str:
 
 def to_vtt(cues: Sequence[Cue]) -> str:
     """WebVTT text of the cues; ``&``, ``<`` and ``>`` in the words are escaped."""
-    captions = [webvtt.Caption(start=_vtt_timestamp(cue.start), end=_vtt_timestamp(cue.end),
-                               text=cue.markup(escape=True)) for cue in cues]
+    captions = [
+        webvtt.Caption(
+            start=_vtt_timestamp(cue.start), end=_vtt_timestamp(cue.end), text=cue.markup(escape=True)
+        )
+        for cue in cues
+    ]
     return webvtt.WebVTT(captions=captions).content
 
 
@@ -886,15 +988,20 @@ def run(ctx: Any) -> None:
     lang = str(ctx.params.lang)
     config = settings(dict(ctx.params.subtitles or {}))
     doc = segments_io.load(ctx.input.segments)
-    media = read_json(ctx.input.media)
+    media = mediafile.load(ctx.input.media)
     if doc.get("language") and doc["language"] != lang:
         ctx.log.warning("segments are marked %r but subtitles are written for %r", doc["language"], lang)
     rules = rules_for(lang, config, media.get("fps"))
     lyrics_style = config["lyrics_style"]
     duration = doc.get("duration") or media.get("audio_seconds")
-    cues = build_cues(doc["segments"], rules, lang, lyrics_style,
-                      media_duration=float(duration) if isinstance(duration, (int, float)) else None,
-                      speech=speech_timeline(ctx))
+    cues = build_cues(
+        doc["segments"],
+        rules,
+        lang,
+        lyrics_style,
+        media_duration=float(duration) if isinstance(duration, (int, float)) else None,
+        speech=speech_timeline(ctx),
+    )
     formats = config["formats"]
     writers = {"srt": to_srt, "vtt": to_vtt}
     for fmt in formats:
@@ -906,21 +1013,31 @@ def run(ctx: Any) -> None:
         write_text_atomic(path, writers[fmt](cues))
     report = check_cues(cues, rules)
     cps_values = [round(cue.cps(), 2) for cue in cues]
-    report.update({
-        "language": lang,
-        "source_stage": doc.get("stage"),
-        "segments": len(doc["segments"]),
-        "conformance": round(report["conforming"] / report["cues"], 4) if cues else 1.0,
-        "rules": dataclasses.asdict(rules) | {"min_gap_ms": rules.min_gap_ms},
-        "lyrics_style": lyrics_style,
-        "cps": cps_values,
-        "cps_histogram": cps_histogram(cues, rules),
-        "merged_cues": sum(len(cue.segment_ids) > 1 for cue in cues),
-        "sentences_mid_cue": [{"index": number, "start": cue.start, "sentence": sentence, "reason": reason}
-                              for number, cue in enumerate(cues, start=1)
-                              for sentence, reason in cue.sentences_mid_cue],
-        "lyrics_cues": sum(cue.lyrics for cue in cues),
-    })
-    write_json_atomic(ctx.output.qc, report)
-    ctx.log.info("%s: %d cues from %d segments, %d conforming (%.1f%%)", lang, len(cues),
-                 len(doc["segments"]), report["conforming"], 100.0 * report["conformance"])
+    report.update(
+        {
+            "language": lang,
+            "source_stage": doc.get("stage"),
+            "segments": len(doc["segments"]),
+            "conformance": round(report["conforming"] / report["cues"], 4) if cues else 1.0,
+            "rules": dataclasses.asdict(rules) | {"min_gap_ms": rules.min_gap_ms},
+            "lyrics_style": lyrics_style,
+            "cps": cps_values,
+            "cps_histogram": cps_histogram(cues, rules),
+            "merged_cues": sum(len(cue.segment_ids) > 1 for cue in cues),
+            "sentences_mid_cue": [
+                {"index": number, "start": cue.start, "sentence": sentence, "reason": reason}
+                for number, cue in enumerate(cues, start=1)
+                for sentence, reason in cue.sentences_mid_cue
+            ],
+            "lyrics_cues": sum(cue.lyrics for cue in cues),
+        }
+    )
+    qcfile.save(ctx.output.qc, report)
+    ctx.log.info(
+        "%s: %d cues from %d segments, %d conforming (%.1f%%)",
+        lang,
+        len(cues),
+        len(doc["segments"]),
+        report["conforming"],
+        100.0 * report["conformance"],
+    )

