@@ -169,8 +169,14 @@ def test_run_writes_canonical_document(tmp_path, speech_wav):
     glossary = tmp_path / "glossary.json"
     glossary.write_text(
         json.dumps(
-            {"language": "en", "terms": [], "names": [], "prompt": "Meera, jetty, nets.", "hotwords": "",
-             "prompt_tokens": 6}
+            {
+                "language": "en",
+                "terms": [],
+                "names": [],
+                "prompt": "Meera, jetty, nets.",
+                "hotwords": "",
+                "prompt_tokens": 6,
+            }
         )
     )
     ctx = StageContext(

@@ -28,8 +28,13 @@ def test_group_speech_counts_speech_not_the_pauses_between():
 
 
 def test_join_short_pauses_keeps_short_pauses_and_bounds_the_region():
-    stamps = [{"start": 0, "end": 50}, {"start": 60, "end": 100}, {"start": 400, "end": 450},
-              {"start": 455, "end": 520}, {"start": 525, "end": 560}]
+    stamps = [
+        {"start": 0, "end": 50},
+        {"start": 60, "end": 100},
+        {"start": 400, "end": 450},
+        {"start": 455, "end": 520},
+        {"start": 525, "end": 560},
+    ]
     joined = asr.join_short_pauses(stamps, max_pause=20, max_length=130)
     # pauses of 10 and 5 samples stay inside; 300 samples of silence are cut; no region over 130 samples
     assert joined == [{"start": 0, "end": 100}, {"start": 400, "end": 520}, {"start": 525, "end": 560}]
@@ -42,16 +47,34 @@ def test_chunk_of_uses_the_midpoint_then_the_nearest_chunk():
     assert asr.chunk_of({"start": 25.0, "end": 40.0}, chunks) == 1
 
 
-@pytest.mark.parametrize(("segments", "expected"), [
-    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3},
-      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], False),
-    ([{"start": 0.5, "end": 4.0, "compression_ratio": 3.1, "avg_logprob": -0.3},
-      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], True),   # repetitive text
-    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -1.4},
-      {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2}], True),   # unsure decode
-    ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3}], True),  # a region lost
-    ([{"start": 0.5, "end": 9.0, "compression_ratio": None, "avg_logprob": None}], False),
-])
+@pytest.mark.parametrize(
+    ("segments", "expected"),
+    [
+        (
+            [
+                {"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3},
+                {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2},
+            ],
+            False,
+        ),
+        (
+            [
+                {"start": 0.5, "end": 4.0, "compression_ratio": 3.1, "avg_logprob": -0.3},
+                {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2},
+            ],
+            True,
+        ),  # repetitive text
+        (
+            [
+                {"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -1.4},
+                {"start": 6.0, "end": 9.0, "compression_ratio": 1.2, "avg_logprob": -0.2},
+            ],
+            True,
+        ),  # unsure decode
+        ([{"start": 0.5, "end": 4.0, "compression_ratio": 1.3, "avg_logprob": -0.3}], True),  # a region lost
+        ([{"start": 0.5, "end": 9.0, "compression_ratio": None, "avg_logprob": None}], False),
+    ],
+)
 def test_needs_redecode(segments, expected):
     chunk = {"start": 0.0, "end": 10.0, "regions": [(0.0, 4.5), (5.5, 9.5), (9.7, 9.9)]}
     assert asr.needs_redecode(chunk, segments, SETTINGS) is expected
@@ -62,8 +85,9 @@ def _settings(batch_size: int) -> dict:
 
 
 def _normalise(text: str) -> str:
-    return jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                          jiwer.Strip()])(text)
+    return jiwer.Compose(
+        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()]
+    )(text)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +96,13 @@ def wav16k(english_film, tmp_path_factory):
 
     film, truth = english_film
     path = tmp_path_factory.mktemp("batched") / "audio.wav"
-    (ffmpeg.input(str(film)).output(str(path), ac=1, ar=16000, acodec="pcm_s16le")
-     .global_args("-nostdin", "-loglevel", "error").overwrite_output().run())
+    (
+        ffmpeg.input(str(film))
+        .output(str(path), ac=1, ar=16000, acodec="pcm_s16le")
+        .global_args("-nostdin", "-loglevel", "error")
+        .overwrite_output()
+        .run()
+    )
     return path, truth
 
 
@@ -85,8 +114,9 @@ def test_batched_mode_matches_known_text_and_timing(wav16k):
     wer = jiwer.wer(reference, _normalise(" ".join(s["text"] for s in segments)))
     assert wer <= 0.15, wer
     for sentence in truth:  # every sentence is found (none dropped at a chunk edge), near its true start
-        starts = [s["start"] for s in segments
-                  if s["end"] > sentence["start"] and s["start"] < sentence["end"]]
+        starts = [
+            s["start"] for s in segments if s["end"] > sentence["start"] and s["start"] < sentence["end"]
+        ]
         assert starts and abs(starts[0] - sentence["start"]) <= 0.5, (sentence, starts)
     assert [s["id"] for s in segments] == list(range(len(segments)))
     assert all(w["start"] <= w["end"] for s in segments for w in s["words"])

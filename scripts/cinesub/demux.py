@@ -135,8 +135,12 @@ def write_failure(stderr: str, out_path: str, partial: os.PathLike | None = None
         if line.startswith(("Error writing", "Error closing")):
             return CinesubError(f"could not write {out_path}: {line.strip()}")
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-    if partial is not None and limit != resource.RLIM_INFINITY and os.path.exists(partial) \
-            and os.path.getsize(partial) >= limit:
+    if (
+        partial is not None
+        and limit != resource.RLIM_INFINITY
+        and os.path.exists(partial)
+        and os.path.getsize(partial) >= limit
+    ):
         return CinesubError(f"file size limit exceeded while writing {out_path}")
     return None
 

@@ -46,8 +46,18 @@ STAGE = "07_hallucination_removal"
 PACKAGES = ("faster-whisper",)  # the libraries whose versions its manifest records
 SECTION = "hallucination"  # the config section its rule passes as params (section_params)
 
-DETECTORS = ("boilerplate", "repetition_loop", "identical_run", "compression_ratio", "low_confidence",
-             "no_speech_audio", "speaking_rate", "zero_length_words", "script_mismatch", "no_letters")
+DETECTORS = (
+    "boilerplate",
+    "repetition_loop",
+    "identical_run",
+    "compression_ratio",
+    "low_confidence",
+    "no_speech_audio",
+    "speaking_rate",
+    "zero_length_words",
+    "script_mismatch",
+    "no_letters",
+)
 # whatever lyrics_exempt says: refrains repeat, VAD misses singing, and low confidence is what
 # makes 06 call a stretch sung
 SUNG_NEVER = ("repetition_loop", "identical_run", "low_confidence", "no_speech_audio")
@@ -61,6 +71,7 @@ def settings(params: dict | None) -> dict:
 
 
 # ---- text helpers -----------------------------------------------------------------------------------------
+
 
 def normalise(token: str) -> str:
     """Lowercase letters, marks and digits only: Devanagari matras and Urdu letters survive."""
@@ -125,7 +136,7 @@ def _find(norm: list[str], phrase: tuple[str, ...], start: int = 0) -> int:
     """Index in ``norm`` where ``phrase`` starts (empty tokens like "," are not skipped), or -1."""
     n = len(phrase)
     for i in range(start, len(norm) - n + 1):
-        if tuple(norm[i:i + n]) == phrase:
+        if tuple(norm[i : i + n]) == phrase:
             return i
     return -1
 
@@ -137,7 +148,9 @@ def only_weak_phrases(text: str, weak: list[tuple[str, ...]]) -> bool:
         return False
     i = 0
     while i < len(norm):
-        match = next((p for p in sorted(weak, key=len, reverse=True) if tuple(norm[i:i + len(p)]) == p), None)
+        match = next(
+            (p for p in sorted(weak, key=len, reverse=True) if tuple(norm[i : i + len(p)]) == p), None
+        )
         if match is None:
             return False
         i += len(match)
@@ -153,6 +166,7 @@ def allowed_scripts(language: str, cfg: dict) -> set[str]:
 
 
 # ---- the pure core ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class Token:
@@ -171,8 +185,10 @@ def tokens_of(seg: dict) -> list[Token]:
     words = seg.get("words") or []
     text_norm = [t for t in _tokens(seg["text"])[1] if t]
     if words and [t for t in (normalise(w["word"]) for w in words) if t] == text_norm:
-        return [Token(w["word"], normalise(w["word"]), w["start"], w["end"], w.get("probability"), w)
-                for w in words]
+        return [
+            Token(w["word"], normalise(w["word"]), w["start"], w["end"], w.get("probability"), w)
+            for w in words
+        ]
     original, norm = _tokens(seg["text"])
     return [Token(t, n) for t, n in zip(original, norm, strict=True)]
 
@@ -184,8 +200,12 @@ class Evidence:
     def __init__(self, seg: dict, tokens: list[Token], speech: speechlib.Spans | None, cfg: dict):
         self.seg, self.tokens, self.speech, self.cfg = seg, tokens, speech, cfg
         logprob, no_speech = seg.get("avg_logprob"), seg.get("no_speech_prob")
-        self.low_confidence = (logprob is not None and no_speech is not None
-                               and logprob < cfg["low_logprob"] and no_speech > cfg["high_no_speech"])
+        self.low_confidence = (
+            logprob is not None
+            and no_speech is not None
+            and logprob < cfg["low_logprob"]
+            and no_speech > cfg["high_no_speech"]
+        )
         self.loop = compression_ratio(seg["text"]) > cfg["max_compression_ratio"]
 
     def voiced(self, indices: list[int]) -> bool | None:
@@ -247,7 +267,7 @@ def phrase_spans(norm: list[str], phrases: list[tuple[str, ...]]) -> list[list[i
     for phrase in phrases:
         i = _find(norm, phrase)
         while i >= 0:
-            if not all(taken[i:i + len(phrase)]):
+            if not all(taken[i : i + len(phrase)]):
                 spans.append(list(range(i, i + len(phrase))))
                 for j in range(i, i + len(phrase)):
                     taken[j] = True
@@ -255,18 +275,19 @@ def phrase_spans(norm: list[str], phrases: list[tuple[str, ...]]) -> list[list[i
     return spans
 
 
-def loop_copies(norm: list[str], max_ngram: int, min_repeats: int,
-                min_repeats_single: int) -> list[list[int]]:
+def loop_copies(
+    norm: list[str], max_ngram: int, min_repeats: int, min_repeats_single: int
+) -> list[list[int]]:
     """Token index runs of the extra copies of each n-gram repeated back to back (the first copy stays)."""
     spans, i = [], 0
     while i < len(norm):
         best_n, best_k = 0, 1
         for n in range(1, max_ngram + 1):
-            unit = norm[i:i + n]
+            unit = norm[i : i + n]
             if len(unit) < n or not any(unit):
                 break
             k = 1
-            while norm[i + k * n: i + (k + 1) * n] == unit:
+            while norm[i + k * n : i + (k + 1) * n] == unit:
                 k += 1
             needed = min_repeats_single if n == 1 else min_repeats
             if k >= needed and k * n > best_k * best_n:
@@ -316,8 +337,14 @@ def _runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
-def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
-          speech: speechlib.Spans | None, repeated: bool = False) -> Verdict:
+def judge(
+    seg: dict,
+    cfg: dict,
+    phrases: PhraseList,
+    language: str,
+    speech: speechlib.Spans | None,
+    repeated: bool = False,
+) -> Verdict:
     """Every detector on one segment; ``repeated``: the segment is beyond an identical run."""
     exempt = set(cfg["lyrics_exempt"]) | set(SUNG_NEVER) if seg.get("lyrics") else set()
     active = {name for name, enabled in cfg["detectors"].items() if enabled and name not in exempt}
@@ -378,8 +405,9 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
             candidate(span, "boilerplate")
         candidate([i for i, t in enumerate(tokens) if URL_RE.search(t.text)], "boilerplate")
     if "repetition_loop" in active:
-        for span in loop_copies(norm, cfg["loop_max_ngram"], cfg["loop_min_repeats"],
-                                cfg["loop_min_repeats_single"]):
+        for span in loop_copies(
+            norm, cfg["loop_max_ngram"], cfg["loop_min_repeats"], cfg["loop_min_repeats_single"]
+        ):
             candidate(span, "repetition_loop")
     if seg.get("lyrics") and evidence.loop and cfg["detectors"]["repetition_loop"]:
         # a refrain is sung a few times; far more copies in a segment the decoder's compression check
@@ -387,8 +415,11 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
         many = cfg["lyrics_loop_min_repeats"]
         # a looped refrain line can be longer than loop_max_ngram words: any unit repeated that often
         for span in loop_copies(norm, max(cfg["loop_max_ngram"], len(norm) // many), many, many):
-            remove(span, "repetition_loop", {"compression_ratio": round(compression_ratio(seg["text"]), 2),
-                                             "sung": True})
+            remove(
+                span,
+                "repetition_loop",
+                {"compression_ratio": round(compression_ratio(seg["text"]), 2), "sung": True},
+            )
     if "no_letters" in active:
         remove([i for i, t in enumerate(tokens) if not is_numberish(t.text)], "no_letters")
     left = [i for i in range(len(tokens)) if i not in removed]
@@ -408,8 +439,14 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
                     no_speech = seg.get("no_speech_prob") or 0.0
                     doubtful = evidence.low_confidence or no_speech > cfg["high_no_speech"]
                 if doubtful:
-                    remove(part, "no_speech_audio", {"voiced": False, "mean_probability":
-                                                     None if probability is None else round(probability, 3)})
+                    remove(
+                        part,
+                        "no_speech_audio",
+                        {
+                            "voiced": False,
+                            "mean_probability": None if probability is None else round(probability, 3),
+                        },
+                    )
                 else:
                     verdict.doubts.setdefault("no_voice", []).append(" ".join(tokens[i].text for i in part))
     kept = [i for i in range(len(tokens)) if i not in removed]
@@ -431,13 +468,15 @@ def judge(seg: dict, cfg: dict, phrases: PhraseList, language: str,
 
     for run in _runs(list(removed)):
         timed = [tokens[i] for i in run if tokens[i].start is not None]
-        verdict.spans.append({
-            "text": " ".join(tokens[i].text for i in run),
-            "start": timed[0].start if timed else seg["start"],
-            "end": timed[-1].end if timed else seg["end"],
-            "reasons": list(dict.fromkeys(r for i in run for r in removed[i])),
-            "evidence": {k: v for i in run for k, v in proof.get(i, {}).items()},
-        })
+        verdict.spans.append(
+            {
+                "text": " ".join(tokens[i].text for i in run),
+                "start": timed[0].start if timed else seg["start"],
+                "end": timed[-1].end if timed else seg["end"],
+                "reasons": list(dict.fromkeys(r for i in run for r in removed[i])),
+                "evidence": {k: v for i in run for k, v in proof.get(i, {}).items()},
+            }
+        )
     if not kept and not verdict.reasons:
         verdict.reasons.extend(dict.fromkeys(r for span in verdict.spans for r in span["reasons"]))
     out = verdict.segment
@@ -491,8 +530,9 @@ def word_count(segments: list[dict]) -> int:
     return sum(len([t for t in _tokens(seg["text"])[1] if t]) for seg in segments)
 
 
-def clean(doc: dict, cfg: dict, phrases: PhraseList,
-          speech: speechlib.Spans | None = None) -> tuple[dict, dict]:
+def clean(
+    doc: dict, cfg: dict, phrases: PhraseList, speech: speechlib.Spans | None = None
+) -> tuple[dict, dict]:
     """The whole stage on data: (cleaned document, removed report). ``speech``: the speech timeline."""
     ordered = sorted(doc["segments"], key=lambda s: (s["start"], s["end"]))
     beyond_run = identical_runs(ordered, cfg)
@@ -504,15 +544,28 @@ def clean(doc: dict, cfg: dict, phrases: PhraseList,
         reasons = list(dict.fromkeys(verdict.reasons + span_reasons))
         for reason in reasons:
             counts[reason] += 1
-        base = {"id": seg["id"], "start": seg["start"], "end": seg["end"], "text": seg["text"],
-                "lyrics": bool(seg.get("lyrics"))}
+        base = {
+            "id": seg["id"],
+            "start": seg["start"],
+            "end": seg["end"],
+            "text": seg["text"],
+            "lyrics": bool(seg.get("lyrics")),
+        }
         if verdict.dropped or verdict.trimmed:
-            entry = {**base, "action": "dropped" if verdict.dropped else "trimmed", "reasons": reasons,
-                     "spans": verdict.spans, "details": verdict.details,
-                     "evidence": {"avg_logprob": seg.get("avg_logprob"),
-                                  "no_speech_prob": seg.get("no_speech_prob"),
-                                  "speech_share": None if speech is None else
-                                  round(speechlib.share(speech, seg["start"], seg["end"]), 3)}}
+            entry = {
+                **base,
+                "action": "dropped" if verdict.dropped else "trimmed",
+                "reasons": reasons,
+                "spans": verdict.spans,
+                "details": verdict.details,
+                "evidence": {
+                    "avg_logprob": seg.get("avg_logprob"),
+                    "no_speech_prob": seg.get("no_speech_prob"),
+                    "speech_share": None
+                    if speech is None
+                    else round(speechlib.share(speech, seg["start"], seg["end"]), 3),
+                },
+            }
             if not verdict.dropped:
                 entry["kept_text"] = verdict.segment["text"]
             removed.append(entry)
@@ -523,18 +576,34 @@ def clean(doc: dict, cfg: dict, phrases: PhraseList,
     words_in, words_out = word_count(ordered), word_count(kept)
     # the extra copies of a decode loop (its first copy stays) are not dialogue lost: the share that
     # max_removed_share guards leaves them out of both counts
-    loop_copies = sum(len(span["text"].split()) for entry in removed for span in entry["spans"]
-                      if span["reasons"] == ["repetition_loop"])
+    loop_copies = sum(
+        len(span["text"].split())
+        for entry in removed
+        for span in entry["spans"]
+        if span["reasons"] == ["repetition_loop"]
+    )
     heard = words_in - loop_copies
-    summary = {"segments_in": len(ordered), "segments_out": len(kept),
-               "dropped": sum(1 for r in removed if r["action"] == "dropped"),
-               "trimmed": sum(1 for r in removed if r["action"] == "trimmed"),
-               "flagged": len(flagged), "words_in": words_in, "words_out": words_out,
-               "removed_word_share": round(max(0.0, 1 - words_out / heard), 4) if heard > 0 else 0.0,
-               "by_reason": {k: v for k, v in counts.items() if v}}
+    summary = {
+        "segments_in": len(ordered),
+        "segments_out": len(kept),
+        "dropped": sum(1 for r in removed if r["action"] == "dropped"),
+        "trimmed": sum(1 for r in removed if r["action"] == "trimmed"),
+        "flagged": len(flagged),
+        "words_in": words_in,
+        "words_out": words_out,
+        "removed_word_share": round(max(0.0, 1 - words_out / heard), 4) if heard > 0 else 0.0,
+        "by_reason": {k: v for k, v in counts.items() if v},
+    }
     out = seglib.derive(doc, STAGE, kept, meta=summary)
-    report = {"schema_version": 1, "job": doc["job"], "stage": STAGE, "summary": summary, "removed": removed,
-              "flagged": flagged, "settings": dict(cfg)}
+    report = {
+        "schema_version": 1,
+        "job": doc["job"],
+        "stage": STAGE,
+        "summary": summary,
+        "removed": removed,
+        "flagged": flagged,
+        "settings": dict(cfg),
+    }
     return out, report
 
 
@@ -542,30 +611,50 @@ def run(ctx) -> None:
     cfg = settings(dict(ctx.params.hallucination))
     doc = seglib.load(ctx.input.segments)
     phrases = load_phrases(cfg["phrases_dir"], doc["language"], list(cfg["extra_phrase_languages"]))
-    ctx.log.info("%d boilerplate phrases, %d weak phrases, %d sound tags for %s",
-                 len(phrases.strong), len(phrases.weak), len(phrases.tags), doc["language"])
+    ctx.log.info(
+        "%d boilerplate phrases, %d weak phrases, %d sound tags for %s",
+        len(phrases.strong),
+        len(phrases.weak),
+        len(phrases.tags),
+        doc["language"],
+    )
     timeline = speechlib.load(ctx.input.speech)
-    ctx.log.info("speech timeline: %d spans, %.1f s of speech", len(timeline),
-                 sum(e - s for s, e in timeline))
+    ctx.log.info(
+        "speech timeline: %d spans, %.1f s of speech", len(timeline), sum(e - s for s, e in timeline)
+    )
     out, report = clean(doc, cfg, phrases, timeline)
     summary = report["summary"]
-    ctx.log.info("kept %d of %d segments; dropped %d, trimmed %d, flagged %d; %.1f%% of the words removed; "
-                 "reasons %s", summary["segments_out"], summary["segments_in"], summary["dropped"],
-                 summary["trimmed"], summary["flagged"], 100 * summary["removed_word_share"],
-                 summary["by_reason"])
+    ctx.log.info(
+        "kept %d of %d segments; dropped %d, trimmed %d, flagged %d; %.1f%% of the words removed; reasons %s",
+        summary["segments_out"],
+        summary["segments_in"],
+        summary["dropped"],
+        summary["trimmed"],
+        summary["flagged"],
+        100 * summary["removed_word_share"],
+        summary["by_reason"],
+    )
     seglib.save(ctx.output.segments, out)
     removedlib.save(ctx.output.removed, report)
     qc_cfg = dict(ctx.params.qc)
     problems = []
     if summary["removed_word_share"] > cfg["max_removed_share"]:
-        problems.append(f"removed {100 * summary['removed_word_share']:.0f}% of the ASR's words "
-                        f"(more than hallucination.max_removed_share {cfg['max_removed_share']:g}); "
-                        f"see {ctx.output.removed}")
-    doubt = qc.wrong_script(" ".join(s["text"] for s in out["segments"]), doc["language"],
-                            cfg["allowed_scripts"], qc_cfg["min_script_share"])
+        problems.append(
+            f"removed {100 * summary['removed_word_share']:.0f}% of the ASR's words "
+            f"(more than hallucination.max_removed_share {cfg['max_removed_share']:g}); "
+            f"see {ctx.output.removed}"
+        )
+    doubt = qc.wrong_script(
+        " ".join(s["text"] for s in out["segments"]),
+        doc["language"],
+        cfg["allowed_scripts"],
+        qc_cfg["min_script_share"],
+    )
     if doubt:
         language = doc["language"]
-        problems.append(f"the {language} text is mostly in a script {language} is not written in "
-                        f"({qc.describe_scripts(doubt)})")
+        problems.append(
+            f"the {language} text is mostly in a script {language} is not written in "
+            f"({qc.describe_scripts(doubt)})"
+        )
     for problem in problems:
         qc.report_problem(ctx, problem, qc_cfg)

