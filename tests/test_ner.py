@@ -164,6 +164,31 @@ def test_missing_model_is_one_clear_error():
         ner.load_model("xx_no_such_model", job="j")
 
 
+def test_torch_is_hidden_only_from_pipelines_without_a_transformer(tmp_path):
+    assert ner.runs_on_torch(MODEL) is False  # the shipped small model: tok2vec + ner
+    transformer = tmp_path / "trf" / "trf-1.0"
+    transformer.mkdir(parents=True)
+    (transformer / "config.cfg").write_text('[components.transformer]\nfactory = "curated_transformer"\n')
+    assert ner.runs_on_torch(str(tmp_path / "trf")) is True
+    assert ner.runs_on_torch(str(tmp_path / "no_config")) is True  # cannot tell: torch stays importable
+    assert ner.runs_on_torch("xx_no_such_model") is True
+
+
+def test_hiding_torch_lasts_only_while_spacy_is_imported():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from cinesub import ner\n"
+        "with ner.torch_hidden(True):\n"
+        "    try:\n        import torch\n        print('imported')\n"
+        "    except ImportError:\n        print('hidden')\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["hidden", "False"]  # refused inside, and no trace left in sys.modules after
+
+
 def _write_segments(path: Path, texts: list[str]) -> None:
     segs = [{"id": 0, "start": 2.0 * i, "end": 2.0 * i + 1.5, "text": text} for i, text in enumerate(texts)]
     segments.save(path, segments.new_document("j", "en", "04_asr", segs, duration=20.0))
