@@ -76,26 +76,7 @@ def transcribe(path: Path, cache: Path) -> list[dict]:
         from bare_whisper import SHIPPED_OPTIONS
 
         pieces, _ = model.transcribe(str(path), **SHIPPED_OPTIONS)
-        segments = []
-        for piece in pieces:
-            words = [
-                {
-                    "word": w.word,
-                    "start": round(w.start, 3),
-                    "end": round(w.end, 3),
-                    "probability": round(float(w.probability), 4),
-                }
-                for w in piece.words or []
-            ]
-            segments.append(
-                {
-                    "id": len(segments),
-                    "start": round(piece.start, 3),
-                    "end": round(piece.end, 3),
-                    "text": piece.text.strip(),
-                    "words": words,
-                }
-            )
+        segments = [cleanset.asr_segment(index, piece) for index, piece in enumerate(pieces)]
         hit.write_text(json.dumps(segments))
     return json.loads(hit.read_text())
 

@@ -11,15 +11,15 @@ submissions. Writes ``bench/results/slurm_groups.json``.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import OUT, PYTHON, REPO, SNAKEMAKE, environment, median, save_result, speech_film, write_workdir
+from common import OUT, REPO, SNAKEMAKE, environment, median, save_result, speech_film, write_workdir
+
+sys.path.insert(0, str(REPO / "tests"))
+from reliability import run_under_sbatch_shim  # noqa: E402
 
 SHIM = """#!/bin/bash
 out=$({sbatch} "$@")
@@ -66,36 +66,15 @@ def run_sheet(code: Path, root: Path, films: list[Path]) -> dict:
         "--slurm-init-seconds-before-status-checks",
         "12",
     ]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "SBATCH_CALL_LOG": str(calls),
-        "PATH": f"{shim}:{Path(PYTHON).parent}:{os.environ['PATH']}",
-    }
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=1200)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
-        output, _ = process.communicate()
-    wall = time.monotonic() - started
+    returncode, output, wall, _ = run_under_sbatch_shim(command, workdir, shim, calls, timeout=1200)
     submitted = len(calls.read_text().splitlines()) if calls.exists() else 0
     done = all((workdir / f"jobs/film{i}/10_mux/out.mkv").exists() for i in range(len(films)))
     return {
-        "rc": process.returncode,
+        "rc": returncode,
         "wall_s": round(wall, 1),
         "sbatch_calls": submitted,
         "all_muxed": done,
-        "tail": output[-1500:] if process.returncode else "",
+        "tail": output[-1500:] if returncode else "",
     }
 
 

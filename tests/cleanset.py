@@ -323,30 +323,35 @@ def whisper_model():
 def unfiltered_asr(model, audio_path: str | Path) -> list[dict]:
     """Canonical segments (schema fields) from tiny.en with hallucination safeguards off."""
     pieces, _info = model.transcribe(str(audio_path), language="en", **UNFILTERED_ASR)
-    segments = []
-    for piece in pieces:
-        words = [
-            {
-                "word": w.word,
-                "start": round(w.start, 3),
-                "end": round(w.end, 3),
-                "probability": round(float(w.probability), 4),
-            }
-            for w in (piece.words or [])
-        ]
-        segments.append(
-            {
-                "id": len(segments),
-                "start": round(piece.start, 3),
-                "end": round(piece.end, 3),
-                "text": piece.text.strip(),
-                "words": words,
-                "avg_logprob": round(float(piece.avg_logprob), 4),
-                "no_speech_prob": round(float(piece.no_speech_prob), 4),
-                "compression_ratio": round(float(piece.compression_ratio), 4),
-            }
-        )
-    return segments
+    return [
+        {
+            **asr_segment(index, piece),
+            "avg_logprob": round(float(piece.avg_logprob), 4),
+            "no_speech_prob": round(float(piece.no_speech_prob), 4),
+            "compression_ratio": round(float(piece.compression_ratio), 4),
+        }
+        for index, piece in enumerate(pieces)
+    ]
+
+
+def asr_segment(index: int, piece) -> dict:
+    """One faster-whisper segment as a canonical segment (schema fields) with its words."""
+    words = [
+        {
+            "word": w.word,
+            "start": round(w.start, 3),
+            "end": round(w.end, 3),
+            "probability": round(float(w.probability), 4),
+        }
+        for w in (piece.words or [])
+    ]
+    return {
+        "id": index,
+        "start": round(piece.start, 3),
+        "end": round(piece.end, 3),
+        "text": piece.text.strip(),
+        "words": words,
+    }
 
 
 # ---- measures ---------------------------------------------------------------------------------------------

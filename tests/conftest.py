@@ -98,6 +98,11 @@ def run_snakemake(
     return result
 
 
+def ffmpeg(*args: str) -> None:
+    """ffmpeg quietly, never waiting on stdin, overwriting its output; fails the test on error."""
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
+
+
 def ffprobe_streams(path: Path) -> list[dict]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],

@@ -6,7 +6,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from cinesub import synth
@@ -107,3 +110,36 @@ def can_mount_tmpfs(where: Path) -> bool:
         return False
     subprocess.run(["umount", str(where)], check=True)
     return True
+
+
+def run_under_sbatch_shim(
+    command: list[str], workdir: Path, shim_dir: Path, call_log: Path, timeout: float
+) -> tuple[int, str, float, bool]:
+    """``command`` (snakemake with a SLURM profile) in its own session (setsid), as a user would run it,
+    with the ``sbatch`` in ``shim_dir`` first on PATH (it logs each submission to ``call_log``). Past
+    ``timeout`` seconds the whole session gets SIGTERM. Returns the exit status, stdout and stderr
+    together, the wall seconds and whether it timed out."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SBATCH_CALL_LOG": str(call_log),
+        "PATH": f"{shim_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate()
+        timed_out = True
+    return process.returncode, output, time.monotonic() - started, timed_out

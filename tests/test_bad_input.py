@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from cinesub import jobsheet
 from cinesub.jobsheet import sheet_text
-from conftest import ffprobe_streams, run_snakemake, write_workdir
+from cinesub.synth import FAST_H264
+from conftest import ffmpeg, ffprobe_streams, run_snakemake, write_workdir
 from reliability import (
     can_mount_tmpfs,
     cli_env,
@@ -41,10 +42,6 @@ CONFIG = {"asr": {"model": "./models/asr"}, "tmdb": {"api_url": "http://127.0.0.
 NO_KEY = {"TMDB_API_KEY": ""}
 
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
-
-
 @pytest.fixture(scope="module")
 def films(tmp_path_factory) -> Path:
     """Real broken and odd media, all made from one good film."""
@@ -57,19 +54,7 @@ def films(tmp_path_factory) -> Path:
     (root / "head_only.mkv").write_bytes(data[:3000])
     (root / "half.mkv").write_bytes(data[: len(data) // 2])
     (root / "a folder.mkv").mkdir()
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x90:rate=25:d=3",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(root / "no_audio.mkv"),
-    )
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:d=3", *FAST_H264, str(root / "no_audio.mkv"))
     ffmpeg(
         "-f",
         "lavfi",
@@ -81,12 +66,7 @@ def films(tmp_path_factory) -> Path:
         "anullsrc=r=48000:cl=mono",
         "-t",
         "4",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
+        *FAST_H264,
         "-c:a",
         "libopus",
         str(root / "silent.mkv"),
@@ -137,6 +117,31 @@ def media(name: str, **cells) -> dict:
     return {"job": "bad", "media": name, "source_lang": "en", **cells}
 
 
+def unreadable(case_id: str, expect: str, name: str, **cells) -> Case:
+    """A film that 01_demux must refuse."""
+    return Case(case_id, expect, stage="01_demux", row=media(name, **cells))
+
+
+def targets(case_id: str, expect: str, target_langs: str, translation: bool = True) -> Case:
+    """Target languages that the run must refuse before any job starts."""
+    return Case(
+        case_id,
+        expect,
+        config={"stages": {"translation": translation}},
+        row=media("good.mkv", target_langs=target_langs),
+    )
+
+
+def setting(case_id: str, expect: str, config: dict) -> Case:
+    """A setting that the run must refuse before any job starts, naming no job."""
+    return Case(case_id, expect, job=None, config=config)
+
+
+def job_id(case_id: str, expect: str, job: str) -> Case:
+    """A job id that the run must refuse before any job starts (and never run as a command)."""
+    return Case(case_id, expect, job=job, row=media("good.mkv", job=job))
+
+
 def remove_model(workdir: Path) -> None:
     (workdir / "models" / "asr").unlink()
 
@@ -153,34 +158,17 @@ def bad_metadata(workdir: Path) -> None:
 
 CASES = [
     # -- media
-    Case("zero-byte file", "media file is empty (0 bytes)", stage="01_demux", row=media("zero.mkv")),
-    Case(
-        "text file named .mkv", "not a media file ffprobe can read", stage="01_demux", row=media("text.mkv")
-    ),
-    Case(
-        "random bytes named .mp4",
-        "not a media file ffprobe can read",
-        stage="01_demux",
-        row=media("random.mp4"),
-    ),
-    Case(
-        "truncated MKV (header only)",
-        "looks truncated or damaged",
-        stage="01_demux",
-        row=media("head_only.mkv"),
-    ),
-    Case("truncated MKV (half)", "looks truncated or damaged", stage="01_demux", row=media("half.mkv")),
-    Case("video without audio", "no audio stream", stage="01_demux", row=media("no_audio.mkv")),
-    Case("very short media (0.5 s)", "too short to subtitle", stage="01_demux", row=media("tiny.mkv")),
-    Case("silent media", "is silent", stage="01_demux", row=media("silent.mkv")),
-    Case("media file missing", "media file not found", stage="01_demux", row=media("gone.mkv")),
-    Case("media path is a folder", "is a directory", stage="01_demux", row=media("a folder.mkv")),
-    Case(
-        "clip starts after the end",
-        "past the end of the film",
-        stage="01_demux",
-        row=media("good.mkv", clip_start="60"),
-    ),
+    unreadable("zero-byte file", "media file is empty (0 bytes)", "zero.mkv"),
+    unreadable("text file named .mkv", "not a media file ffprobe can read", "text.mkv"),
+    unreadable("random bytes named .mp4", "not a media file ffprobe can read", "random.mp4"),
+    unreadable("truncated MKV (header only)", "looks truncated or damaged", "head_only.mkv"),
+    unreadable("truncated MKV (half)", "looks truncated or damaged", "half.mkv"),
+    unreadable("video without audio", "no audio stream", "no_audio.mkv"),
+    unreadable("very short media (0.5 s)", "too short to subtitle", "tiny.mkv"),
+    unreadable("silent media", "is silent", "silent.mkv"),
+    unreadable("media file missing", "media file not found", "gone.mkv"),
+    unreadable("media path is a folder", "is a directory", "a folder.mkv"),
+    unreadable("clip starts after the end", "past the end of the film", "good.mkv", clip_start="60"),
     # -- languages
     Case(
         "unsupported source language", "unknown language code 'xx'", row=media("good.mkv", source_lang="xx")
@@ -196,30 +184,10 @@ CASES = [
         stage="04_asr",
         row=media("good.mkv", source_lang="hi"),
     ),
-    Case(
-        "unknown target language",
-        "unknown language code 'zz'",
-        config={"stages": {"translation": True}},
-        row=media("good.mkv", target_langs="fr,zz"),
-    ),
-    Case(
-        "target equals the source",
-        "target en is the source language",
-        config={"stages": {"translation": True}},
-        row=media("good.mkv", target_langs="en"),
-    ),
-    Case(
-        "six target languages",
-        "at most 5 target languages",
-        config={"stages": {"translation": True}},
-        row=media("good.mkv", target_langs="hi,bn,ta,te,mr,gu"),
-    ),
-    Case(
-        "targets while translation is off",
-        "need stages.translation: true",
-        config={"stages": {"translation": False}},
-        row=media("good.mkv", target_langs="hi"),
-    ),
+    targets("unknown target language", "unknown language code 'zz'", "fr,zz"),
+    targets("target equals the source", "target en is the source language", "en"),
+    targets("six target languages", "at most 5 target languages", "hi,bn,ta,te,mr,gu"),
+    targets("targets while translation is off", "need stages.translation: true", "hi", translation=False),
     # -- the job sheet
     Case(
         "duplicate job ids",
@@ -244,64 +212,33 @@ CASES = [
         row=media("good.mkv", clip_start="1:30"),
     ),
     Case("empty media cell", "media: ''", row={"job": "bad", "media": "", "source_lang": "en"}),
-    Case(
-        "job sheet missing",
-        "job sheet config/nowhere.tsv: file not found",
-        job=None,
-        config={"jobs": "config/nowhere.tsv"},
+    setting(
+        "job sheet missing", "job sheet config/nowhere.tsv: file not found", {"jobs": "config/nowhere.tsv"}
     ),
     # -- settings
-    Case(
+    setting(
         "setting of the wrong type",
         "asr.beam_size: 'five' is not of type 'integer'",
-        job=None,
-        config={"asr": {"beam_size": "five"}},
+        {"asr": {"beam_size": "five"}},
     ),
-    Case(
-        "setting out of range",
-        "asr.threads: 0 is less than the minimum of 1",
-        job=None,
-        config={"asr": {"threads": 0}},
-    ),
-    Case(
+    setting("setting out of range", "asr.threads: 0 is less than the minimum of 1", {"asr": {"threads": 0}}),
+    setting(
         "switch of the wrong type",
         "stages.lyrics: 'yes' is not of type 'boolean'",
-        job=None,
-        config={"stages": {"lyrics": "yes"}},
+        {"stages": {"lyrics": "yes"}},
     ),
-    Case(
+    setting(
         "misspelt setting",
         "config: asr: unknown key 'modle' (did you mean 'model'?)",
-        job=None,
-        config={"asr": {"modle": "large-v3"}},
+        {"asr": {"modle": "large-v3"}},
     ),
     # -- job ids
-    Case(
-        "job id with ../",
-        "job: '../escape' is not allowed",
-        job="../escape",
-        row=media("good.mkv", job="../escape"),
-    ),
-    Case("job id with /", "job: 'a/b' is not allowed", job="a/b", row=media("good.mkv", job="a/b")),
-    Case(
-        "job id with a space",
-        "job: 'two words' is not allowed",
-        job="two words",
-        row=media("good.mkv", job="two words"),
-    ),
-    Case("job id in Devanagari", "is not allowed", job="फ़िल्म", row=media("good.mkv", job="फ़िल्म")),
-    Case(
-        "job id with $(...)",
-        "is not allowed",
-        job="$(touch pwned)",
-        row=media("good.mkv", job="$(touch pwned)"),
-    ),
-    Case(
-        "job id with ; and a leading -",
-        "is not allowed",
-        job="-x;touch pwned",
-        row=media("good.mkv", job="-x;touch pwned"),
-    ),
+    job_id("job id with ../", "job: '../escape' is not allowed", "../escape"),
+    job_id("job id with /", "job: 'a/b' is not allowed", "a/b"),
+    job_id("job id with a space", "job: 'two words' is not allowed", "two words"),
+    job_id("job id in Devanagari", "is not allowed", "फ़िल्म"),
+    job_id("job id with $(...)", "is not allowed", "$(touch pwned)"),
+    job_id("job id with ; and a leading -", "is not allowed", "-x;touch pwned"),
     # -- environment
     # a local model path is checked before anything runs: a rerun would delete finished outputs first
     Case(

@@ -11,7 +11,7 @@ import pytest
 from cinesub import asr, stagecache
 from cinesub import manifest as manifest_file
 from cinesub.configschema import validated_section
-from conftest import NO_OPTIONAL_STAGES, run_snakemake, write_workdir
+from conftest import NO_OPTIONAL_STAGES, ffmpeg, run_snakemake, write_workdir
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -111,28 +111,9 @@ class CountingEngine:
 
 @pytest.fixture(scope="module")
 def demuxed_audio(tmp_path_factory, english_film):
-    import subprocess
-
     film, _ = english_film
     path = tmp_path_factory.mktemp("audio") / "audio.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(film),
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            "16000",
-            "-c:a",
-            "pcm_s16le",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(film), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(path))
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +11,7 @@ from cinesub import demux
 from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
+from conftest import ffmpeg
 
 
 def make_ctx(tmp_path, media, **params):
@@ -68,35 +68,29 @@ def test_clip_start_and_end(tmp_path, english_film):
 def test_audio_stream_chosen_by_language(tmp_path, english_film):
     film, _ = english_film
     dual = tmp_path / "dual.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(film),
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:d=3",
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-map",
-            "0:a",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "libopus",
-            "-metadata:s:a:0",
-            "language=hin",
-            "-metadata:s:a:1",
-            "language=eng",
-            "-shortest",
-            str(dual),
-        ],
-        check=True,
+    ffmpeg(
+        "-i",
+        str(film),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d=3",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "0:a",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "libopus",
+        "-metadata:s:a:0",
+        "language=hin",
+        "-metadata:s:a:1",
+        "language=eng",
+        "-shortest",
+        str(dual),
     )
     media = demux.summarise_probe(demux.probe(str(dual)), str(dual))
     assert demux.choose_audio_stream(media["streams"], "en")["language"] == "eng"
@@ -130,22 +124,16 @@ def test_missing_file_and_directory(tmp_path):
 
 def test_video_without_audio(tmp_path):
     silent_video = tmp_path / "video_only.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=25:d=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            str(silent_video),
-        ],
-        check=True,
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=25:d=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(silent_video),
     )
     with pytest.raises(CinesubError, match="no audio stream"):
         demux.run(make_ctx(tmp_path, silent_video))

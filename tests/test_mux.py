@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +9,7 @@ from cinesub import demux, mediafile, mux
 from cinesub.configschema import validated_section
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
-from conftest import ffprobe_streams
+from conftest import ffmpeg, ffprobe_streams
 
 SRT_EN = "1\n00:00:01,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:03,000 --> 00:00:04,000\nGood.\n"
 SRT_HI = "1\n00:00:01,000 --> 00:00:02,500\nनमस्ते।\n"
@@ -135,28 +134,22 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
     en = tmp_path / "en.srt"
     en.write_text(SRT_EN)
     mp4 = tmp_path / "with_subs.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(film),
-            "-i",
-            str(en),
-            "-map",
-            "0",
-            "-map",
-            "1",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-c:s",
-            "mov_text",
-            str(mp4),
-        ],
-        check=True,
+    ffmpeg(
+        "-i",
+        str(film),
+        "-i",
+        str(en),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-c:s",
+        "mov_text",
+        str(mp4),
     )
     run_mux(tmp_path, mp4, [en], ["en"])
     subs = [s for s in ffprobe_streams(tmp_path / "out.mkv") if s["codec_type"] == "subtitle"]
@@ -166,8 +159,8 @@ def test_existing_mov_text_subtitles_are_converted(tmp_path, english_film):
 def film_with_default_subtitles(tmp_path, film, srt_path):
     """The film with its own English subtitle track, marked default and forced (as ripped DVDs carry)."""
     with_subs = tmp_path / "with_default_subs.mkv"
-    args = f"-v error -i {film} -i {srt_path} -map 0 -map 1 -c copy -c:s srt -disposition:s:0 default+forced"
-    subprocess.run(["ffmpeg", *args.split(), "-metadata", "title=Old rip title", str(with_subs)], check=True)
+    args = f"-i {film} -i {srt_path} -map 0 -map 1 -c copy -c:s srt -disposition:s:0 default+forced"
+    ffmpeg(*args.split(), "-metadata", "title=Old rip title", str(with_subs))
     assert ffprobe_streams(with_subs)[2]["disposition"]["default"] == 1
     return with_subs
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from conftest import (
     run_snakemake,
     write_workdir,
 )
+from reliability import run_under_sbatch_shim
 
 pytestmark = pytest.mark.slow
 
@@ -138,32 +137,13 @@ def run_cluster(workdir: Path, shim_dir: Path, log: SbatchLog, timeout: int = 60
         "--set-resources",
         "asr_transcribe:gpu=1",
     ]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "SBATCH_CALL_LOG": str(log.path),
-        "PATH": f"{shim_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
-        output, _ = process.communicate()
+    returncode, output, wall, timed_out = run_under_sbatch_shim(command, workdir, shim_dir, log.path, timeout)
+    if timed_out:
         ids = [call["slurm_id"] for call in log.calls()]
         if ids:
             subprocess.run(["scancel", *ids], capture_output=True)
         pytest.fail(f"snakemake under SLURM ran past {timeout} s:\n{output[-4000:]}")
-    return process.returncode, output, time.monotonic() - started
+    return returncode, output, wall
 
 
 def subtitle_languages(mkv: Path) -> list[str]:

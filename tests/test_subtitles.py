@@ -43,6 +43,17 @@ def timed_segment(seg_id, text, start, rate_cps=14.0, pause=0.05, **extra):
     }
 
 
+def segment_with_words(start: float, end: float, text: str, *words: tuple[str, float, float]) -> dict:
+    """Segment 0 with the given ``(word, start, end)`` timings, written as they are (no probability)."""
+    return {
+        "id": 0,
+        "start": start,
+        "end": end,
+        "text": text,
+        "words": [{"word": word, "start": a, "end": b} for word, a, b in words],
+    }
+
+
 def cue_words(cues):
     return " ".join(" ".join(c.lines) for c in cues).split()
 
@@ -273,13 +284,7 @@ def test_long_speech_split_under_max_duration():
 
 
 def test_single_word_longer_than_max_duration_is_capped():
-    seg = {
-        "id": 0,
-        "start": 0.0,
-        "end": 12.0,
-        "text": "Hmmmm",
-        "words": [{"word": " Hmmmm", "start": 0.0, "end": 12.0}],
-    }
+    seg = segment_with_words(0.0, 12.0, "Hmmmm", (" Hmmmm", 0.0, 12.0))
     cues = S.build_cues([seg], EN, "en")
     assert len(cues) == 1 and cues[0].duration_ms() == EN.max_duration_ms
 
@@ -385,28 +390,14 @@ def test_edited_text_keeps_word_timing_where_words_match():
 
 
 def test_whisperx_words_without_spaces():
-    seg = {
-        "id": 0,
-        "start": 0.0,
-        "end": 2.0,
-        "text": "Hello there friend",
-        "words": [
-            {"word": "Hello", "start": 0.1, "end": 0.5},
-            {"word": "there", "start": 0.6, "end": 1.0},
-            {"word": "friend", "start": 1.2, "end": 1.9},
-        ],
-    }
+    seg = segment_with_words(
+        0.0, 2.0, "Hello there friend", ("Hello", 0.1, 0.5), ("there", 0.6, 1.0), ("friend", 1.2, 1.9)
+    )
     assert [(t.text, t.start) for t in S._tokens([seg])] == [("Hello", 0.1), ("there", 0.6), ("friend", 1.2)]
 
 
 def test_text_before_first_word_and_after_last_is_interpolated():
-    seg = {
-        "id": 0,
-        "start": 1.0,
-        "end": 4.0,
-        "text": "Oh well then",
-        "words": [{"word": " well", "start": 2.0, "end": 2.5}],
-    }
+    seg = segment_with_words(1.0, 4.0, "Oh well then", (" well", 2.0, 2.5))
     tokens = S._tokens([seg])
     assert tokens[0].start == 1.0 and tokens[0].end <= 2.0
     assert tokens[1].start == 2.0 and tokens[2].start >= 2.5 and tokens[2].end == pytest.approx(4.0)

@@ -21,6 +21,8 @@ from .fileio import atomic_path, write_json_atomic
 SAMPLE_RATE = 22050  # espeak-ng's native rate
 SILENCE_THRESHOLD = 0.01
 FESTIVAL_PREFIX = "festival:"  # voice column "festival:<voice>", e.g. festival:hindi_NSK_diphone
+# ffmpeg output options for the test-pattern video of a synthetic film: quick to encode, plays anywhere.
+FAST_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
 
 
 @dataclass
