@@ -17,7 +17,7 @@ from cinesub import subtitle_gen as S
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
 from conftest import media_summary
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 EN = S.rules_for("en", {}, None)
@@ -611,8 +611,37 @@ def test_property_any_word_stream(segments, fps, style):
     assert qc["conforming"] + len(reported) == len(cues)
 
 
+def _stamped(index: int, words: list[tuple[str, float, float]]) -> dict:
+    return {
+        "id": index,
+        "start": words[0][1],
+        "end": words[-1][2],
+        "text": " ".join(w for w, _, _ in words),
+        "lyrics": False,
+        "words": [{"word": " " + w, "start": a, "end": b} for w, a, b in words],
+    }
+
+
+# Found by Hypothesis: a long word held to the minimum duration runs on past the next voice, so the cue
+# after it starts late; the planner costed that cue from its voice and left it too short to read.
+LATE_START = [_stamped(i, [("?", i * 1.067, i * 1.067 + 0.067)]) for i in range(3)] + [
+    _stamped(
+        3,
+        [
+            ("??????????", 3.2, 3.867),
+            ("??a", 3.867, 4.067),
+            ("?", 4.067, 4.133),
+            ("?", 4.133, 4.2),
+            ("?????", 4.2, 4.533),
+            ("a", 4.533, 4.6),
+        ],
+    )
+]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(segments=word_streams(max_rate=15.0))
+@example(segments=LATE_START)
 def test_property_readable_speech_always_conforms(segments):
     """Speech no faster than 15 cps with pauses of a second or more between lines: every cue conforms."""
     cues = S.build_cues(segments, EN, "en")

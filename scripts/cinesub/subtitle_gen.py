@@ -630,8 +630,12 @@ class _Planner:
                 return False
         return True
 
-    def candidate(self, first: int, last: int) -> tuple[float, list[str]] | None:
-        """Cost and lines of a cue made of tokens ``first..last``; None when it is not allowed."""
+    def candidate(
+        self, first: int, last: int, previous_end: int | None = None
+    ) -> tuple[float, list[str], int] | None:
+        """Cost, lines and end (ms) of a cue made of tokens ``first..last`` after a cue that ends at
+        ``previous_end`` (ms); None when it is not allowed. The cue starts where :func:`_timed_cues`
+        will start it: at its speech, or a gap after the previous cue when that one runs on past it."""
         rules = self.rules
         run = self.tokens[first : last + 1]
         words = [t.text for t in run]
@@ -648,9 +652,12 @@ class _Planner:
         if not single and speech_end - speech_start > rules.max_duration_ms:
             return None
         chars = reading_chars(lines)
+        start = speech_start
+        if previous_end is not None:
+            start = max(start, previous_end + rules.min_gap_ms)
         start, end = _cue_times(
-            speech_start,
-            speech_end,
+            start,
+            max(speech_end, start),
             chars,
             self._limit_ms(last),
             rules,
@@ -669,12 +676,15 @@ class _Planner:
         cost += overshoot + joins * SEGMENT_JOIN_COST
         cost += SENTENCE_INSIDE_COST * sum(_starts_sentence(a, b) for a, b in itertools.pairwise(run))
         cost += SHORT_CUE_COST * max(0.0, 1.0 - chars / SHORT_CUE_CHARS)
-        return cost + self.cut_cost(last), lines
+        return cost + self.cut_cost(last), lines, end
 
     def plan(self, begin: int, stop: int) -> list[tuple[int, int, list[str]]]:
         """Cues (first, last, lines) covering tokens ``begin..stop-1`` at the least total cost."""
         best: list[float] = [0.0] + [math.inf] * (stop - begin)
         choice: list[tuple[int, list[str]] | None] = [None] * (stop - begin + 1)
+        # where the last cue of each best plan ends: a cue that runs on past the next voice delays the
+        # cue after it (the next one is costed from there, as it will be timed)
+        ends: list[int | None] = [None] * (stop - begin + 1)
         for last in range(begin, stop):
             chars = -1
             for first in range(last, begin - 1, -1):
@@ -682,7 +692,7 @@ class _Planner:
                 if first < last and chars > self.max_text:
                     break
                 previous = best[first - begin]  # finite: a single token is always a candidate
-                option = self.candidate(first, last)
+                option = self.candidate(first, last, ends[first - begin])
                 if option is None:
                     if (
                         first < last
@@ -694,6 +704,7 @@ class _Planner:
                 if total < best[last - begin + 1]:
                     best[last - begin + 1] = total
                     choice[last - begin + 1] = (first, option[1])
+                    ends[last - begin + 1] = option[2]
         cues = []
         cursor = stop - begin
         while cursor > 0:
