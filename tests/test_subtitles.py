@@ -611,32 +611,19 @@ def test_property_any_word_stream(segments, fps, style):
     assert qc["conforming"] + len(reported) == len(cues)
 
 
-def _stamped(index: int, words: list[tuple[str, float, float]]) -> dict:
-    return {
-        "id": index,
-        "start": words[0][1],
-        "end": words[-1][2],
-        "text": " ".join(w for w, _, _ in words),
-        "lyrics": False,
-        "words": [{"word": " " + w, "start": a, "end": b} for w, a, b in words],
-    }
+def _stamped(index: int, *words: tuple[str, float, float]) -> dict:
+    text = " ".join(word for word, _, _ in words)
+    spaced = [(" " + word, a, b) for word, a, b in words]
+    return {**segment_with_words(words[0][1], words[-1][2], text, *spaced), "id": index, "lyrics": False}
 
 
 # Found by Hypothesis: a long word held to the minimum duration runs on past the next voice, so the cue
 # after it starts late; the planner costed that cue from its voice and left it too short to read.
-LATE_START = [_stamped(i, [("?", i * 1.067, i * 1.067 + 0.067)]) for i in range(3)] + [
-    _stamped(
-        3,
-        [
-            ("??????????", 3.2, 3.867),
-            ("??a", 3.867, 4.067),
-            ("?", 4.067, 4.133),
-            ("?", 4.133, 4.2),
-            ("?????", 4.2, 4.533),
-            ("a", 4.533, 4.6),
-        ],
-    )
-]
+LATE_START = [_stamped(i, ("?", i * 1.067, i * 1.067 + 0.067)) for i in range(3)]
+_TIMES = (3.2, 3.867, 4.067, 4.133, 4.2, 4.533, 4.6)  # word k runs from _TIMES[k] to _TIMES[k + 1]
+LATE_START.append(
+    _stamped(3, *zip("?????????? ??a ? ? ????? a".split(), _TIMES[:-1], _TIMES[1:], strict=True))
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
