@@ -152,12 +152,21 @@ def subtitle_languages(mkv: Path) -> list[str]:
 
 def held_back(output: str, rule: str, upstream: str) -> list[str]:
     """Films whose ``rule`` job became ready (its ``upstream`` job finished) while other ``rule`` jobs ran
-    and was submitted only after one of those finished: what a global GPU cap of 1 does."""
+    and was submitted only after one of those finished: what a global GPU cap of 1 does.
+
+    Finishes that Snakemake reports under one time stamp came in with one status check: a ``rule`` job
+    that finished in the same check as the upstream job was not running when the film became ready.
+    """
     film_of: dict[str, str] = {}
     running: set[str] = set()
     ran_when_ready: dict[str, set[str]] = {}
+    ready_at: dict[str, str] = {}
     held = []
+    stamp = ""
     for line in output.splitlines():
+        stamped = re.match(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line)
+        if stamped:
+            stamp = stamped.group(1)
         submitted = re.match(
             r"Job (\S+) has been submitted with SLURM jobid \d+ \(log: .*/rule_(\w+?)/(\w+)/", line
         )
@@ -173,8 +182,12 @@ def held_back(output: str, rule: str, upstream: str) -> list[str]:
             job, name = finished.groups()
             if name == upstream and job in film_of:
                 ran_when_ready[film_of[job]] = set(running)
+                ready_at[film_of[job]] = stamp
             elif name == rule:
                 running.discard(job)
+                for film, when in ready_at.items():
+                    if when == stamp:  # the same status check: it was over when the film became ready
+                        ran_when_ready[film].discard(job)
     return held
 
 
@@ -275,6 +288,25 @@ def test_failed_job_logs_one_clear_line(cluster_runs):
     assert logs, "SLURM logs of failed jobs are kept"
     text = logs[-1].read_text(errors="replace")
     assert re.search(rf"cinesub: job {BROKEN}: 01_demux: .+", text), text[-2000:]
+
+
+HOLD_BACK_LOG = """[Tue Dec  1 13:50:50 2026]
+Job 9 has been submitted with SLURM jobid 169 (log: /w/slurm_logs/rule_asr_transcribe/film1/169.log).
+Job 2 has been submitted with SLURM jobid 168 (log: /w/slurm_logs/rule_demux_extract/film0/168.log).
+[Tue Dec  1 13:51:02 2026]
+Finished jobid: 2 (Rule: demux_extract)
+[Tue Dec  1 13:51:14 2026]
+Finished jobid: 9 (Rule: asr_transcribe)
+Job 4 has been submitted with SLURM jobid 171 (log: /w/slurm_logs/rule_asr_transcribe/film0/171.log).
+"""
+
+
+def test_held_back_tells_a_waiting_job_from_one_status_check():
+    # film0's audio was ready at 13:51:02 while film1's ASR ran; its ASR went out only after that one ended
+    assert held_back(HOLD_BACK_LOG, "asr_transcribe", "demux_extract") == ["film0"]
+    # both finishes came in with one status check (as in a CI run): nothing was held back
+    one_check = HOLD_BACK_LOG.replace("[Tue Dec  1 13:51:14 2026]\n", "")
+    assert held_back(one_check, "asr_transcribe", "demux_extract") == []
 
 
 def test_gpu_jobs_ask_slurm_for_a_gpu_and_are_not_serialised(cluster_runs):
