@@ -101,7 +101,7 @@ def speak(text: str, workdir: Path, voice: str = "en-us", speed: int = 150, pitc
     if not out.exists():
         raw = workdir / f"tts_{key}.raw.wav"
         _run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text])
-        _run(["sox", str(raw), "-r", str(SR), "-c", "1", str(out)])
+        _run(["sox", "-R", str(raw), "-r", str(SR), "-c", "1", str(out)])
     audio = _read_mono(out)
     # espeak pads each utterance with silence; trim so the ground-truth span is tight.
     voiced = np.flatnonzero(np.abs(audio) > 0.01)

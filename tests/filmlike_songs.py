@@ -57,10 +57,10 @@ def sing_word(word: str, note: int, seconds: float, workdir: Path, voice: str = 
         ssml = f'<speak><prosody range="x-low" rate="slow">{word}</prosody></speak>'
         cleanset._run(["espeak-ng", "-m", "-v", voice, "-p", str(note), "-w", str(raw), ssml])
         plain = workdir / f"sung_{key}.plain.wav"
-        cleanset._run(["sox", str(raw), "-r", str(SR), "-c", "1", str(plain)])
+        cleanset._run(["sox", "-R", str(raw), "-r", str(SR), "-c", "1", str(plain)])
         spoken = len(cleanset._read_mono(plain)) / SR
         # sox tempo keeps the pitch while it slows the word down to the note's length
-        cleanset._run(["sox", str(plain), str(out), "tempo", "-s", f"{max(0.1, spoken / seconds):.4f}"])
+        cleanset._run(["sox", "-R", str(plain), str(out), "tempo", "-s", f"{max(0.1, spoken / seconds):.4f}"])
     audio = cleanset._read_mono(out)
     return 0.5 * audio / max(1e-6, float(np.abs(audio).max()))
 
