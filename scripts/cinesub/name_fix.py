@@ -19,7 +19,7 @@ Every rewrite is returned (segment, from, to, score, probability, why) for 05's 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -59,8 +59,13 @@ class Target:
     replacement: str  # what a match becomes: the canonical name, or the listed spelling in the text's script
     words: int
     listed_variant: bool  # a spelling the glossary lists besides the canonical one
-    devanagari: bool = False  # the spelling's script, decided once (candidates compares it per word run)
-    replacement_key: str = ""  # the replacement's letters: a run already spelled so needs no rewrite
+    # derived once here, since candidates compares them for every run of words:
+    devanagari: bool = field(init=False)  # the spelling's script
+    replacement_key: str = field(init=False)  # the replacement's letters: a run spelled so needs no rewrite
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "devanagari", is_devanagari(self.key))
+        object.__setattr__(self, "replacement_key", letters(self.replacement))
 
 
 def letters(text: str) -> str:
@@ -86,15 +91,7 @@ def targets_from(entries: list[Any]) -> list[Target]:
         variant = letters(entry.form) != letters(entry.canonical)
         targets.setdefault(
             (key, replacement),
-            Target(
-                entry.form,
-                key,
-                replacement,
-                len(entry.form.split()),
-                variant,
-                is_devanagari(key),
-                letters(replacement),
-            ),
+            Target(entry.form, key, replacement, len(entry.form.split()), variant),
         )
     return list(targets.values())
 
