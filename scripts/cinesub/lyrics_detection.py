@@ -274,11 +274,12 @@ def describe_spans(
     """Percussive share and chroma stability for the windows inside ``spans`` (the candidates),
     reading only those stretches of the file (at most ``block_s`` seconds at a time)."""
     half = cfg["window_s"] / 2
+    per_block = max(1, int(cfg["block_s"] / cfg["hop_s"]))
     with _open(path) as handle:
         for start, end in spans:
             inside = [w for w in windows if start <= w.time <= end]
-            for first in range(0, len(inside), max(1, int(cfg["block_s"] / cfg["hop_s"]))):
-                block = inside[first : first + max(1, int(cfg["block_s"] / cfg["hop_s"]))]
+            for first in range(0, len(inside), per_block):
+                block = inside[first : first + per_block]
                 y, offset = _read(handle, block[0].time - half, block[-1].time + half)
                 _describe_block(y, offset, block, cfg)
 
