@@ -7,23 +7,20 @@ so there is exactly one definition.
 from __future__ import annotations
 
 import copy
-import functools
 import os
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
+from .jobfile import JobFile
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "segments.schema.json"
+
+def _times_in_order(doc: dict) -> None:
+    for seg in doc["segments"]:
+        if seg["end"] < seg["start"]:
+            raise ValueError(f"segment {seg['id']} ends before it starts")
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = read_json(SCHEMA_PATH)
-    return jsonschema.Draft202012Validator(schema)
+FILE = JobFile("segments.schema.json", "segments", check=_times_in_order)
 
 
 def new_document(
@@ -69,15 +66,7 @@ def derive(
 
 
 def validate(doc: dict, where: str = "segments") -> dict:
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        first = errors[0]
-        location = "/".join(str(p) for p in first.path) or "(root)"
-        raise CinesubError(f"{where} does not match the segments schema at {location}: {first.message}")
-    for seg in doc["segments"]:
-        if seg["end"] < seg["start"]:
-            raise CinesubError(f"{where}: segment {seg['id']} ends before it starts")
-    return doc
+    return FILE.validate(doc, where)
 
 
 def load(path: str | os.PathLike) -> dict:
