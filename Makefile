@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := ffmpeg espeak-ng sox festival festvox-hi-nsk
 TEST_SYSTEM_PACKAGES := slurm-wlm munge chromium
 TEST_SYSTEM_TOOLS := slurmctld munged chromium
 
-.PHONY: setup system-deps test-system-deps whisperx-venv demo demo-hi test lint bench bench-full bench-whisperx models report clean
+.PHONY: setup system-deps test-system-deps whisperx-venv demo demo-hi test lint bench bench-full bench-whisperx models filter-banks report clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -96,6 +96,11 @@ bench-whisperx: setup whisperx-venv
 models: $(VENV)/.installed
 	HF_HUB_OFFLINE=0 python -m cinesub.models fetch --config config/config.yaml \
 	  $(if $(JOB),--job $(JOB)) $(if $(DIRECTION),--direction $(DIRECTION))
+
+# 06's mel and chroma filter banks are librosa's, stored (resources/lyrics_detection); rebuild them
+# after a librosa upgrade (tests/test_spectral.py fails when they differ).
+filter-banks: $(VENV)/.installed
+	PYTHONPATH=scripts python -c "from cinesub import spectral; spectral.build_filter_banks()"
 
 report: setup
 	snakemake --cores 2 report_all

@@ -9,7 +9,8 @@ Repeated lines in the transcript (refrains) add confidence; they are never requi
 often hears nothing under music.
 
 Passes that keep the stage cheap on a three-hour film: the features that decide (one STFT, YIN
-pitch) over the whole audio, read ``block_s`` seconds at a time so memory stays flat; the descriptive
+pitch; librosa's definitions in numpy, cinesub.spectral, so the stage does not pay librosa's import)
+over the whole audio, read ``block_s`` seconds at a time so memory stays flat; the descriptive
 ones (percussive share, chroma stability) only over the candidate spans; and the decision, which only
 looks at the windows and the speech spans. Outputs: the segments with ``lyrics`` set, and songs.json
 with every song and every rejected candidate (music runs and sung-looking stretches), its confidence,
@@ -27,10 +28,10 @@ import numpy as np
 import soundfile as sf
 
 from . import segments as seglib
-from . import songsfile, speech, vad
+from . import songsfile, spectral, speech, vad
 
 STAGE = "06_lyrics_detection"
-PACKAGES = ("librosa", "faster-whisper")  # the libraries whose versions its manifest records
+PACKAGES = ("numpy", "scipy", "faster-whisper")  # the libraries whose versions its manifest records
 SECTION = "lyrics"  # the config section its rule passes as params (section_params)
 SAMPLE_RATE = 16000
 HOP = 256  # STFT hop: 16 ms frames at 16 kHz
@@ -89,12 +90,9 @@ def _voice_flux(power: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     leaves the voice, whose log spectrum changes every syllable in speech and holds still on a sung
     vowel. Without the subtraction a loud bed masks the voice and any talk over a pad looks sustained.
     """
-    import librosa
     from scipy.ndimage import minimum_filter1d
 
-    band = librosa.feature.melspectrogram(
-        S=power, sr=SAMPLE_RATE, n_mels=40, fmin=VOICE_BAND_HZ[0], fmax=VOICE_BAND_HZ[1]
-    )
+    band = spectral.apply_bank("voice_mel", power)  # 40 mel bands over VOICE_BAND_HZ
     bed = minimum_filter1d(band, max(1, round(cfg["bed_s"] * SAMPLE_RATE / HOP)), axis=1)
     residual = np.maximum(band - bed, 0.0)
     voice = np.log(residual + 1e-3 * max(float(band.max()), 1e-10))
@@ -105,25 +103,15 @@ def _voice_flux(power: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
 def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dict) -> list[Window]:
     """The features that decide (beat, loudness, held notes, voice-band change) for windows centred at
     ``centres`` (absolute seconds); ``y`` starts at ``offset``."""
-    import librosa
-
     fps = SAMPLE_RATE / HOP
     if y.size < 2048:
         return [Window(float(t), 0.0, 0.0, 0.0, 0.0, 0.0) for t in centres]
-    spec = np.abs(librosa.stft(y, n_fft=1024, hop_length=HOP))
+    spec = spectral.stft_magnitude(y, 1024, HOP)
     power = spec**2
-    mel = librosa.feature.melspectrogram(S=power, sr=SAMPLE_RATE)
-    onset = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=SAMPLE_RATE)
-    rms = librosa.feature.rms(S=spec, frame_length=1024)[0]
+    onset = spectral.onset_strength(spectral.power_to_db(spectral.apply_bank("mel", power)))
+    rms = spectral.rms(spec, 1024)
     flux, above_bed = _voice_flux(power, cfg)
-    f0 = librosa.yin(
-        y,
-        fmin=PITCH_RANGE_HZ[0],
-        fmax=PITCH_RANGE_HZ[1],
-        sr=SAMPLE_RATE,
-        frame_length=1024,
-        hop_length=HOP * PITCH_STEP,
-    )
+    f0 = spectral.yin(y, PITCH_RANGE_HZ[0], PITCH_RANGE_HZ[1], SAMPLE_RATE, 1024, HOP * PITCH_STEP)
     pitch_loud = rms[::PITCH_STEP][: f0.size] > cfg["silence_rms"]
     span = max(2, round(cfg["note_min_s"] * fps / PITCH_STEP))
     notes = np.repeat(
@@ -139,7 +127,7 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
         beat, tempo = 0.0, 0.0
         env = onset[a:b] - onset[a:b].mean() if b > a else np.zeros(0)
         if env.size > max_lag + 1:
-            ac = librosa.autocorrelate(env)
+            ac = spectral.autocorrelate(env)
             if ac[0] > 0:
                 ac = ac / ac[0]
                 lag = min_lag + int(np.argmax(ac[min_lag:max_lag]))
@@ -165,17 +153,15 @@ def _frames_of(t: float, offset: float, frames: int, cfg: dict) -> tuple[int, in
 def _describe_block(y: np.ndarray, offset: float, windows: list[Window], cfg: dict) -> None:
     """Set the percussive share and chroma stability of ``windows`` (inside ``y``, which starts at
     ``offset``): they only describe a candidate in songs.json, so only candidates pay for them."""
-    import librosa
-
     if y.size < 2048:
         return
-    spec = np.abs(librosa.stft(y, n_fft=1024, hop_length=HOP))
+    spec = spectral.stft_magnitude(y, 1024, HOP)
     # The median filters run on a coarse copy (up to 4 kHz, every other frame); on full resolution
     # over the whole film they were 94% of this stage's time.
-    harmonic, percussive = librosa.decompose.hpss(spec[:COARSE_BINS, ::COARSE_STEP], kernel_size=17)
-    # tuning=0: estimating the tuning took a third of this stage's time, for a descriptive feature
-    chroma = librosa.feature.chroma_stft(S=spec**2, sr=SAMPLE_RATE, hop_length=HOP, tuning=0.0)
-    rms = librosa.feature.rms(S=spec, frame_length=1024)[0]
+    harmonic, percussive = spectral.hpss(spec[:COARSE_BINS, ::COARSE_STEP], kernel_size=17)
+    # tuning 0: estimating the tuning took a third of this stage's time, for a descriptive feature
+    chroma = spectral.chroma(spec**2)
+    rms = spectral.rms(spec, 1024)
     chroma_lag = int(0.5 * SAMPLE_RATE / HOP)
     for w in windows:
         a, b = _frames_of(w.time, offset, spec.shape[1], cfg)
