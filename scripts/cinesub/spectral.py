@@ -82,15 +82,17 @@ def autocorrelate(x: np.ndarray) -> np.ndarray:
     return scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=-1)[..., : x.shape[-1]]
 
 
-def _interior_shifts(d: np.ndarray) -> np.ndarray:
-    """librosa's parabolic interpolation along axis 0: the vertex offset of each interior bin's parabola,
-    0 where it falls beyond a neighbour, and at both ends."""
-    shifts = np.zeros_like(d)
-    a = d[2:] + d[:-2] - 2.0 * d[1:-1]
-    b = (d[2:] - d[:-2]) / 2.0
-    inside = np.abs(b) < np.abs(a)
-    shifts[1:-1][inside] = -b[inside] / a[inside]
-    return shifts
+def _parabolic_shift(d: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """librosa's parabolic interpolation along axis 0, at bin ``period`` of each column only: the vertex
+    offset of the parabola through it and its neighbours, 0 where that falls beyond a neighbour, and at
+    both ends."""
+    columns = np.arange(d.shape[1])
+    inner = np.clip(period, 1, d.shape[0] - 2)
+    left, centre, right = d[inner - 1, columns], d[inner, columns], d[inner + 1, columns]
+    a = right + left - 2.0 * centre
+    b = (right - left) / 2.0
+    inside = (np.abs(b) < np.abs(a)) & (period == inner)
+    return np.where(inside, -b / np.where(inside, a, 1.0), 0.0)
 
 
 def yin(y: np.ndarray, fmin: float, fmax: float, sr: int, frame_length: int, hop: int) -> np.ndarray:
@@ -116,8 +118,7 @@ def yin(y: np.ndarray, fmin: float, fmax: float, sr: int, frame_length: int, hop
     trough[0] = d[0] < d[1]
     below = trough & (d < 0.1)
     period = np.where(below.any(axis=0), np.argmax(below, axis=0), np.argmin(d, axis=0))
-    shift = np.take_along_axis(_interior_shifts(d), period[None, :], axis=0)[0]
-    return sr / (min_period + period + shift)
+    return sr / (min_period + period + _parabolic_shift(d, period))
 
 
 def hpss(spec: np.ndarray, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
