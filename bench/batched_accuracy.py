@@ -9,7 +9,8 @@ All modes use the shipped ``asr`` settings (schema defaults: tiny.en, int8, beam
 0/0.2/0.4, VAD, seed 0); the pipeline-own modes run through ``asr.transcribe_file`` exactly as 04_asr
 does, fed the speech timeline 01_demux would write (``speech.find`` with the shipped ``demux.vad``).
 WER: dialogue words only (jiwer, lower case, no punctuation; cleanset: words invented in the
-non-dialogue stretches count as insertions).
+non-dialogue stretches count as insertions), of 04's segments and of what 07_hallucination_removal keeps
+of them (shipped settings; what reaches the subtitles).
 Writes ``bench/results/batched_accuracy.json``.
 """
 
@@ -66,17 +67,32 @@ def _to_16k(film):
     return wav
 
 
-def score(segments: list[dict], reference: list[str], case) -> dict:
+def _wer(segments: list[dict], reference: list[str], case) -> float:
     import cleanset
 
-    text = " ".join(s["text"] for s in segments).lower()
-    wer = (
-        cleanset.dialogue_wer(segments, case)
-        if case
-        else common.wer(reference, [s["text"] for s in segments])
+    if case:
+        return cleanset.dialogue_wer(segments, case)
+    return common.wer(reference, [s["text"] for s in segments])
+
+
+def after_07(segments: list[dict], timeline: list[tuple[float, float]]) -> list[dict]:
+    """The segments 07_hallucination_removal keeps (shipped settings): what reaches the subtitles."""
+    from cinesub import hallucination_removal
+    from cinesub import segments as seglib
+
+    cfg = hallucination_removal.settings({})
+    phrases = hallucination_removal.load_phrases(
+        common.REPO / cfg["phrases_dir"], "en", list(cfg["extra_phrase_languages"])
     )
+    doc = seglib.new_document("bench", "en", "04_asr", [dict(s, id=i) for i, s in enumerate(segments)])
+    return hallucination_removal.clean(doc, cfg, phrases, timeline)[0]["segments"]
+
+
+def score(segments: list[dict], reference: list[str], case, timeline) -> dict:
+    text = " ".join(s["text"] for s in segments).lower()
     return {
-        "wer": round(wer, 4),
+        "wer": round(_wer(segments, reference, case), 4),
+        "wer_after_07": round(_wer(after_07(segments, timeline), reference, case), 4),
         "names": [n for n in NAMES if n in " ".join(reference).lower() and n in text],
     }
 
@@ -91,7 +107,9 @@ def pipeline_mode(batch_size: int):
     """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad)."""
     from cinesub import asr, speech
 
-    settings = {**shipped_settings(), "batch_size": batch_size}
+    # speech_pad_s: the timeline's padding, which 04 reads from speech.json (asr.run)
+    pad_s = shipped_vad()["pad_ms"] / 1000
+    settings = {**shipped_settings(), "batch_size": batch_size, "speech_pad_s": pad_s}
     engine = asr.load_engine(settings, "en")
 
     def transcribe(wav) -> tuple[list[dict], dict]:
@@ -138,6 +156,9 @@ def main() -> None:
         f"04_asr_batched_{size}": lambda: pipeline_mode(size),
         f"faster_whisper_batched_{size}": lambda: upstream_batched_mode(size),
     }
+    from cinesub import speech
+
+    timelines = {name: speech.find(wav, shipped_vad()) for name, (wav, _, _) in films.items()}
     rows: dict[str, dict] = {}
     for mode, make in modes.items():
         transcribe = make()
@@ -147,13 +168,14 @@ def main() -> None:
             segments, extra = transcribe(wav)
             rows[mode][name] = {
                 "wall_s": round(time.perf_counter() - started, 2),
-                **score(segments, reference, case),
+                **score(segments, reference, case, timelines[name]),
                 **extra,
             }
             print(mode, name, rows[mode][name], flush=True)
         rows[mode]["total"] = {
             "wall_s": round(sum(r["wall_s"] for r in rows[mode].values()), 2),
             "mean_wer": round(sum(r["wer"] for r in rows[mode].values()) / len(films), 4),
+            "mean_wer_after_07": round(sum(r["wer_after_07"] for r in rows[mode].values()) / len(films), 4),
         }
     common.save_result(
         "batched_accuracy", {"environment": common.environment(), "batch_size": size, "modes": rows}

@@ -501,7 +501,9 @@ class FasterWhisperEngine:
 
     def _transcribe_batched(self, audio: np.ndarray, speech: list[tuple[float, float]] | None) -> list[dict]:
         """Batch bounded chunks cut at pauses, then re-decode sequentially (with temperature fallback)
-        any chunk whose batched result fails the quality checks or misses a speech region.
+        any chunk whose batched result fails the quality checks or misses a speech region. The re-decode
+        hears the chunk's own speech regions, as sequential decoding does: running faster-whisper's VAD
+        again there found other edges in babble, and Whisper looped on them (bench/batched_accuracy.py).
 
         Chunks stay under ``max_chunk_s`` (default 24 s) because Whisper drops a last sentence that
         runs into the 30 s edge, and batched decoding has no seek to recover it.
@@ -509,7 +511,8 @@ class FasterWhisperEngine:
         from faster_whisper.transcribe import restore_speech_timestamps
 
         rate = 16000
-        if speech is None:  # no timeline (a bare call): find the speech here
+        own_vad = speech is None
+        if own_vad:  # no timeline (a bare call): find the speech here
             from faster_whisper.vad import VadOptions, get_speech_timestamps
 
             stamps = get_speech_timestamps(
@@ -559,7 +562,8 @@ class FasterWhisperEngine:
             if needs_redecode(chunk, found, self.settings):
                 self.redecoded_chunks += 1
                 first, last = int(chunk["start"] * rate), int(chunk["end"] * rate)
-                again = self._transcribe_sequential(audio[first:last], None)
+                heard = [(a - chunk["start"], b - chunk["start"]) for a, b in chunk["regions"]]
+                again = self._transcribe_sequential(audio[first:last], None if own_vad else heard)
                 found = [_shifted(seg, chunk["start"]) for seg in again]
             segments.extend(found)
         return segments
