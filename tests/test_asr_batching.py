@@ -132,3 +132,25 @@ def test_batched_mode_redecodes_a_chunk_that_fails_the_checks(wav16k):
     reference = _normalise(" ".join(s["text"] for s in truth))
     assert jiwer.wer(reference, _normalise(" ".join(s["text"] for s in segments))) <= 0.15
     assert engine.transcribe(np.zeros(16000 * 3, dtype=np.float32)) == []  # silence: no chunks, no text
+
+
+def test_a_redecode_hears_the_timeline_and_runs_no_second_vad(wav16k, monkeypatch):
+    """Fed the job's speech timeline, the re-decode of a failed chunk decodes that chunk's regions of it;
+    Silero never runs inside 04 (issue 13: one speech timeline per job)."""
+    from cinesub import speech as speechlib
+    from faster_whisper import transcribe as fw_transcribe
+
+    path, truth = wav16k
+    timeline = speechlib.find(path, {"threshold": 0.5, "min_silence_ms": 300, "pad_ms": 100, "block_s": 600})
+    settings = dict(_settings(4), log_prob_threshold=-0.0001, speech_pad_s=0.1)  # every chunk re-decoded
+    engine = asr.load_engine(settings, "en")
+    audio, _ = soundfile.read(str(path), dtype="float32")
+
+    def no_vad(*args, **kwargs):
+        raise AssertionError("Silero ran again inside 04")
+
+    monkeypatch.setattr(fw_transcribe, "get_speech_timestamps", no_vad)
+    segments = engine.transcribe(audio, timeline)
+    assert engine.redecoded_chunks >= 1
+    reference = _normalise(" ".join(s["text"] for s in truth))
+    assert jiwer.wer(reference, _normalise(" ".join(s["text"] for s in segments))) <= 0.15
