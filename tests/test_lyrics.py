@@ -211,11 +211,29 @@ def test_run_writes_segments_and_songs(tmp_path):
     vad_cfg = configschema.validated_section("demux", {})["vad"]
     duration = sf.info(wav).duration
     speechlib.save(timeline, speechlib.new_document("t", duration, speechlib.find(wav, vad_cfg), vad_cfg))
+    windows = tmp_path / "windows.json"
+    common = {
+        "params": SimpleNamespace(lyrics={"min_song_s": 15}),
+        "log": logging.getLogger("test"),
+        "job": "t",
+    }
+    # lyrics_detection_analyse: the audio and the timeline only
+    analyse = SimpleNamespace(
+        input=SimpleNamespace(audio=str(wav), speech=str(timeline)),
+        output=SimpleNamespace(windows=str(windows)),
+        **common,
+    )
+    lyrics_detection.run(analyse)
+    cfg = lyrics_detection.settings({"min_song_s": 15})
+    stored = lyrics_detection.windows_of(lyrics_detection.WINDOWS_FILE.load(windows), cfg, "windows.json")
+    assert stored == lyrics_detection.analyse(
+        wav, speechlib.load(timeline), cfg
+    )  # the JSON round trip is exact
+    # lyrics_detection_detect: those windows and the transcript
     ctx = SimpleNamespace(
-        input=SimpleNamespace(audio=str(wav), speech=str(timeline), segments=str(source)),
+        input=SimpleNamespace(windows=str(windows), speech=str(timeline), segments=str(source)),
         output=SimpleNamespace(segments=str(tmp_path / "out.json"), songs=str(tmp_path / "songs.json")),
-        params=SimpleNamespace(lyrics={"min_song_s": 15}),
-        log=logging.getLogger("test"),
+        **common,
     )
     lyrics_detection.run(ctx)
     out = seglib.load(tmp_path / "out.json")
@@ -227,6 +245,12 @@ def test_run_writes_segments_and_songs(tmp_path):
     )
     assert out["segments"][0]["lyrics"] is False
     assert sum(s["lyrics"] for s in out["segments"]) >= 8
+    with pytest.raises(
+        CinesubError, match=r"windows\.json was analysed with lyrics\.hop_s 1; the config says 0\.5"
+    ):
+        lyrics_detection.windows_of(
+            lyrics_detection.WINDOWS_FILE.load(windows), {**cfg, "hop_s": 0.5}, "windows.json"
+        )
 
 
 # ---- film-like song cases (tests/filmlike_songs.py): audio and the known dialogue, no ASR -----------------

@@ -12,14 +12,16 @@ Passes that keep the stage cheap on a three-hour film: the features that decide 
 pitch; librosa's definitions in numpy, cinesub.spectral, so the stage does not pay librosa's import)
 over the whole audio, read ``block_s`` seconds at a time so memory stays flat; the descriptive
 ones (percussive share, chroma stability) only over the candidate spans; and the decision, which only
-looks at the windows and the speech spans. Outputs: the segments with ``lyrics`` set, and songs.json
-with every song and every rejected candidate (music runs and sung-looking stretches), its confidence,
-evidence and reason.
+looks at the windows and the speech spans. The first two need no transcript: rule
+lyrics_detection_analyse writes them to windows.json beside 04_asr, and lyrics_detection_detect judges
+them with the transcript. Outputs: the segments with ``lyrics`` set, and songs.json with every song and
+every rejected candidate (music runs and sung-looking stretches), its confidence, evidence and reason.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ import soundfile as sf
 
 from . import segments as seglib
 from . import songsfile, spectral, speech, vad
+from .errors import CinesubError
+from .jobfile import JobFile
 
 STAGE = "06_lyrics_detection"
 PACKAGES = ("numpy", "scipy", "faster-whisper")  # the libraries whose versions its manifest records
@@ -486,13 +490,45 @@ def detect(
     return out, report
 
 
+WINDOWS_FILE = JobFile("windows.schema.json", "song-detection windows")
+
+
+def windows_document(job: str, windows: list[Window], cfg: dict) -> dict:
+    """windows.json: what :func:`analyse` found, with the window length and step it used."""
+    return {
+        "job": job,
+        "stage": STAGE,
+        "window_s": cfg["window_s"],
+        "hop_s": cfg["hop_s"],
+        "windows": [dataclasses.asdict(w) for w in windows],
+    }
+
+
+def windows_of(doc: dict, cfg: dict, where: str) -> list[Window]:
+    """The windows of a windows.json, which must have been analysed with ``cfg``'s window and step."""
+    for key in ("window_s", "hop_s"):
+        if doc[key] != cfg[key]:
+            raise CinesubError(
+                f"{where} was analysed with lyrics.{key} {doc[key]}; the config says {cfg[key]}"
+            )
+    return [Window(**w) for w in doc["windows"]]
+
+
 def run(ctx) -> None:
+    """Both rules of the stage: lyrics_detection_analyse (its output has ``windows``) reads only the
+    audio and the speech timeline, so it can run beside 04_asr; lyrics_detection_detect judges its
+    windows with the transcript."""
     cfg = settings(dict(ctx.params.lyrics))
-    doc = seglib.load(ctx.input.segments)
-    audio_path = ctx.input.audio
-    ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
     timeline = speech.load(ctx.input.speech)
-    out, report = detect(doc, analyse(audio_path, timeline, cfg), timeline, cfg)
+    if hasattr(ctx.output, "windows"):
+        ctx.log.info("analysing voice and music features in %s-s blocks", cfg["block_s"])
+        windows = analyse(ctx.input.audio, timeline, cfg)
+        WINDOWS_FILE.save(ctx.output.windows, windows_document(ctx.job, windows, cfg))
+        ctx.log.info("%d windows, %d candidate spans", len(windows), len(candidate_spans(windows, cfg)))
+        return
+    doc = seglib.load(ctx.input.segments)
+    windows = windows_of(WINDOWS_FILE.load(ctx.input.windows), cfg, str(ctx.input.windows))
+    out, report = detect(doc, windows, timeline, cfg)
     for song in report["songs"]:
         ctx.log.info(
             "song %.1f-%.1f s confidence %.2f cues %s",
