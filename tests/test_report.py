@@ -273,6 +273,7 @@ def test_snakemake_report_embeds_the_figures(tmp_path, english_film):
         "04_asr",
         "05_ner",
         "06_lyrics_detection",
+        "06_lyrics_detection.windows",  # its analysis rule (lyrics_detection_analyse)
         "07_hallucination_removal",
         "09_subtitle_gen.en",
         "10_mux",

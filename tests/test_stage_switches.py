@@ -34,12 +34,12 @@ CONSUMERS = {
     "report_plots": "99_report",
 }
 OPTIONAL_RULES = {
-    "tmdb": "tmdb_fetch",
-    "glossary": "glossary_load_merge",
-    "ner": "ner_tag",
-    "lyrics": "lyrics_detection_detect",
-    "hallucination": "hallucination_removal_filter",
-    "translation": "translation_translate",
+    "tmdb": ("tmdb_fetch",),
+    "glossary": ("glossary_load_merge",),
+    "ner": ("ner_tag",),
+    "lyrics": ("lyrics_detection_analyse", "lyrics_detection_detect"),
+    "hallucination": ("hallucination_removal_filter",),
+    "translation": ("translation_translate",),
 }
 ALWAYS = {"demux_extract", "asr_transcribe", "subtitle_gen_write", "mux_tracks", "report_plots"}
 JOB = "film"
@@ -102,7 +102,7 @@ def test_dag_reroutes_around_disabled_stages(tmp_path, film, stages):
     assert returncode == 0, output[-3000:]
     jobs = dry_run_jobs(output)
     rules = {rule for rule, _ in jobs}
-    expected_rules = ALWAYS | {rule for key, rule in OPTIONAL_RULES.items() if stages[key]}
+    expected_rules = ALWAYS | {rule for key, rules in OPTIONAL_RULES.items() if stages[key] for rule in rules}
     assert rules == expected_rules
 
     for (rule, wildcards), inputs in jobs.items():
