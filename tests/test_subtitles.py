@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import srt
 import webvtt
-from cinesub import mediafile, qcfile
+from cinesub import configschema, mediafile, qcfile
 from cinesub import subtitle_gen as S
 from cinesub.errors import CinesubError
 from cinesub.runner import StageContext
@@ -93,7 +93,7 @@ def test_workflow_and_rules_for_agree_on_every_language(section):
     from snakemake.utils import validate
 
     config = {"subtitles": json.loads(json.dumps(section))}
-    validate(config, str(S.segments_io.SCHEMA_PATH.parent / "config.schema.json"))
+    validate(config, str(configschema.CONFIG_SCHEMA_PATH))
     for lang in ("hi", "ta", "en"):
         assert S.rules_for(lang, config["subtitles"], None) == S.rules_for(lang, section, None), lang
     assert S.rules_for("hi", section, None).max_cps == 22
