@@ -7,10 +7,8 @@ so there is exactly one definition.
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
-from .fileio import read_json, write_json_atomic
 from .jobfile import JobFile
 
 
@@ -69,12 +67,7 @@ def validate(doc: dict, where: str = "segments") -> dict:
     return FILE.validate(doc, where)
 
 
-def load(path: str | os.PathLike) -> dict:
-    return validate(read_json(path), where=str(path))
-
-
-def save(path: str | os.PathLike, doc: dict) -> None:
-    write_json_atomic(path, validate(doc, where=str(path)))
+load, save = FILE.load, FILE.save  # validated against the schema, atomic on write
 
 
 def set_flag(segment: dict, stage: str, key: str, value: Any) -> None:
