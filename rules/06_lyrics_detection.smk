@@ -15,7 +15,9 @@ rule lyrics_detection_analyse:
     conda:
         "../envs/nlp.yaml"
     params:
-        **section_params("lyrics"),
+        # the judgement's settings (threshold, action, ...) are not the analysis's: changing them
+        # reruns only lyrics_detection_detect
+        **section_params("lyrics", leave_out="x-detect-setting"),
     script:
         "../scripts/lyrics_detection.py"
 

@@ -259,18 +259,22 @@ def optional_input(stage_key, path):
 SETTING_PARAM_SEPARATOR = "__"  # cinesub.runner joins <section>__<key> params back into one section
 
 
-def section_params(name, **resolved):
+def section_params(name, leave_out=None, **resolved):
     """Rule params for config section ``name`` (the stage module's ``SECTION``; the stage reads it back
     as ``ctx.params.<name>``): one param per setting that changes the result, each ``{key: value}``, so
     Snakemake's rerun reason names what changed ("before: {'beam_size': 5}, now: {'beam_size': 4}")
     instead of dumping the section. Run settings (``x-run-setting`` in the schema) are left out, so
-    changing them reruns nothing; the stage gets them back from the config. ``resolved``: settings the
-    rule hands on resolved (a shipped path found from any working directory)."""
-    from cinesub.stagecache import result_settings
+    changing them reruns nothing; the stage gets them back from the config. ``leave_out``: a schema
+    annotation marking settings this rule does not use (``x-detect-setting``: 06's judgement alone),
+    so changing them does not rerun it. ``resolved``: settings the rule hands on resolved (a shipped
+    path found from any working directory)."""
+    from cinesub.stagecache import annotated_keys, result_settings
 
+    unused = annotated_keys(leave_out, name) if leave_out else frozenset()
     return {
         f"{name}{SETTING_PARAM_SEPARATOR}{key}": {key: value}
         for key, value in {**result_settings(config[name], name), **resolved}.items()
+        if key not in unused
     }
 
 

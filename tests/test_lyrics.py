@@ -297,6 +297,22 @@ def test_only_candidates_pay_for_the_descriptive_features(filmlike):
     assert all(w.chroma_stability == 0.0 and w.percussive_share == 0.0 for w in outside)
 
 
+def test_the_analysis_never_reads_a_judgement_setting(filmlike):
+    """lyrics_detection_analyse leaves the ``x-detect-setting`` keys out of its params (changing them
+    reruns only the judgement), so the analysis must not read one: without them it runs and finds the
+    same windows."""
+    from cinesub.stagecache import annotated_keys
+
+    detect_only = annotated_keys("x-detect-setting", "lyrics")
+    assert {"threshold", "action", "min_song_s"} <= detect_only
+    case, path = filmlike["refrain_chords"]
+    timeline = vad.speech_timeline(path)
+    analysis_cfg = {k: v for k, v in CFG.items() if k not in detect_only}
+    assert lyrics_detection.analyse(path, timeline, analysis_cfg) == lyrics_detection.analyse(
+        path, timeline, CFG
+    )
+
+
 @pytest.mark.parametrize("name", ["dialogue_over_beat", "short_lines_over_beat"])
 def test_dialogue_over_a_beat_is_not_a_song_and_drop_keeps_it(filmlike, name):
     case, path = filmlike[name]

@@ -54,6 +54,8 @@ def rows(schema: dict, root: dict, prefix: str = "") -> Iterator[tuple[str, str,
         text = sub.get("description", "")
         if sub.get("x-run-setting"):
             text += " (run setting: changing it reruns nothing)"
+        if sub.get("x-detect-setting"):
+            text += " (judgement only: changing it reruns 06's decision, not its audio analysis)"
         yield key, _type(sub) if not has_children else "section", default, text
         if has_children:
             yield from rows(sub, root, key + ".")

@@ -136,19 +136,24 @@ def model_identity(path: str | os.PathLike) -> Any:
 
 
 @functools.cache
-def run_setting_keys(section: str | None = None) -> frozenset[str]:
-    """Keys of a config section that change where or how fast a stage runs, not what it produces
-    (threads, memory, cache paths, timeouts): ``"x-run-setting": true`` in the config schema.
-    They are never rule params (changing them must rerun nothing) nor result-cache key material.
-    No section: the keys marked in any section."""
+def annotated_keys(annotation: str, section: str | None = None) -> frozenset[str]:
+    """Keys of a config section whose schema carries ``"<annotation>": true``; no section: any section's."""
     properties = read_json(CONFIG_SCHEMA_PATH)["properties"]
     sections = [section] if section else list(properties)
     return frozenset(
         key
         for name in sections
         for key, schema in properties.get(name, {}).get("properties", {}).items()
-        if schema.get("x-run-setting")
+        if schema.get(annotation)
     )
+
+
+def run_setting_keys(section: str | None = None) -> frozenset[str]:
+    """Keys of a config section that change where or how fast a stage runs, not what it produces
+    (threads, memory, cache paths, timeouts): ``"x-run-setting": true`` in the config schema.
+    They are never rule params (changing them must rerun nothing) nor result-cache key material.
+    No section: the keys marked in any section."""
+    return annotated_keys("x-run-setting", section)
 
 
 def result_settings(settings: dict, section: str | None = None) -> dict:
