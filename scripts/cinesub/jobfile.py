@@ -13,12 +13,13 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from .errors import CinesubError
 from .fileio import read_json, write_json_atomic
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 # 2019-09/2020-12 keywords fastjsonschema (draft-07) would silently ignore: such schemas skip the fast path
@@ -86,6 +87,8 @@ class JobFile:
 
     @functools.cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
+        import jsonschema  # only for a document the fast check rejects: most stages never import it
+
         return jsonschema.Draft202012Validator(read_json(self.schema_path))
 
     @functools.cached_property

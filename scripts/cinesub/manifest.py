@@ -5,7 +5,6 @@ One writer and reader (schema ``workflow/schemas/manifest.schema.json``), follow
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import platform
 import socket
@@ -46,6 +45,8 @@ def describe_files(paths: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str]:
+    import importlib.metadata  # 30 ms of start-up, needed only once the stage has finished
+
     versions = {"python": platform.python_version(), "cinesub": __version__}
     for name in names:
         try:
