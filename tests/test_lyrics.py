@@ -123,9 +123,9 @@ def test_actions(action):
     cfg = lyrics_detection.settings({"action": action})
     segments = [seg(0, 1, 4, "Hello there.")] + [seg(i, 30 + 5 * i, 34 + 5 * i, REFRAIN) for i in range(1, 6)]
     doc = seglib.new_document("t", "en", "05_ner", segments)
-    out, report = lyrics_detection.detect(
-        doc, raw_windows(70, sung=[(30, 60)], spoken=[(0, 5)]), [(1, 4), (30, 60)], cfg
-    )
+    speech = [(1, 4), (30, 60)]
+    windows = lyrics_detection.score_windows(raw_windows(70, sung=[(30, 60)], spoken=[(0, 5)]), speech, cfg)
+    out, report = lyrics_detection.detect(doc, windows, speech, cfg)
     seglib.validate(out)
     assert len(report["songs"]) == 1
     if action == "drop":
@@ -144,6 +144,7 @@ def test_drop_keeps_the_lines_of_a_song_it_is_not_sure_of():
     windows = raw_windows(70, sung=[(30, 60)])
     for w in windows:  # notes held less steadily: a song, but not a sure one
         w.steady_pitch = min(w.steady_pitch, 0.26)
+    windows = lyrics_detection.score_windows(windows, [(30, 60)], cfg)
     out, report = lyrics_detection.detect(doc, windows, [(30, 60)], cfg)
     assert len(report["songs"]) == 1
     assert cfg["threshold"] <= report["songs"][0]["confidence"] < cfg["drop_confidence"]
@@ -328,8 +329,9 @@ def test_drop_removes_the_song_and_never_the_dialogue(filmlike):
     dialogue = [seg(i, s, e, text) for i, (s, e, text) in enumerate(case.dialogue)]
     doc = seglib.new_document(case.name, "en", "05_ner", dialogue + sung, duration=case.duration)
     cfg = lyrics_detection.settings({"action": "drop"})
-    audio = lyrics_detection.analyse_audio(path, cfg)
-    out, report = lyrics_detection.detect(doc, audio, vad.speech_timeline(path), cfg)
+    timeline = vad.speech_timeline(path)
+    windows = lyrics_detection.score_windows(lyrics_detection.analyse_audio(path, cfg), timeline, cfg)
+    out, report = lyrics_detection.detect(doc, windows, timeline, cfg)
     assert [s["text"] for s in out["segments"]] == [text for _, _, text in case.dialogue]
     assert [s["text"] for s in report["dropped_segments"]] == [REFRAIN] * 4
 

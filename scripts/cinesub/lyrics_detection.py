@@ -25,14 +25,17 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 
 from . import segments as seglib
 from . import songsfile, spectral, speech, vad
 from .errors import CinesubError
 from .jobfile import JobFile
+
+if TYPE_CHECKING:
+    import soundfile as sf
 
 STAGE = "06_lyrics_detection"
 PACKAGES = ("numpy", "scipy", "faster-whisper")  # the libraries whose versions its manifest records
@@ -230,6 +233,8 @@ def _read(handle: sf.SoundFile, start: float, end: float) -> tuple[np.ndarray, f
 
 
 def _open(path: str | os.PathLike) -> sf.SoundFile:
+    import soundfile as sf  # the analysis reads audio; the judgement only windows.json
+
     handle = sf.SoundFile(path)
     if handle.samplerate != SAMPLE_RATE:
         handle.close()
@@ -466,10 +471,10 @@ def detect(
 ) -> tuple[dict, dict]:
     """The whole stage on data: (new segments document, songs report).
 
-    ``windows`` from :func:`analyse` (or :func:`analyse_audio`, whose windows carry no descriptive
-    features), ``speech`` the (start, end) speech spans.
+    ``windows`` scored, as :func:`analyse` gives them (or :func:`score_windows` over
+    :func:`analyse_audio`'s, which carry no descriptive features); ``speech`` the (start, end) speech
+    spans. The scores come from the analysis: judging them again here would only repeat it.
     """
-    windows = score_windows(windows, speech, cfg)
     songs, rejected = find_songs(windows, doc["segments"], speech, cfg)
     kept, dropped = apply_songs(doc["segments"], songs, cfg)
     meta = {
