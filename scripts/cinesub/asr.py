@@ -41,6 +41,7 @@ BUNDLED = "tiny.en-bundled"
 SEARCH_TAIL_S = 30.0  # where to look for a quiet cut point at the end of a window
 FRAME_S = 0.1
 MAX_CHUNK_S = 24.0  # batched decoding: longest chunk of speech (Whisper sees 30 s at a time)
+WHISPER_WINDOW_S = 30.0  # the audio Whisper decodes at a time
 MAX_KEPT_PAUSE_S = 2.0  # batched decoding: longer silences are cut out of the audio the model sees
 # faster-whisper's own VadOptions defaults: the timeline's spans are merged and padded like its VAD's
 # chunks, so the decoder sees the audio it would have seen with vad_filter (measured: same WER)
@@ -389,7 +390,10 @@ def chunk_of(segment: dict, chunks: list[dict]) -> int:
 
 def needs_redecode(chunk: dict, segments: list[dict], settings: dict, min_region_s: float = 0.5) -> bool:
     """True when a batched (temperature 0, no fallback) result for ``chunk`` cannot be trusted: a segment
-    fails the compression-ratio or log-probability check, or a speech region got no text at all."""
+    fails the compression-ratio or log-probability check, a speech region got no text at all, or the
+    chunk was cut out of longer speech (``cut``)."""
+    if chunk.get("cut"):
+        return True
     for segment in segments:
         ratio, logprob = segment.get("compression_ratio"), segment.get("avg_logprob")
         if ratio is not None and ratio > settings["compression_ratio_threshold"]:
@@ -536,6 +540,13 @@ class FasterWhisperEngine:
         chunks = group_speech([(st["start"] / rate, st["end"] / rate) for st in stamps], self.max_chunk_s)
         if not chunks:
             return []
+        # A chunk cut out of speech longer than a chunk (no pause for max_chunk_s: babble, music, noise
+        # the timeline hears as voice) ends mid-sound, then in silence: there batched decoding invented
+        # fluent outros that pass every check, so such chunks are always decoded again as sequential
+        # decoding hears them. Dialogue pauses every few seconds, so its chunks are never cut.
+        long_spans = [(a, b) for a, b in speech if b - a > self.max_chunk_s]
+        for chunk in chunks:
+            chunk["cut"] = any(a < chunk["end"] and b > chunk["start"] for a, b in long_spans)
         options = {k: v for k, v in self.options.items() if k != "vad_filter"}
         options["temperature"] = options["temperature"][:1]
         # The speech with its long silences taken out, end to end; each chunk is one clip of it, and
@@ -558,15 +569,33 @@ class FasterWhisperEngine:
             segment = _segment_dict(seg)
             per_chunk[chunk_of(segment, chunks)].append(segment)
         segments: list[dict] = []
-        for chunk, found in zip(chunks, per_chunk, strict=True):
+        for index, (chunk, found) in enumerate(zip(chunks, per_chunk, strict=True)):
             if needs_redecode(chunk, found, self.settings):
                 self.redecoded_chunks += 1
-                first, last = int(chunk["start"] * rate), int(chunk["end"] * rate)
-                heard = [(a - chunk["start"], b - chunk["start"]) for a, b in chunk["regions"]]
-                again = self._transcribe_sequential(audio[first:last], None if own_vad else heard)
-                found = [_shifted(seg, chunk["start"]) for seg in again]
+                found = self._redecode(audio, chunks, index, own_vad)
             segments.extend(found)
         return segments
+
+    def _redecode(self, audio: np.ndarray, chunks: list[dict], index: int, own_vad: bool) -> list[dict]:
+        """Chunk ``index`` decoded again sequentially (temperature fallback), hearing what sequential
+        decoding would hear from there: the speech of this chunk and of the next ones, up to a whole
+        Whisper window. A chunk alone ends in the zeros Whisper pads a window with; over babble that
+        silence drew an outro loop ("thank you for watching...") at every temperature, where a whole
+        window of the same babble decodes to nothing. Only the segments of this chunk are kept."""
+        rate, chunk = 16000, chunks[index]
+        regions, heard_s = [], 0.0
+        for following in chunks[index:]:
+            if heard_s >= WHISPER_WINDOW_S:
+                break
+            regions.extend(following["regions"])
+            heard_s += following["speech_s"]
+        start, end = chunk["start"], regions[-1][1]
+        heard = [(a - start, b - start) for a, b in regions]
+        again = self._transcribe_sequential(
+            audio[int(start * rate) : int(end * rate)], None if own_vad else heard
+        )
+        shifted = [_shifted(seg, start) for seg in again]
+        return [seg for seg in shifted if chunk_of(seg, chunks) == index]
 
 
 def _shifted(segment: dict, offset: float) -> dict:
