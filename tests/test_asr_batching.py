@@ -180,3 +180,24 @@ def test_babble_the_timeline_calls_speech_gets_no_invented_outro(tmp_path):
     audio, _ = soundfile.read(str(path), dtype="float32")
     segments = list(engine.transcribe(audio, timeline))
     assert cleanset.dialogue_wer(segments, case) <= 0.1, [s["text"] for s in segments]
+
+
+def test_split_sentences_cuts_after_each_sentence_and_keeps_the_checks():
+    words = [
+        {"word": w, "start": float(i), "end": i + 0.8, "probability": 0.9}
+        for i, w in enumerate([" Dr.", " Rao", " left.", " Did", " you", " see?", " १०", " बजे।"])
+    ]
+    segment = {
+        "start": 0.0,
+        "end": 8.0,
+        "text": "...",
+        "words": words,
+        "avg_logprob": -0.2,
+        "no_speech_prob": 0.1,
+    }
+    parts = asr.split_sentences(segment)
+    assert [p["text"] for p in parts] == ["Dr. Rao left.", "Did you see?", "१० बजे।"]  # "Dr." ends none
+    assert [(p["start"], p["end"]) for p in parts] == [(0.0, 2.8), (3.0, 5.8), (6.0, 7.8)]
+    assert all(p["avg_logprob"] == -0.2 and p["no_speech_prob"] == 0.1 for p in parts)
+    assert asr.split_sentences({**segment, "words": words[:3]}) == [{**segment, "words": words[:3]}]
+    assert asr.split_sentences({**segment, "words": []})[0]["text"] == "..."
