@@ -3,8 +3,9 @@ faster-whisper's own BatchedInferencePipeline at the same batch size.
 
     python bench/batched_accuracy.py [--batch-size 8]
 
-Audio: the demo film (names: Mumbai, Priya, Rahul), the four tests/cleanset.py cases (long silences,
-music, babble, a song between dialogue), a 2.5-minute dialogue film and figure 1's 10-minute film.
+Audio: the demo film (names: Mumbai, Priya, Rahul), the tests' English film (tests/conftest.py: Meera),
+the four tests/cleanset.py cases (long silences, music, babble, a song between dialogue), a 2.5-minute
+dialogue film and figure 1's 10-minute film.
 All modes use the shipped ``asr`` settings (schema defaults: tiny.en, int8, beam 5, temperatures
 0/0.2/0.4, VAD, seed 0); the pipeline-own modes run through ``asr.transcribe_file`` exactly as 04_asr
 does, fed the speech timeline 01_demux would write (``speech.find`` with the shipped ``demux.vad``).
@@ -26,7 +27,7 @@ import common
 
 sys.path.insert(0, str(common.REPO / "tests"))
 
-NAMES = ("mumbai", "priya", "rahul")
+NAMES = ("mumbai", "priya", "rahul", "meera")
 
 
 def shipped_settings() -> dict:
@@ -48,6 +49,10 @@ def audios() -> dict:
         synth.make_demo(str(common.REPO / "resources/demo/script.tsv"), str(demo), str(folder / "demo.json"))
     truth = json.loads((folder / "demo.json").read_text())["sentences"]
     out["demo"] = (_to_16k(demo), [t["text"] for t in truth], None)
+    from conftest import ENGLISH_LINES, build_film
+
+    river, river_truth = build_film(folder / "river", ENGLISH_LINES)  # the tests' English film (Meera)
+    out["river"] = (_to_16k(river), [t["text"] for t in river_truth], None)
     for name, case in cleanset.build_cases().items():
         out[f"cleanset_{name}"] = (case.write(folder / f"{name}.wav"), [t for _, _, t in case.dialogue], case)
     film, _, sentences = common.speech_film(2.5)

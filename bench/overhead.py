@@ -147,8 +147,15 @@ def _bare(audio: Path, result_json: Path, batch_size: int = 1) -> dict:
     return result
 
 
+def shipped_batch_size() -> int:
+    from cinesub.configschema import validated_section
+
+    return validated_section("asr", {})["batch_size"]
+
+
 def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None) -> dict:
     workdir, truth = workdir_for(minutes, asr_batch_size)
+    batch_size = asr_batch_size or shipped_batch_size()  # what this run's 04_asr decodes with
     reference = [s["text"] for s in truth]
     pairs = []
     (workdir / "audio.wav").unlink(missing_ok=True)
@@ -164,11 +171,11 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         else:
             base, pipe = _bare(same_audio, bare_json), _pipeline(workdir, wav, same_audio)
         # batched against batched too: faster-whisper's own BatchedInferencePipeline, same batch size
-        bare_batched = _bare(same_audio, bare_json, asr_batch_size) if asr_batch_size else None
+        bare_batched = _bare(same_audio, bare_json, batch_size) if batch_size > 1 else None
         # the same input on both sides too: faster-whisper given the film itself (it decodes with PyAV, as
         # 01 decodes with ffmpeg), not the pipeline's already decoded WAV
         film = common.speech_film(minutes)[0]
-        bare_film = _bare(film, bare_json, asr_batch_size or 1)
+        bare_film = _bare(film, bare_json, batch_size)
         stages = stage_table(workdir)
         busy = busy_seconds(stages)
         vad_s = vad_seconds(workdir)
@@ -237,6 +244,7 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         "film_minutes": minutes,
         "runs": runs,
         "asr_batch_size": asr_batch_size or "shipped config",
+        "decode_batch_size": batch_size,
         "disabled_stages_not_in_snakefile": sorted(common.missing_stages()),
         "ratio_median": common.median([p["ratio"] for p in pairs]),
         "cpu_ratio_median": common.median([p["cpu_ratio"] for p in pairs]),

@@ -54,9 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         results["overhead"] = overhead.run(minutes, runs)
         tables["overhead"] = overhead.table(results["overhead"])
         if not quick:
-            print(f"[1c] overhead with the 04_asr batched mode (asr.batch_size 8): {runs} pairs", flush=True)
-            results["overhead_asr_batched"] = overhead.run(minutes, runs, asr_batch_size=8)
-            tables["overhead_asr_batched"] = overhead.table(results["overhead_asr_batched"])
+            # the other decoding mode: sequential when the shipped config batches, else batched
+            other, key = (
+                (1, "overhead_asr_sequential")
+                if overhead.shipped_batch_size() > 1
+                else (8, "overhead_asr_batched")
+            )
+            print(f"[1c] overhead with asr.batch_size {other}: {runs} pairs", flush=True)
+            results[key] = overhead.run(minutes, runs, asr_batch_size=other)
+            tables[key] = overhead.table(results[key])
         if "noop" in wanted:
             import noop
 

@@ -37,3 +37,13 @@ def test_non_english_jobs_take_the_measured_settings(tmp_path):
         {**settings, "non_english": {**settings["non_english"], "script_constraint": True}}, "hi"
     )
     assert len(constrained.options["suppress_tokens"]) > 1000
+
+
+def test_non_english_jobs_decode_sequentially_unless_asked_and_whisperx_keeps_its_batch():
+    settings = validated_section("asr", {"batch_size": 8})
+    assert asr.language_settings(settings, "en")["batch_size"] == 8
+    assert asr.language_settings(settings, "hi")["batch_size"] == 1  # measured: batched Hindi drifts
+    asked = validated_section("asr", {"batch_size": 8, "non_english": {"batch_size": 4}})
+    assert asr.language_settings(asked, "hi")["batch_size"] == 4
+    whisperx = validated_section("asr", {"backend": "whisperx", "batch_size": 8})
+    assert asr.language_settings(whisperx, "hi")["batch_size"] == 8

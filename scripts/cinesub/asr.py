@@ -282,19 +282,20 @@ def split_sentences(segment: dict) -> list[dict]:
 
 
 def engine_chunks(
-    speech: list[tuple[float, float]], pad_s: float, duration: float
+    speech: list[tuple[float, float]], pad_s: float, duration: float, merge_s: float = ENGINE_MERGE_S
 ) -> list[tuple[float, float]]:
     """The timeline's speech spans (found with ``pad_s`` padding) as the chunks faster-whisper's own VAD
-    would give its decoder: pauses under ENGINE_MERGE_S joined (also before the end of the audio), then
-    ENGINE_PAD_S of padding, split in the middle where padded neighbours would overlap."""
+    would give its decoder: pauses under ``merge_s`` joined (also before the end of the audio), then
+    ENGINE_PAD_S of padding, split in the middle where padded neighbours would overlap. ``merge_s`` 0:
+    every span keeps its own chunk, padded as the decoder's would be."""
     merged: list[list[float]] = []
     for start, end in speech:
         start, end = start + pad_s, max(start + pad_s, end - pad_s)
-        if merged and start - merged[-1][1] < ENGINE_MERGE_S:
+        if merged and start - merged[-1][1] < merge_s:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    if merged and duration - merged[-1][1] < ENGINE_MERGE_S:
+    if merged and duration - merged[-1][1] < merge_s:
         merged[-1][1] = duration  # Silero ends the last span only after that much silence
     chunks = []
     for i, (start, end) in enumerate(merged):
@@ -330,7 +331,10 @@ def language_settings(settings: dict, language: str) -> dict:
     ``asr.non_english`` (measured on Hindi, bench/hindi_decode.py) over the top-level ones."""
     if language == "en":
         return settings
-    return {**settings, **settings["non_english"]}
+    chosen = {**settings, **settings["non_english"]}
+    if settings["backend"] == "whisperx":
+        chosen["batch_size"] = settings["batch_size"]  # WhisperX always batches: its size only sets speed
+    return chosen
 
 
 def script_options(model: Any, settings: dict, language: str) -> dict:
@@ -544,8 +548,8 @@ class FasterWhisperEngine:
         from faster_whisper.transcribe import restore_speech_timestamps
 
         rate = 16000
-        own_vad = speech is None
-        if own_vad:  # no timeline (a bare call): find the speech here
+        timeline = speech
+        if timeline is None:  # no timeline (a bare call): find the speech here
             from faster_whisper.vad import VadOptions, get_speech_timestamps
 
             stamps = get_speech_timestamps(
@@ -555,6 +559,11 @@ class FasterWhisperEngine:
                 ),
             )
             speech = [(s["start"] / rate, s["end"] / rate) for s in stamps]
+        else:
+            # The timeline's spans with the edges sequential decoding gives them (ENGINE_PAD_S, not the
+            # timeline's own padding): with the tighter edges batched decoding heard "Mirror" for "Meera"
+            # where the line starts after a pause, and with these the same words as sequential decoding.
+            speech = engine_chunks(timeline, float(self.settings["speech_pad_s"]), len(audio) / rate, 0.0)
         # a span longer than a chunk (rare: the timeline cuts at 300 ms pauses) is cut into chunk lengths
         regions = [
             (a + i * self.max_chunk_s, min(b, a + (i + 1) * self.max_chunk_s))
@@ -607,28 +616,33 @@ class FasterWhisperEngine:
         for index, (chunk, found) in enumerate(zip(chunks, per_chunk, strict=True)):
             if needs_redecode(chunk, found, self.settings):
                 self.redecoded_chunks += 1
-                found = self._redecode(audio, chunks, index, own_vad)
+                found = self._redecode(audio, chunks, index, timeline)
             segments.extend(found)
         return segments
 
-    def _redecode(self, audio: np.ndarray, chunks: list[dict], index: int, own_vad: bool) -> list[dict]:
+    def _redecode(
+        self, audio: np.ndarray, chunks: list[dict], index: int, timeline: list[tuple[float, float]] | None
+    ) -> list[dict]:
         """Chunk ``index`` decoded again sequentially (temperature fallback), hearing what sequential
         decoding would hear from there: the speech of this chunk and of the next ones, up to a whole
         Whisper window. A chunk alone ends in the zeros Whisper pads a window with; over babble that
         silence drew an outro loop ("thank you for watching...") at every temperature, where a whole
-        window of the same babble decodes to nothing. Only the segments of this chunk are kept."""
+        window of the same babble decodes to nothing. Only the segments of this chunk are kept.
+        ``timeline``: the job's speech timeline, whose spans inside the window the re-decode hears (as
+        sequential decoding does), or None when there is none."""
         rate, chunk = 16000, chunks[index]
-        regions, heard_s = [], 0.0
+        end, heard_s = chunk["end"], 0.0
         for following in chunks[index:]:
             if heard_s >= WHISPER_WINDOW_S:
                 break
-            regions.extend(following["regions"])
-            heard_s += following["speech_s"]
-        start, end = chunk["start"], regions[-1][1]
-        heard = [(a - start, b - start) for a, b in regions]
-        again = self._transcribe_sequential(
-            audio[int(start * rate) : int(end * rate)], None if own_vad else heard
-        )
+            end, heard_s = following["end"], heard_s + following["speech_s"]
+        start = chunk["start"]
+        heard = None
+        if timeline is not None:
+            heard = [
+                (max(a, start) - start, min(b, end) - start) for a, b in timeline if b > start and a < end
+            ]
+        again = self._transcribe_sequential(audio[int(start * rate) : int(end * rate)], heard)
         shifted = [_shifted(seg, start) for seg in again]
         return [seg for seg in shifted if chunk_of(seg, chunks) == index]
 
