@@ -885,3 +885,39 @@ def test_cues_start_where_the_speech_timeline_hears_the_voice():
     follow = one_segment([("One.", 0.0), ("Two.", 0.3)], start=2.1)
     starts = [c.start for c in S.build_cues([follow], EN, "en", speech=[(2.0, 4.0)])]
     assert starts[0] == 2.0 and starts[1] > follow["words"][0]["end"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "to",
+                "the",
+                "river",
+                "Meera,",
+                "boats.",
+                "अपना",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            ]
+        ),
+        min_size=2,
+        max_size=14,
+    ),
+    reserve=st.sampled_from([(0, 0), (2, 2), (2, 0)]),
+    allow_overlong=st.booleans(),
+)
+def test_the_two_line_search_finds_what_trying_every_cut_finds(words, reserve, allow_overlong):
+    """09's two-line layout (the planner's hot path) takes one cut at a time; the general search tries every
+    combination of cuts. Same layout and the same cost, to the last bit."""
+    offsets = [0]
+    for word in words:
+        offsets.append(offsets[-1] + len(word))
+
+    def width(begin, end):
+        return offsets[end] - offsets[begin] + (end - begin - 1)
+
+    cut_costs = [S.break_cost(a, b, "en") for a, b in zip(words, words[1:])]
+    args = (words, len(words), width, cut_costs, 42, reserve, allow_overlong)
+    assert S._two_lines(*args) == S._lines_of(2, *args)
