@@ -265,9 +265,9 @@ def section_params(name, leave_out=None, **resolved):
     Snakemake's rerun reason names what changed ("before: {'beam_size': 5}, now: {'beam_size': 4}")
     instead of dumping the section. Run settings (``x-run-setting`` in the schema) are left out, so
     changing them reruns nothing; the stage gets them back from the config. ``leave_out``: a schema
-    annotation marking settings this rule does not use (``x-detect-setting``: 06's judgement alone),
-    so changing them does not rerun it. ``resolved``: settings the rule hands on resolved (a shipped
-    path found from any working directory)."""
+    annotation marking the settings its caller never reads (``x-detect-setting``, used by 06's judgement
+    alone), so changing one does not rerun that half. ``resolved``: settings the rule hands on resolved
+    (a shipped path found from any working directory)."""
     from cinesub.stagecache import annotated_keys, result_settings
 
     unused = annotated_keys(leave_out, name) if leave_out else frozenset()
