@@ -63,22 +63,26 @@ def test_manifest_records_the_run_settings_the_stage_ran_with(translated_run):
     assert manifest["models"]["asr"]["cpu_threads"] == manifest["params"]["asr"]["threads"]
 
 
+def planned_after(workdir, **sections) -> str:
+    """What a dry run plans once the config sections are edited."""
+    edit_config(workdir, **sections)
+    result = run_snakemake(workdir, TARGET, "-n", env={"TMDB_API_KEY": ""})
+    return result.stdout + result.stderr
+
+
 def test_a_judgement_setting_reruns_06s_decision_not_its_audio_analysis(translated_run):
-    edit_config(translated_run, lyrics={"threshold": 0.6})
-    result = run_snakemake(translated_run, TARGET, "-n", env={"TMDB_API_KEY": ""})
-    planned = result.stdout + result.stderr
+    planned = planned_after(translated_run, lyrics={"threshold": 0.6})
     assert "lyrics_detection_detect" in planned and "hallucination_removal_filter" in planned
     assert "lyrics_detection_analyse" not in planned and "asr_transcribe" not in planned
-    edit_config(translated_run, lyrics={"threshold": 0.5, "hop_s": 0.5})  # the analysis's own
-    planned = run_snakemake(translated_run, TARGET, "-n", env={"TMDB_API_KEY": ""}).stdout
-    assert "lyrics_detection_analyse" in planned
+    # the analysis's own setting
+    assert "lyrics_detection_analyse" in planned_after(
+        translated_run, lyrics={"threshold": 0.5, "hop_s": 0.5}
+    )
     edit_config(translated_run, lyrics={"hop_s": 1})
 
 
 def test_result_setting_change_still_reruns_asr_and_what_follows(translated_run):
-    edit_config(translated_run, asr={"beam_size": 4})
-    result = run_snakemake(translated_run, TARGET, "-n", env={"TMDB_API_KEY": ""})
-    planned = result.stdout + result.stderr
+    planned = planned_after(translated_run, asr={"beam_size": 4})
     assert "asr_transcribe" in planned and "translation_translate" in planned
     assert "tmdb_fetch" not in planned and "demux_extract" not in planned
     # the reason names the changed params, not a dump of the whole section

@@ -919,5 +919,5 @@ def test_the_two_line_search_finds_what_trying_every_cut_finds(words, reserve, a
         return offsets[end] - offsets[begin] + (end - begin - 1)
 
     cut_costs = [S.break_cost(a, b, "en") for a, b in zip(words, words[1:])]
-    args = (words, len(words), width, cut_costs, 42, reserve, allow_overlong)
-    assert S._two_lines(*args) == S._lines_of(2, *args)
+    task = S._LineTask(words, width, cut_costs, 42, reserve, allow_overlong)
+    assert S._two_lines(task) == S._lines_of(2, task)

@@ -267,26 +267,31 @@ def _layout(
         break_cost(words[k - 1], words[k], lang) + (PROTECTED_BREAK_COST if joined[k - 1] else 0.0)
         for k in range(1, count)
     ]
+    task = _LineTask(words, width, cut_costs, max_chars, reserve, allow_overlong)
     for line_count in range(2, rules.max_lines + 1):
-        search = _two_lines if line_count == 2 else functools.partial(_lines_of, line_count)
-        found = search(words, count, width, cut_costs, max_chars, reserve, allow_overlong)
+        found = _two_lines(task) if line_count == 2 else _lines_of(line_count, task)
         if found is not None:
             return found
     return None
 
 
-def _lines_of(
-    line_count: int,
-    words: Sequence[str],
-    count: int,
-    width: Callable[[int, int], int],
-    cut_costs: list[float],
-    max_chars: int,
-    reserve: tuple[int, int],
-    allow_overlong: bool,
-) -> tuple[list[str], float] | None:
+@dataclasses.dataclass(frozen=True)
+class _LineTask:
+    """What a line search works on: the words, the width of words[begin:end] on one line, the cost of
+    a line break before each word but the first, and the limits."""
+
+    words: Sequence[str]
+    width: Callable[[int, int], int]
+    cut_costs: list[float]
+    max_chars: int
+    reserve: tuple[int, int]  # characters decoration takes on the first and on the last line
+    allow_overlong: bool
+
+
+def _lines_of(line_count: int, task: _LineTask) -> tuple[list[str], float] | None:
     """:func:`_layout`'s best layout in exactly ``line_count`` lines, or None: every way to cut."""
-    first_extra, last_extra = reserve
+    words, width, cut_costs, max_chars = task.words, task.width, task.cut_costs, task.max_chars
+    count, (first_extra, last_extra), allow_overlong = len(words), task.reserve, task.allow_overlong
     best: tuple[float, tuple[int, ...]] | None = None
     for cuts in itertools.combinations(range(1, count), line_count - 1):
         bounds = (0, *cuts, count)
@@ -308,19 +313,12 @@ def _lines_of(
     return [" ".join(words[bounds[t] : bounds[t + 1]]) for t in range(line_count)], cost
 
 
-def _two_lines(
-    words: Sequence[str],
-    count: int,
-    width: Callable[[int, int], int],
-    cut_costs: list[float],
-    max_chars: int,
-    reserve: tuple[int, int],
-    allow_overlong: bool,
-) -> tuple[list[str], float] | None:
+def _two_lines(task: _LineTask) -> tuple[list[str], float] | None:
     """:func:`_lines_of` for two lines, one cut at a time: the same layout and cost (a test checks),
     in a third of the time; the planner asks for tens of thousands of layouts per film, nearly all of
     them two lines."""
-    first_extra, last_extra = reserve
+    words, width, cut_costs, max_chars = task.words, task.width, task.cut_costs, task.max_chars
+    count, (first_extra, last_extra), allow_overlong = len(words), task.reserve, task.allow_overlong
     best: tuple[float, int] | None = None
     for cut in range(1, count):
         top, bottom = width(0, cut) + first_extra, width(cut, count) + last_extra
