@@ -87,12 +87,16 @@ def _float(value) -> float | None:
         return None
 
 
-def vad_seconds(workdir: Path) -> float:
-    """The VAD's seconds inside 01_demux (its log line): work bare faster-whisper does inside
-    ``transcribe``, so the figures count it with the ASR, not with the stages around it."""
+def vad_seconds(workdir: Path) -> tuple[float, float]:
+    """The VAD's seconds inside 01_demux, and how many of them came after ffmpeg's decode ended (its log
+    line). The VAD is work bare faster-whisper does inside ``transcribe``; 01 runs it beside the decoder,
+    so only the second figure lengthens 01, and only that is taken off 01 to count the stages without
+    the ASR (the decoder's own seconds stay counted)."""
     log = workdir / "jobs" / JOB / "logs" / "01_demux.log"
-    found = re.search(r"VAD took ([0-9.]+) s", log.read_text()) if log.exists() else None
-    return float(found.group(1)) if found else 0.0
+    found = (
+        re.search(r"VAD took ([0-9.]+) s, ([0-9.]+) s of it after", log.read_text()) if log.exists() else None
+    )
+    return (float(found.group(1)), float(found.group(2))) if found else (0.0, 0.0)
 
 
 def busy_seconds(stages: dict) -> float:
@@ -178,8 +182,8 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         bare_film = _bare(film, bare_json, batch_size)
         stages = stage_table(workdir)
         busy = busy_seconds(stages)
-        vad_s = vad_seconds(workdir)
-        non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr") - vad_s
+        vad_s, vad_on_path_s = vad_seconds(workdir)
+        non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr") - vad_on_path_s
         non_asr_cpu = sum(row["cpu_s"] or 0.0 for name, row in stages.items() if name != "04_asr")
         asr_segments = json.loads((workdir / "jobs" / JOB / "04_asr" / "segments.json").read_text())[
             "segments"
@@ -198,7 +202,8 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
                 "pipeline_peak_rss_mb": pipe["peak_rss_mb"],
                 "bare_peak_rss_mb": base["peak_rss_mb"],
                 "vad_s": vad_s,
-                "asr_and_vad_s": round(stages["04_asr"]["process_s"] + vad_s, 2),
+                "vad_after_decode_s": vad_on_path_s,
+                "asr_and_vad_s": round(stages["04_asr"]["process_s"] + vad_on_path_s, 2),
                 "non_asr_process_s_per_audio_min": round(non_asr / minutes, 3),
                 # CPU of the stages but 04 (the VAD's share of 01 included: its CPU is not split out)
                 "non_asr_cpu_s_per_audio_min": round(non_asr_cpu / minutes, 3),
@@ -257,6 +262,7 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
                 "pipeline_peak_rss_mb",
                 "bare_peak_rss_mb",
                 "vad_s",
+                "vad_after_decode_s",
                 "asr_and_vad_s",
                 "non_asr_process_s_per_audio_min",
                 "non_asr_cpu_s_per_audio_min",
@@ -287,7 +293,8 @@ def table(result: dict) -> str:
         f"subtitles {result['wer']['wer_subtitles']:.3f}",
         f"peak RSS (process tree, same poller): pipeline {result.get('pipeline_peak_rss_mb_median')} MB, "
         f"bare {result.get('bare_peak_rss_mb_median')} MB; 04_asr + the VAD in 01 "
-        f"{result.get('asr_and_vad_s_median')} s (VAD {result.get('vad_s_median')} s); the other stages "
+        f"{result.get('asr_and_vad_s_median')} s (VAD {result.get('vad_s_median')} s, "
+        f"{result.get('vad_after_decode_s_median')} s of it after 01's decode); the other stages "
         f"{result.get('non_asr_process_s_per_audio_min_median')} s per audio minute "
         f"({result.get('non_asr_and_snakemake_s_per_audio_min_median')} with Snakemake's own time; "
         f"CPU {result.get('non_asr_cpu_s_per_audio_min_median')} s per minute, VAD included)"

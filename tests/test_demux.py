@@ -54,6 +54,26 @@ def test_probe_and_extract_real_film(tmp_path, english_film):
     spans = speechlib.load(ctx.output.speech)
     for sentence in truth:
         assert speechlib.share(spans, sentence["start"] + 0.2, sentence["end"] - 0.2) > 0.9, sentence
+    # heard while ffmpeg decoded, it is the timeline of the finished WAV, to the sample
+    assert spans == speechlib.find(ctx.output.audio, validated_section("demux", {})["vad"])
+
+
+def test_the_timeline_does_not_depend_on_how_the_samples_arrive(tmp_path, english_film):
+    """01 feeds the VAD whatever the pipe hands over; the blocks it hears, and so the spans, stay put."""
+    import numpy as np
+    from cinesub import vad
+
+    ctx = make_ctx(tmp_path, english_film[0])
+    demux.run(ctx)
+    samples, _ = soundfile.read(ctx.output.audio, dtype="float32")
+    timelines = []
+    for cuts in ([], [1], [3, 1601, 16000 * 5 + 7, 16000 * 5 + 8], list(range(0, samples.size, 4099))):
+        builder = vad.TimelineBuilder(block_s=5.0)
+        for piece in np.split(samples, cuts):
+            builder.feed(piece)
+        timelines.append(builder.finish())
+    assert len(timelines[0]) >= 2 and all(t == timelines[0] for t in timelines)
+    assert timelines[0] == vad.speech_timeline(ctx.output.audio, block_s=5.0)
 
 
 def test_clip_start_and_end(tmp_path, english_film):

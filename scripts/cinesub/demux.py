@@ -1,7 +1,8 @@
 """01_demux: probe a film and extract 16 kHz mono PCM audio for ASR.
 
 Pure core: :func:`summarise_probe` (ffprobe JSON → media description), :func:`choose_audio_stream`,
-:func:`clip_window`. I/O edge: :func:`probe`, :func:`extract_audio`, :func:`run`.
+:func:`clip_window`, :func:`check_decoded`. I/O edge: :func:`probe`, :func:`extract_audio` (one ffmpeg
+decode writes the WAV and pipes the same samples to the VAD as they come), :func:`run`.
 Paths reach ffmpeg as ``file:`` URLs in an argument list (never a shell), so names with
 spaces, ``;``, ``$(…)`` or a leading ``-`` are read as plain files.
 """
@@ -9,9 +10,16 @@ spaces, ``;``, ``$(…)`` or a leading ``-`` are read as plain files.
 from __future__ import annotations
 
 import os
+import queue
 import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from . import languages, mediafile
 from .errors import CinesubError
@@ -159,6 +167,20 @@ def probe(path: str) -> dict:
         raise CinesubError(f"not a media file ffprobe can read: {path} ({_last_line(err.stderr)})") from None
 
 
+@dataclass
+class DecodedAudio:
+    """What one pass over the decoded samples measured (01 never reads its WAV back)."""
+
+    frames: int = 0
+    peak: int = 0  # largest absolute PCM16 sample
+    ended: float = 0.0  # time.perf_counter() when ffmpeg's output ended
+
+    def add(self, block: np.ndarray) -> None:
+        self.frames += block.size
+        if block.size:
+            self.peak = max(self.peak, int(np.abs(block.astype(np.int32)).max()))
+
+
 def extract_audio(
     path: str,
     stream_index: int,
@@ -167,54 +189,105 @@ def extract_audio(
     start: float,
     end: float | None,
     expected_s: float | None = None,
-) -> list[str]:
-    """Decode one audio stream to mono PCM16; returns decoder warnings.
+    on_samples: Callable[[np.ndarray], None] | None = None,
+) -> tuple[list[str], DecodedAudio]:
+    """Decode one audio stream to mono PCM16; returns decoder warnings and what the samples measured.
 
-    ``expected_s`` is how long the decode should be (clip window or declared duration); a decode
-    clearly shorter fails as truncated instead of yielding subtitles for part of a broken film.
-    The WAV is renamed into place only after every check passes.
+    ffmpeg decodes once and writes the WAV and, through a pipe, the same samples to this process:
+    ``on_samples`` (the VAD) gets them as float32 while the decoder is still running, and the decode
+    checks are measured on them. ``expected_s`` is how long the decode should be (clip window or
+    declared duration); a decode clearly shorter fails as truncated instead of yielding subtitles for
+    part of a broken film. The WAV is renamed into place only after every check passes.
     """
     import ffmpeg
 
     input_args: dict[str, Any] = {"ss": start} if start > 0 else {}
-    output_args: dict[str, Any] = {
-        "map": f"0:{stream_index}",
-        "ac": 1,
-        "ar": sample_rate,
-        "acodec": "pcm_s16le",
-        "vn": None,
-        "sn": None,
-        "dn": None,
-    }
     if end is not None:
-        output_args["t"] = round(end - start, 3)
+        input_args["t"] = round(end - start, 3)
     with atomic_path(out_wav) as tmp:
-        stream = ffmpeg.input(ffmpeg_url(path), **input_args).output(str(tmp), format="wav", **output_args)
-        stream = stream.global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
-        try:
-            _, stderr = stream.run(capture_stdout=True, capture_stderr=True)
-        except ffmpeg.Error as err:
-            failure = write_failure((err.stderr or b"").decode("utf-8", "replace"), out_wav, tmp)
+        # soxr resamples 48 kHz film audio in 40 % of the time of swr's default; one resampler feeds both
+        audio = ffmpeg.input(ffmpeg_url(path), **input_args)[str(stream_index)].filter(
+            "aresample", osr=sample_rate, ocl="mono", osf="s16", resampler="soxr"
+        )
+        copies = audio.filter_multi_output("asplit")
+        outputs = ffmpeg.merge_outputs(
+            ffmpeg.output(copies[0], str(tmp), format="wav", acodec="pcm_s16le"),
+            ffmpeg.output(copies[1], "pipe:", format="s16le", acodec="pcm_s16le"),
+        )
+        outputs = outputs.global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
+        decoded, stderr = _stream(outputs, on_samples)
+        text = stderr.decode("utf-8", "replace")
+        if decoded is None:
+            failure = write_failure(text, out_wav, tmp)
             if failure:
-                raise failure from None
-            detail = _last_line(err.stderr)
-            raise CinesubError(f"ffmpeg could not decode the audio of {path}: {detail}") from None
-        text = (stderr or b"").decode("utf-8", "replace")
+                raise failure
+            detail = _last_line(stderr)
+            raise CinesubError(f"ffmpeg could not decode the audio of {path}: {detail}")
         failure = write_failure(text, out_wav)
         if failure:
             raise failure
-        _check_decoded(tmp, path, expected_s)
-    return [line.strip() for line in text.splitlines() if line.strip()][:20]
+        check_decoded(decoded, sample_rate, path, expected_s)
+    return [line.strip() for line in text.splitlines() if line.strip()][:20], decoded
 
 
-def _check_decoded(wav: os.PathLike, path: str, expected_s: float | None = None) -> None:
-    import numpy as np
-    import soundfile
+PIPE_READ_BYTES = 1 << 16
+QUEUED_READS = 512  # 32 MiB (17 min of audio) may wait for the VAD before ffmpeg is held back
 
-    info = soundfile.info(str(wav))
-    if info.frames == 0:
+
+def _stream(
+    outputs: Any, on_samples: Callable[[np.ndarray], None] | None
+) -> tuple[DecodedAudio | None, bytes]:
+    """Run ffmpeg, handing its piped samples on as they come; (what they measured, or None when ffmpeg
+    failed; its stderr). A thread empties the pipe into a queue, so ffmpeg decodes on while
+    ``on_samples`` works on a block (the pipe itself holds 2 s); another drains stderr."""
+    process = outputs.run_async(pipe_stdout=True, pipe_stderr=True)
+    errors: list[bytes] = []
+    chunks: queue.Queue[bytes | None] = queue.Queue(QUEUED_READS)
+    decoded = DecodedAudio()
+
+    def read_pipe() -> None:
+        while chunk := process.stdout.read(PIPE_READ_BYTES):
+            chunks.put(chunk)
+        decoded.ended = time.perf_counter()
+        chunks.put(None)
+
+    threads = [
+        threading.Thread(target=read_pipe, daemon=True),
+        threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    carry = b""
+    try:
+        while (chunk := chunks.get()) is not None:
+            chunk, carry = carry + chunk, b""
+            if len(chunk) % 2:  # a PCM16 sample split between two reads
+                chunk, carry = chunk[:-1], chunk[-1:]
+            block = np.frombuffer(chunk, dtype="<i2")
+            decoded.add(block)
+            if on_samples is not None:
+                on_samples(block.astype(np.float32) / 32768.0)
+    except BaseException:
+        process.kill()
+        while chunks.get() is not None:  # let the reader reach the end of the killed process's pipe
+            pass
+        raise
+    finally:
+        returncode = process.wait()
+        for thread in threads:
+            thread.join()
+        process.stdout.close()
+        process.stderr.close()
+    return (decoded if returncode == 0 else None), b"".join(errors)
+
+
+def check_decoded(
+    decoded: DecodedAudio, sample_rate: int, path: str, expected_s: float | None = None
+) -> None:
+    """Fail on audio that is empty, clearly shorter than expected, too short to subtitle, or silent."""
+    if decoded.frames == 0:
         raise CinesubError(f"no decodable audio in {path} (the file may be truncated or damaged)")
-    seconds = info.frames / info.samplerate
+    seconds = decoded.frames / sample_rate
     if expected_s and expected_s - seconds > max(TRUNCATED_SLACK_S, TRUNCATED_SLACK_SHARE * expected_s):
         raise CinesubError(
             f"{path} looks truncated or damaged: only {seconds:.2f} s of its "
@@ -225,10 +298,7 @@ def _check_decoded(wav: os.PathLike, path: str, expected_s: float | None = None)
             f"the audio of {path} is only {seconds:.2f} s long: too short to subtitle "
             f"(at least {MIN_AUDIO_S:.0f} s)"
         )
-    peak = 0
-    for block in soundfile.blocks(str(wav), blocksize=1 << 20, dtype="int16"):
-        peak = max(peak, int(np.abs(block.astype(np.int32)).max(initial=0)))
-    peak_dbfs = 20 * np.log10(peak / 32768) if peak else float("-inf")
+    peak_dbfs = 20 * np.log10(decoded.peak / 32768) if decoded.peak else float("-inf")
     if peak_dbfs < SILENT_PEAK_DBFS:
         raise CinesubError(
             f"the audio of {path} is silent (peak {peak_dbfs:.0f} dBFS): nothing to "
@@ -259,9 +329,23 @@ def run(ctx) -> None:
     )
     declared_end = end if end is not None else media["duration"]
     expected_s = declared_end - start if declared_end is not None else None
-    warnings = extract_audio(
-        path, stream["index"], ctx.output.audio, int(params.demux["sample_rate"]), start, end, expected_s
+    from . import speech, vad  # Silero VAD, fed the samples while ffmpeg decodes them
+
+    vad_settings = dict(params.demux["vad"])
+    timeline = vad.TimelineBuilder(**speech.builder_options(vad_settings))
+    vad_clock = speech.Stopwatch()
+    warnings, decoded = extract_audio(
+        path,
+        stream["index"],
+        ctx.output.audio,
+        int(params.demux["sample_rate"]),
+        start,
+        end,
+        expected_s,
+        on_samples=vad_clock.wrap(timeline.feed),
     )
+    spans = vad_clock.wrap(timeline.finish)()  # the last block, and any the VAD had not reached
+    vad_after_decode = time.perf_counter() - decoded.ended
     for line in warnings:
         ctx.log.warning("ffmpeg: %s", line)
     import soundfile
@@ -277,7 +361,7 @@ def run(ctx) -> None:
         }
     )
     mediafile.save(ctx.output.media, media)
-    from . import speech  # Silero VAD: only once the audio is known to be good
-
-    vad_settings = dict(params.demux["vad"])
-    speech.write_timeline(ctx.output.audio, ctx.output.speech, ctx.job, vad_settings, ctx.log)
+    duration = info.frames / info.samplerate
+    speech.write_timeline(ctx.output.speech, ctx.job, duration, spans, vad_settings, ctx.log)
+    # the VAD's own seconds: work bare faster-whisper does inside transcribe (bench/overhead.py reads both)
+    ctx.log.info("VAD took %.2f s, %.2f s of it after the decode", vad_clock.seconds, vad_after_decode)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 
 from . import vad
 from .jobfile import JobFile
 
 Spans = list[tuple[float, float]]
+VAD_KEYS = ("threshold", "min_silence_ms", "pad_ms", "block_s")  # the demux.vad settings the file records
 
 
 def _sorted_spans(doc: dict) -> None:
@@ -36,7 +38,7 @@ def new_document(job: str, duration: float, spans: Spans, settings: dict) -> dic
         "schema_version": 1,
         "job": job,
         "duration": round(float(duration), 3),
-        "vad": {key: settings[key] for key in ("threshold", "min_silence_ms", "pad_ms", "block_s")},
+        "vad": {key: settings[key] for key in VAD_KEYS},
         "spans": [[round(float(s), 5), round(float(e), 5)] for s, e in spans],
     }
 
@@ -82,32 +84,39 @@ def longest_silence(spans: Spans, start: float, end: float) -> float:
     return max(longest, end - cursor) if end > start else 0.0
 
 
+def builder_options(settings: dict) -> dict:
+    """The :class:`cinesub.vad.TimelineBuilder` arguments of a ``demux.vad`` config section."""
+    return {key: settings[key] for key in VAD_KEYS}
+
+
 def find(audio_path: str | os.PathLike, settings: dict) -> Spans:
-    """Speech spans of the whole file (Silero VAD, block by block so memory stays flat)."""
-    return vad.speech_timeline(
-        audio_path,
-        block_s=settings["block_s"],
-        threshold=settings["threshold"],
-        min_silence_ms=settings["min_silence_ms"],
-        pad_ms=settings["pad_ms"],
-    )
+    """Speech spans of a finished file (Silero VAD, block by block so memory stays flat)."""
+    return vad.speech_timeline(audio_path, **builder_options(settings))
 
 
-def write_timeline(audio_path: str, out_path: str, job: str, settings: dict, log) -> None:
-    """Find the speech spans of ``audio_path`` and write them as the job's speech timeline."""
-    import time
+class Stopwatch:
+    """Seconds spent inside the functions it wraps (the VAD's share of 01, wherever it is called from)."""
 
-    import soundfile
+    def __init__(self) -> None:
+        self.seconds = 0.0
 
-    started = time.perf_counter()
-    spans = find(audio_path, settings)
-    duration = soundfile.info(audio_path).duration
+    def wrap(self, func):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+def write_timeline(out_path: str, job: str, duration: float, spans: Spans, settings: dict, log) -> None:
+    """Write ``spans`` as the job's speech timeline."""
     save(out_path, new_document(job, duration, spans, settings))
-    # the VAD's own seconds: work bare faster-whisper does inside transcribe (bench/overhead.py reads it)
     log.info(
-        "VAD: %d speech spans, %.1f s of speech in %.1f s of audio (VAD took %.2f s)",
+        "VAD: %d speech spans, %.1f s of speech in %.1f s of audio",
         len(spans),
         sum(e - s for s, e in spans),
         duration,
-        time.perf_counter() - started,
     )

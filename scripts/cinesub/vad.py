@@ -1,8 +1,8 @@
 """Speech presence measured on the audio itself, with faster-whisper's bundled Silero VAD (offline ONNX).
 
-01_demux runs it once per job (``speech_timeline``) and writes the job's speech timeline
-(cinesub.speech); 06_lyrics_detection also asks it about single spans. Audio is read span by span, never
-whole, so memory stays flat.
+01_demux runs it once per job (:class:`TimelineBuilder`, fed while ffmpeg decodes) and writes the job's
+speech timeline (cinesub.speech); :func:`speech_timeline` gives the same spans for a finished file.
+Audio is heard block by block, never whole, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -58,37 +58,78 @@ def speech_share(
     return min(1.0, heard / (end - start))
 
 
+class TimelineBuilder:
+    """Speech spans found ``block_s`` seconds at a time as the audio arrives.
+
+    01_demux feeds it the samples ffmpeg is still decoding, so the VAD runs beside the decoder instead of
+    after it; :func:`speech_timeline` feeds it a finished file. Either way the blocks, hence the spans, are
+    the same. Blocks overlap by ``overlap_s`` so speech cut by a block edge is still found; overlapping
+    spans are merged. Memory stays at one block.
+    """
+
+    def __init__(
+        self,
+        block_s: float = 60.0,
+        overlap_s: float = 2.0,
+        threshold: float = 0.5,
+        min_silence_ms: int = 300,
+        pad_ms: int = 100,
+    ) -> None:
+        self.block = max(1, int(round(block_s * SAMPLE_RATE)))
+        self.overlap = int(round(overlap_s * SAMPLE_RATE))
+        self.options = {"threshold": threshold, "min_silence_ms": min_silence_ms, "pad_ms": pad_ms}
+        self._pending: list[np.ndarray] = []
+        self._pending_samples = 0
+        self._block_first = 0  # sample index where the buffered audio (the next block) starts
+        self._spans: list[tuple[float, float]] = []
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Mono float32 samples at 16 kHz, following the ones fed before."""
+        if samples.size:
+            self._pending.append(np.asarray(samples, dtype=np.float32))
+            self._pending_samples += samples.size
+        while self._pending_samples >= self.block + self.overlap:
+            self._next_block()
+
+    def finish(self) -> list[tuple[float, float]]:
+        """The merged spans of everything fed (seconds, sorted, not overlapping)."""
+        while self._pending_samples > 0:
+            self._next_block()
+        merged: list[list[float]] = []
+        for s, e in sorted(self._spans):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        # 10 µs: sample-exact (62.5 µs) when 04 turns the spans back into samples for the decoder
+        return [(round(s, 5), round(e, 5)) for s, e in merged]
+
+    def _next_block(self) -> None:
+        buffered = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        offset = self._block_first / SAMPLE_RATE
+        found = speech_spans(buffered[: self.block + self.overlap], **self.options)
+        self._spans.extend((offset + s, offset + e) for s, e in found)
+        rest = buffered[self.block :]
+        self._pending, self._pending_samples = ([rest] if rest.size else []), rest.size
+        self._block_first += self.block
+
+
 def speech_timeline(
     path: str | os.PathLike,
-    block_s: float = 600.0,
+    block_s: float = 60.0,
     overlap_s: float = 2.0,
     threshold: float = 0.5,
     min_silence_ms: int = 300,
     pad_ms: int = 100,
 ) -> list[tuple[float, float]]:
-    """Speech spans of the whole file, found ``block_s`` seconds at a time (memory stays flat).
-
-    Blocks overlap by ``overlap_s`` so speech cut by a block edge is still found; overlapping spans are
-    merged.
-    """
+    """Speech spans of the whole file (:class:`TimelineBuilder` fed block by block: memory stays flat)."""
+    builder = TimelineBuilder(block_s, overlap_s, threshold, min_silence_ms, pad_ms)
     with sf.SoundFile(path) as handle:
-        duration = handle.frames / handle.samplerate
-    spans: list[tuple[float, float]] = []
-    start = 0.0
-    while start < duration:
-        end = min(duration, start + block_s)
-        samples = read_span(path, start, end + overlap_s)
-        found = speech_spans(samples, threshold=threshold, min_silence_ms=min_silence_ms, pad_ms=pad_ms)
-        spans.extend((start + s, start + e) for s, e in found)
-        start = end
-    merged: list[list[float]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    # 10 µs: sample-exact (62.5 µs) when 04 turns the spans back into samples for the decoder
-    return [(round(s, 5), round(e, 5)) for s, e in merged]
+        if handle.samplerate != SAMPLE_RATE:
+            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+        for block in handle.blocks(blocksize=builder.block, dtype="float32", always_2d=True):
+            builder.feed(block.mean(axis=1))
+    return builder.finish()
 
 
 def share_of(spans: list[tuple[float, float]], start: float, end: float) -> float:
