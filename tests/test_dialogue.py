@@ -100,11 +100,9 @@ def test_the_decoder_sees_what_faster_whispers_own_vad_would_give_it(transcribed
         for a, b in asr.engine_chunks(transcribed["timeline"], 0.1, len(audio) / cleanset.SR)
     ]
     assert len(ours) == len(own)
-    # the same chunks to a Silero window or two (its pause rule differs a little with min_silence)
-    assert (
-        max(max(abs(a - c), abs(b - d)) for (a, b), (c, d) in zip(ours, own, strict=True))
-        <= 0.05 * cleanset.SR
-    )
+    # the same chunks to a Silero window or two (512 samples each): its pause rule differs a little
+    # with min_silence, and 01 hears the audio a minute at a time, each minute from a fresh VAD state
+    assert max(max(abs(a - c), abs(b - d)) for (a, b), (c, d) in zip(ours, own, strict=True)) <= 2 * 512
 
 
 def test_no_segment_spans_a_gap(transcribed):

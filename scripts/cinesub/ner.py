@@ -146,17 +146,22 @@ class Gazetteer:
         import spacy
         from spacy.matcher import PhraseMatcher
 
-        self.latin_nlp = latin_nlp if latin_nlp is not None else spacy.blank("en")
-        self.deva_nlp = spacy.blank("hi")  # its tokenizer splits Devanagari punctuation such as the danda
         self.entries = list(entries)
         self.by_key: dict[str, GazetteerEntry] = {}
         self.by_form = {_fold(e.form): e for e in reversed(self.entries)}  # the first entry wins
         self.matchers = {}
-        for script, nlp in (("Latn", self.latin_nlp), ("Deva", self.deva_nlp)):
+        for script in ("Latn", "Deva"):
+            indexed = [
+                (i, e) for i, e in enumerate(self.entries) if (script == "Deva") == _is_devanagari(e.form)
+            ]
+            if not indexed:
+                continue  # no tokenizer to build (spacy.blank costs 0.1-0.2 s)
+            if script == "Latn":
+                nlp = latin_nlp if latin_nlp is not None else spacy.blank("en")
+            else:
+                nlp = spacy.blank("hi")  # its tokenizer splits Devanagari punctuation such as the danda
             matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-            for index, entry in enumerate(self.entries):
-                if (script == "Deva") != _is_devanagari(entry.form):
-                    continue
+            for index, entry in indexed:
                 key = f"{script}{index}"
                 self.by_key[key] = entry
                 matcher.add(key, [nlp.make_doc(entry.form)])
@@ -168,8 +173,6 @@ class Gazetteer:
     def find(self, text: str) -> list[dict[str, Any]]:
         spans = []
         for nlp, matcher in self.matchers.values():
-            if not len(matcher):
-                continue
             doc = nlp.make_doc(text)
             for match_id, start, end in matcher(doc):
                 entry = self.by_key[nlp.vocab.strings[match_id]]
