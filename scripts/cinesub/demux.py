@@ -248,10 +248,12 @@ def _stream(
     decoded = DecodedAudio()
 
     def read_pipe() -> None:
-        while chunk := process.stdout.read(PIPE_READ_BYTES):
-            chunks.put(chunk)
-        decoded.ended = time.perf_counter()
-        chunks.put(None)
+        try:
+            while chunk := process.stdout.read(PIPE_READ_BYTES):
+                chunks.put(chunk)
+        finally:  # the end mark always comes, so the consumer never waits on a reader that died
+            decoded.ended = time.perf_counter()
+            chunks.put(None)
 
     threads = [
         threading.Thread(target=read_pipe, daemon=True),
