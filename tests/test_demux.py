@@ -194,3 +194,20 @@ def test_summarise_probe_handles_odd_rates():
     media = demux.summarise_probe(probe, "x.mov")
     assert media["fps"] == pytest.approx(23.976, abs=1e-3)
     assert media["duration"] is None
+
+
+def test_a_failing_listener_stops_ffmpeg_and_leaves_no_wav(tmp_path, english_film):
+    """When whatever hears the piped samples fails (the VAD), ffmpeg is stopped, the error is the
+    listener's, and neither the WAV nor its temporary is left behind."""
+    heard = []
+
+    def listener(samples):
+        heard.append(samples.size)
+        if len(heard) == 3:
+            raise RuntimeError("the VAD broke")
+
+    out = tmp_path / "audio.wav"
+    with pytest.raises(RuntimeError, match="the VAD broke"):
+        demux.extract_audio(str(english_film[0]), 1, str(out), 16000, 0.0, None, on_samples=listener)
+    assert len(heard) == 3
+    assert list(tmp_path.iterdir()) == []
