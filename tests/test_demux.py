@@ -76,6 +76,37 @@ def test_the_timeline_does_not_depend_on_how_the_samples_arrive(tmp_path, englis
     assert timelines[0] == vad.speech_timeline(ctx.output.audio, block_s=5.0)
 
 
+@pytest.mark.parametrize(
+    "layout, rate, codec",
+    [("5.1", 48000, "aac"), ("stereo", 44100, "aac"), ("stereo", 48000, "libopus")],
+)
+def test_surround_and_stereo_films_give_the_mono_wav_ffmpeg_downmixes(
+    tmp_path, english_film, layout, rate, codec
+):
+    """Films are mostly stereo or 5.1: 01's WAV is the one ``ffmpeg -ac 1 -ar 16000`` makes, sample for
+    sample, and the VAD hears the speech in it."""
+    import numpy as np
+
+    speech = english_film[0].with_name("film.speech.wav")
+    # the dialogue in every channel at different levels, as a centre channel or a stereo mix carries it
+    gains = {"5.1": "FL=0.5*c0|FR=0.4*c0|FC=c0|LFE=0.1*c0|BL=0.2*c0|BR=0.3*c0", "stereo": "FL=c0|FR=0.5*c0"}
+    film = tmp_path / f"{layout}.mkv"
+    ffmpeg(
+        "-i", str(speech), "-af", f"aresample={rate},pan={layout}|{gains[layout]}", "-c:a", codec, str(film)
+    )
+    reference = tmp_path / "reference.wav"
+    ffmpeg("-i", str(film), "-vn", "-ac", "1", "-ar", "16000", "-acodec", "pcm_s16le", str(reference))
+    ctx = make_ctx(tmp_path, film)
+    demux.run(ctx)
+    ours, ours_rate = soundfile.read(ctx.output.audio, dtype="int16")
+    theirs, _ = soundfile.read(str(reference), dtype="int16")
+    assert ours.ndim == 1 and ours_rate == 16000
+    assert np.array_equal(ours, theirs)
+    from cinesub import speech as speechlib
+
+    assert speechlib.load(ctx.output.speech), "no speech heard in the downmix"
+
+
 def test_clip_start_and_end(tmp_path, english_film):
     film, _ = english_film
     ctx = make_ctx(tmp_path, film, clip_start="2.5", clip_end="7.5")

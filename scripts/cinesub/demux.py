@@ -205,11 +205,11 @@ def extract_audio(
     if end is not None:
         input_args["t"] = round(end - start, 3)
     with atomic_path(out_wav) as tmp:
-        # One resampler feeds both outputs: ffmpeg's default (swr), as in faster-whisper's own decoder.
-        # soxr took 40 % of its time, but changed what tiny.en hears in the tests' English film ("Meera"
-        # became "Mirror").
+        # One conversion (ffmpeg's own resampler, swr, downmixing as `-ac 1` does) feeds both outputs: the
+        # same samples as `-ac 1 -ar 16000` gave, and as faster-whisper's decoder resamples. soxr took 40 %
+        # of its time but changed what tiny.en hears in the tests' English film ("Meera" became "Mirror").
         audio = ffmpeg.input(ffmpeg_url(path), **input_args)[str(stream_index)].filter(
-            "aresample", osr=sample_rate, ocl="mono", osf="s16"
+            "aformat", sample_fmts="s16", sample_rates=sample_rate, channel_layouts="mono"
         )
         copies = audio.filter_multi_output("asplit")
         outputs = ffmpeg.merge_outputs(
