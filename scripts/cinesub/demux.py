@@ -232,6 +232,23 @@ def extract_audio(
     return [line.strip() for line in text.splitlines() if line.strip()][:20], decoded
 
 
+class Stopwatch:
+    """Seconds spent inside the functions it wraps (the VAD's share of 01)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, func):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
 PIPE_READ_BYTES = 1 << 16
 QUEUED_READS = 512  # 32 MiB (17 min of audio) may wait for the VAD before ffmpeg is held back
 
@@ -336,13 +353,14 @@ def run(ctx) -> None:
     from . import speech, vad  # Silero VAD, fed the samples while ffmpeg decodes them
 
     vad_settings = dict(params.demux["vad"])
+    sample_rate = int(params.demux["sample_rate"])
     timeline = vad.TimelineBuilder(**speech.builder_options(vad_settings))
-    vad_clock = speech.Stopwatch()
+    vad_clock = Stopwatch()
     warnings, decoded = extract_audio(
         path,
         stream["index"],
         ctx.output.audio,
-        int(params.demux["sample_rate"]),
+        sample_rate,
         start,
         end,
         expected_s,
@@ -352,20 +370,17 @@ def run(ctx) -> None:
     vad_after_decode = time.perf_counter() - decoded.ended
     for line in warnings:
         ctx.log.warning("ffmpeg: %s", line)
-    import soundfile
-
-    info = soundfile.info(ctx.output.audio)
+    duration = decoded.frames / sample_rate  # the WAV holds exactly the piped samples (one asplit)
     media.update(
         {
             "audio_stream": stream["index"],
             "clip": {"start": start, "end": end},
-            "audio_seconds": round(info.frames / info.samplerate, 3),
-            "sample_rate": info.samplerate,
+            "audio_seconds": round(duration, 3),
+            "sample_rate": sample_rate,
             "warnings": warnings,
         }
     )
     mediafile.save(ctx.output.media, media)
-    duration = info.frames / info.samplerate
     speech.write_timeline(ctx.output.speech, ctx.job, duration, spans, vad_settings, ctx.log)
     # the VAD's own seconds: work bare faster-whisper does inside transcribe (bench/overhead.py reads both)
     ctx.log.info("VAD took %.2f s, %.2f s of it after the decode", vad_clock.seconds, vad_after_decode)

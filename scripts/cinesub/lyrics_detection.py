@@ -232,16 +232,6 @@ def _read(handle: sf.SoundFile, start: float, end: float) -> tuple[np.ndarray, f
     return handle.read(max(0, count), dtype="float32", always_2d=True).mean(axis=1), first / SAMPLE_RATE
 
 
-def _open(path: str | os.PathLike) -> sf.SoundFile:
-    import soundfile as sf  # the analysis reads audio; the judgement only windows.json
-
-    handle = sf.SoundFile(path)
-    if handle.samplerate != SAMPLE_RATE:
-        handle.close()
-        raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
-    return handle
-
-
 def analyse_audio(path: str | os.PathLike, cfg: dict) -> list[Window]:
     """Window features over the whole file, read ``block_s`` seconds (plus window context) at a time.
 
@@ -249,7 +239,7 @@ def analyse_audio(path: str | os.PathLike, cfg: dict) -> list[Window]:
     """
     half = cfg["window_s"] / 2
     windows: list[Window] = []
-    with _open(path) as handle:
+    with vad.open_16k(path) as handle:
         duration = handle.frames / SAMPLE_RATE
         centres = np.arange(cfg["hop_s"] / 2, duration, cfg["hop_s"])
         block_start = 0.0
@@ -270,7 +260,7 @@ def describe_spans(
     reading only those stretches of the file (at most ``block_s`` seconds at a time)."""
     half = cfg["window_s"] / 2
     per_block = max(1, int(cfg["block_s"] / cfg["hop_s"]))
-    with _open(path) as handle:
+    with vad.open_16k(path) as handle:
         for start, end in spans:
             inside = [w for w in windows if start <= w.time <= end]
             for first in range(0, len(inside), per_block):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import time
 
 from . import vad
 from .jobfile import JobFile
@@ -38,7 +37,7 @@ def new_document(job: str, duration: float, spans: Spans, settings: dict) -> dic
         "schema_version": 1,
         "job": job,
         "duration": round(float(duration), 3),
-        "vad": {key: settings[key] for key in VAD_KEYS},
+        "vad": builder_options(settings),
         "spans": [[round(float(s), 5), round(float(e), 5)] for s, e in spans],
     }
 
@@ -85,30 +84,14 @@ def longest_silence(spans: Spans, start: float, end: float) -> float:
 
 
 def builder_options(settings: dict) -> dict:
-    """The :class:`cinesub.vad.TimelineBuilder` arguments of a ``demux.vad`` config section."""
+    """The :class:`cinesub.vad.TimelineBuilder` arguments of a ``demux.vad`` config section (also what
+    the timeline file records of them)."""
     return {key: settings[key] for key in VAD_KEYS}
 
 
 def find(audio_path: str | os.PathLike, settings: dict) -> Spans:
     """Speech spans of a finished file (Silero VAD, block by block so memory stays flat)."""
     return vad.speech_timeline(audio_path, **builder_options(settings))
-
-
-class Stopwatch:
-    """Seconds spent inside the functions it wraps (the VAD's share of 01, wherever it is called from)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def wrap(self, func):
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - started
-
-        return timed
 
 
 def write_timeline(out_path: str, job: str, duration: float, spans: Spans, settings: dict, log) -> None:

@@ -15,11 +15,18 @@ import soundfile as sf
 SAMPLE_RATE = 16000
 
 
+def open_16k(path: str | os.PathLike) -> sf.SoundFile:
+    """The file opened for reading; a file at another sample rate is an error."""
+    handle = sf.SoundFile(path)
+    if handle.samplerate != SAMPLE_RATE:
+        handle.close()
+        raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+    return handle
+
+
 def read_span(path: str | os.PathLike, start: float, end: float) -> np.ndarray:
     """Mono float32 samples of [start, end) seconds of a 16 kHz file (clipped to the file)."""
-    with sf.SoundFile(path) as handle:
-        if handle.samplerate != SAMPLE_RATE:
-            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+    with open_16k(path) as handle:
         first = max(0, int(start * SAMPLE_RATE))
         last = min(handle.frames, int(np.ceil(end * SAMPLE_RATE)))
         if last <= first:
@@ -124,9 +131,7 @@ def speech_timeline(
 ) -> list[tuple[float, float]]:
     """Speech spans of the whole file (:class:`TimelineBuilder` fed block by block: memory stays flat)."""
     builder = TimelineBuilder(block_s, overlap_s, threshold, min_silence_ms, pad_ms)
-    with sf.SoundFile(path) as handle:
-        if handle.samplerate != SAMPLE_RATE:
-            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio, got {handle.samplerate} Hz")
+    with open_16k(path) as handle:
         for block in handle.blocks(blocksize=builder.block, dtype="float32", always_2d=True):
             builder.feed(block.mean(axis=1))
     return builder.finish()
