@@ -298,6 +298,9 @@ def environment() -> dict:
         "cpu": _cpu_model(),
         "python": platform.python_version(),
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        # the start of every Snakemake run: the SLURM plugin asks `scontrol show config` on import,
+        # 9 s more where SLURM's client is configured and no controller answers (README, SLURM)
+        "snakemake_version_s": _snakemake_start_s(),
         "versions": {
             name: ver(name)
             for name in (
@@ -311,6 +314,12 @@ def environment() -> dict:
             )
         },
     }
+
+
+def _snakemake_start_s() -> float:
+    started = time.perf_counter()
+    subprocess.run([SNAKEMAKE, "--version"], capture_output=True, check=True)
+    return round(time.perf_counter() - started, 2)
 
 
 def _cpu_model() -> str:

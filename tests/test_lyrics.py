@@ -13,7 +13,7 @@ import filmlike_songs
 import numpy as np
 import pytest
 import soundfile as sf
-from cinesub import configschema, lyrics_detection, songsfile, vad
+from cinesub import configschema, lyrics_detection, songsfile, spectral, vad
 from cinesub import segments as seglib
 from cinesub import speech as speechlib
 from cinesub.errors import CinesubError
@@ -284,6 +284,49 @@ def test_a_song_without_a_beat_is_found(filmlike, name):
     assert all(s["audio"]["music_score"] < 0.5 for s in report["songs"])  # found without any beat
     assert not any(seg["lyrics"] for seg in out["segments"])  # the dialogue around it stays dialogue
     assert all(s["audio"]["chroma_stability"] > 0.3 for s in report["songs"])  # described: a candidate
+
+
+@pytest.mark.parametrize("name", ["a_cappella", "short_lines_over_beat"])
+def test_pitch_is_found_only_where_it_can_make_a_held_note_and_the_notes_do_not_change(filmlike, name):
+    """06 runs YIN only on the frames _pitch_needed keeps (issue 13); every other frame's pitch set to
+    anything gives the notes that the pitch of every frame gives."""
+    _, path = filmlike[name]
+    y, rate = sf.read(path, dtype="float32")
+    step, hop = lyrics_detection.PITCH_STEP, lyrics_detection.HOP
+    rms = spectral.rms(spectral.stft_magnitude(y, 1024, hop), 1024)
+    loud = rms[::step] > CFG["silence_rms"]
+    span = max(2, round(CFG["note_min_s"] * rate / hop / step))
+    f0 = spectral.yin(y, 80.0, 800.0, rate, 1024, hop * step)
+    needed = lyrics_detection._pitch_needed(loud, span)
+    assert loud.size == f0.size and 0 < needed.sum() < loud.sum() < loud.size  # some frames skipped
+    notes = lyrics_detection._held_notes(f0, loud, span, CFG["note_tolerance_st"])
+    assert notes.any()
+    for filler in (1.0, 220.0, f0[needed].mean()):
+        partial = np.where(needed, f0, filler)
+        np.testing.assert_array_equal(
+            lyrics_detection._held_notes(partial, loud, span, CFG["note_tolerance_st"]), notes
+        )
+
+
+def test_beats_of_one_call_are_each_windows_own(beat_and_speech):
+    """Windows of a length share one autocorrelation call; each window's beat is what its own
+    autocorrelation gives (the film's edges make shorter windows)."""
+    path, _ = beat_and_speech
+    y, _ = sf.read(path, dtype="float32")
+    spec = spectral.stft_magnitude(y, 1024, lyrics_detection.HOP)
+    onset = spectral.onset_strength(spectral.power_to_db(spectral.apply_bank("mel", spec**2)))
+    centres = np.arange(0.5, len(y) / 16000, 1.0)
+    spans = [lyrics_detection._frames_of(t, 0.0, spec.shape[1], CFG) for t in centres]
+    assert len({b - a for a, b in spans}) > 2
+    fps = 16000 / lyrics_detection.HOP
+    low, high = int(fps * 60 / CFG["max_tempo_bpm"]), int(fps * 60 / CFG["min_tempo_bpm"])
+    for (a, b), (beat, tempo) in zip(spans, lyrics_detection._beats(onset, spans, CFG), strict=True):
+        ac = spectral.autocorrelate(onset[a:b] - onset[a:b].mean())
+        if b - a <= high + 1 or ac[0] <= 0:
+            assert (beat, tempo) == (0.0, 0.0)
+            continue
+        lag = low + int(np.argmax(ac[low:high] / ac[0]))
+        assert tempo == 60.0 * fps / lag and beat == pytest.approx(max(0.0, ac[lag] / ac[0]), abs=1e-6)
 
 
 def test_only_candidates_pay_for_the_descriptive_features(filmlike):

@@ -90,6 +90,17 @@ def _held_notes(f0: np.ndarray, loud: np.ndarray, span: int, tolerance: float) -
     return maximum_filter1d(steady.astype(np.int8), span) > 0  # every frame of a steady stretch
 
 
+def _pitch_needed(loud: np.ndarray, span: int) -> np.ndarray:
+    """The frames whose pitch :func:`_held_notes` can use: loud frames near a run of ``span`` loud ones.
+    A stretch with a quiet frame is never steady, so the pitch anywhere else cannot change the notes."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    if loud.size < span:
+        return np.zeros(loud.size, dtype=bool)
+    all_loud = minimum_filter1d(loud.astype(np.int8), span) > 0
+    return loud & (maximum_filter1d(all_loud.astype(np.int8), 2 * span + 1) > 0)
+
+
 def _voice_flux(power: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame spectral change of the voice band with the steady bed taken out, and the energy left.
 
@@ -118,27 +129,20 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
     onset = spectral.onset_strength(spectral.power_to_db(spectral.apply_bank("mel", power)))
     rms = spectral.rms(spec, 1024)
     flux, above_bed = _voice_flux(power, cfg)
-    f0 = spectral.yin(y, PITCH_RANGE_HZ[0], PITCH_RANGE_HZ[1], SAMPLE_RATE, 1024, HOP * PITCH_STEP)
-    pitch_loud = rms[::PITCH_STEP][: f0.size] > cfg["silence_rms"]
+    pitch_loud = rms[::PITCH_STEP] > cfg["silence_rms"]  # yin's frames: one per PITCH_STEP STFT frames
     span = max(2, round(cfg["note_min_s"] * fps / PITCH_STEP))
-    notes = np.repeat(
-        _held_notes(f0[: pitch_loud.size], pitch_loud, span, cfg["note_tolerance_st"]), PITCH_STEP
+    needed = _pitch_needed(pitch_loud, span)
+    f0 = np.ones(pitch_loud.size)  # 1 Hz: frames whose pitch cannot matter
+    f0[needed] = spectral.yin(
+        y, PITCH_RANGE_HZ[0], PITCH_RANGE_HZ[1], SAMPLE_RATE, 1024, HOP * PITCH_STEP, only=needed
     )
-    min_lag = int(fps * 60.0 / cfg["max_tempo_bpm"])
-    max_lag = int(fps * 60.0 / cfg["min_tempo_bpm"])
+    notes = np.repeat(_held_notes(f0, pitch_loud, span, cfg["note_tolerance_st"]), PITCH_STEP)
+    spans = [_frames_of(t, offset, spec.shape[1], cfg) for t in centres]
+    beats = _beats(onset, spans, cfg)
     windows = []
-    for t in centres:
-        a, b = _frames_of(t, offset, spec.shape[1], cfg)
+    for t, (a, b), (beat, tempo) in zip(centres, spans, beats, strict=True):
         loud = rms[a:b] > cfg["silence_rms"]
         loud_share = float(loud.mean()) if b > a else 0.0
-        beat, tempo = 0.0, 0.0
-        env = onset[a:b] - onset[a:b].mean() if b > a else np.zeros(0)
-        if env.size > max_lag + 1:
-            ac = spectral.autocorrelate(env)
-            if ac[0] > 0:
-                ac = ac / ac[0]
-                lag = min_lag + int(np.argmax(ac[min_lag:max_lag]))
-                beat, tempo = float(max(0.0, ac[lag])), 60.0 * fps / lag
         held = notes[a:b][: loud.size]
         steady = float((held & loud[: held.size]).sum() / loud.sum()) if loud.any() else 0.0
         # frames where something stands above the bed (the voice), relative to the window's loudest
@@ -148,6 +152,29 @@ def _window_features(y: np.ndarray, offset: float, centres: np.ndarray, cfg: dic
             Window(float(t), beat, tempo, 0.0, 0.0, loud_share, steady_pitch=steady, voice_flux=voice_flux)
         )
     return windows
+
+
+def _beats(onset: np.ndarray, spans: list[tuple[int, int]], cfg: dict) -> list[tuple[float, float]]:
+    """(beat, tempo in bpm) of each window (its ``spans`` of onset frames): the peak of the onset
+    envelope's normalised autocorrelation in the tempo range. Windows of one length (all but the film's
+    ends) share one FFT call: one per window was most of the window loop's time."""
+    fps = SAMPLE_RATE / HOP
+    min_lag = int(fps * 60.0 / cfg["max_tempo_bpm"])
+    max_lag = int(fps * 60.0 / cfg["min_tempo_bpm"])
+    beats = [(0.0, 0.0)] * len(spans)
+    by_length: dict[int, list[int]] = {}
+    for index, (a, b) in enumerate(spans):
+        if b - a > max_lag + 1:
+            by_length.setdefault(b - a, []).append(index)
+    for length, indices in by_length.items():
+        envs = np.stack([onset[spans[i][0] : spans[i][0] + length] for i in indices])
+        ac = spectral.autocorrelate(envs - envs.mean(axis=1, keepdims=True))
+        for i, row in zip(indices, ac, strict=True):
+            if row[0] > 0:
+                row = row / row[0]
+                lag = min_lag + int(np.argmax(row[min_lag:max_lag]))
+                beats[i] = (float(max(0.0, row[lag])), 60.0 * fps / lag)
+    return beats
 
 
 def _frames_of(t: float, offset: float, frames: int, cfg: dict) -> tuple[int, int]:

@@ -98,10 +98,25 @@ def _parabolic_shift(d: np.ndarray, period: np.ndarray) -> np.ndarray:
     return np.where(inside, -b / np.where(inside, a, 1.0), 0.0)
 
 
-def yin(y: np.ndarray, fmin: float, fmax: float, sr: int, frame_length: int, hop: int) -> np.ndarray:
+def yin(
+    y: np.ndarray,
+    fmin: float,
+    fmax: float,
+    sr: int,
+    frame_length: int,
+    hop: int,
+    only: np.ndarray | None = None,
+) -> np.ndarray:
     """``librosa.yin(y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop)``:
-    centred frames, trough threshold 0.1, the global minimum where no trough is below it."""
+    centred frames, trough threshold 0.1, the global minimum where no trough is below it.
+
+    ``only``: a frame mask; the pitch of just those frames, in their order (each frame's pitch depends on
+    that frame alone, so it is the whole call's pitch there)."""
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(y, frame_length // 2), frame_length)[::hop].T
+    if only is not None:
+        frames = frames[:, only]
+        if not frames.shape[1]:
+            return np.zeros(0, dtype=y.dtype)
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
     # cumulative mean normalised difference (librosa.core.pitch._cumulative_mean_normalized_difference)
