@@ -57,6 +57,16 @@ def spans(found):
     return [(e["text"], e["label"], e["source"], e["canonical"]) for e in found]
 
 
+def test_the_devanagari_tokenizer_is_built_only_for_text_with_devanagari(glossary_doc, model):
+    fresh = ner.Gazetteer(ner.gazetteer_entries(glossary_doc), latin_nlp=model)
+    assert "Deva" in fresh.groups  # the glossary has Devanagari spellings
+    latin = [line for line in LINES if line.isascii()]
+    found = ner.tag_texts(latin, fresh, model, LABELS)
+    assert "Deva" not in fresh.matchers and any(found)  # an English transcript never pays for it
+    assert spans(fresh.find("राज आया।")) == [("राज", "PERSON", "gazetteer", "Raj")]
+    assert "Deva" in fresh.matchers
+
+
 def test_names_are_found_in_latin_and_devanagari_text(gazetteer, model):
     found = ner.tag_texts(LINES, gazetteer, model, LABELS)
     assert spans(found[0]) == [

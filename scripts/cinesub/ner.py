@@ -82,6 +82,10 @@ def _is_devanagari(text: str) -> bool:
     return languages.script_share(text).get("Deva", 0.0) >= 0.5
 
 
+def _has_devanagari(text: str) -> bool:
+    return any(languages.script_of(char) == "Deva" for char in text if not char.isascii())
+
+
 def _is_latin(text: str) -> bool:
     return languages.script_share(text).get("Latn", 0.0) >= 0.5
 
@@ -143,36 +147,41 @@ class Gazetteer:
     """Case-insensitive phrase matching of glossary spellings in Latin and Devanagari text."""
 
     def __init__(self, entries: Iterable[GazetteerEntry], latin_nlp: Any = None):
-        import spacy
-        from spacy.matcher import PhraseMatcher
-
         self.entries = list(entries)
-        self.by_key: dict[str, GazetteerEntry] = {}
         self.by_form = {_fold(e.form): e for e in reversed(self.entries)}  # the first entry wins
-        self.matchers = {}
-        for script in ("Latn", "Deva"):
-            indexed = [
-                (i, e) for i, e in enumerate(self.entries) if (script == "Deva") == _is_devanagari(e.form)
-            ]
-            if not indexed:
-                continue  # no tokenizer to build (spacy.blank costs 0.1-0.2 s)
+        self.latin_nlp = latin_nlp
+        self.groups: dict[str, list[tuple[str, GazetteerEntry]]] = {}
+        for index, entry in enumerate(self.entries):
+            script = "Deva" if _is_devanagari(entry.form) else "Latn"
+            self.groups.setdefault(script, []).append((f"{script}{index}", entry))
+        self.by_key = {key: entry for group in self.groups.values() for key, entry in group}
+        # built on first use: a job whose transcript has no Devanagari never pays for spacy.blank("hi")
+        self.matchers: dict[str, tuple[Any, Any]] = {}
+
+    def _matcher(self, script: str) -> tuple[Any, Any]:
+        if script not in self.matchers:
+            import spacy
+            from spacy.matcher import PhraseMatcher
+
             if script == "Latn":
-                nlp = latin_nlp if latin_nlp is not None else spacy.blank("en")
+                nlp = self.latin_nlp if self.latin_nlp is not None else spacy.blank("en")
             else:
                 nlp = spacy.blank("hi")  # its tokenizer splits Devanagari punctuation such as the danda
             matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-            for index, entry in indexed:
-                key = f"{script}{index}"
-                self.by_key[key] = entry
+            for key, entry in self.groups[script]:
                 matcher.add(key, [nlp.make_doc(entry.form)])
             self.matchers[script] = (nlp, matcher)
+        return self.matchers[script]
 
     def canonical_of(self, text: str) -> GazetteerEntry | None:
         return self.by_form.get(_fold(text))
 
     def find(self, text: str) -> list[dict[str, Any]]:
         spans = []
-        for nlp, matcher in self.matchers.values():
+        for script in self.groups:
+            if script == "Deva" and not _has_devanagari(text):
+                continue  # a Devanagari spelling matches only text with its letters
+            nlp, matcher = self._matcher(script)
             doc = nlp.make_doc(text)
             for match_id, start, end in matcher(doc):
                 entry = self.by_key[nlp.vocab.strings[match_id]]
