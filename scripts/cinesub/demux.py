@@ -9,6 +9,7 @@ spaces, ``;``, ``$(…)`` or a leading ``-`` are read as plain files.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import resource
@@ -17,13 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import languages, mediafile
 from .errors import CinesubError
 from .fileio import atomic_path
+
+if TYPE_CHECKING:  # numpy is imported where samples are handled: 10_mux uses this module's ffmpeg helpers
+    import numpy as np
 
 STAGE = "01_demux"
 PACKAGES = ("ffmpeg-python", "faster-whisper", "onnxruntime")  # its manifest records these (ffmpeg, VAD)
@@ -178,7 +180,7 @@ class DecodedAudio:
     def add(self, block: np.ndarray) -> None:
         self.frames += block.size
         if block.size:
-            self.peak = max(self.peak, int(np.abs(block.astype(np.int32)).max()))
+            self.peak = max(self.peak, int(abs(block.astype("int32")).max()))
 
 
 def extract_audio(
@@ -259,6 +261,8 @@ def _stream(
     """Run ffmpeg, handing its piped samples on as they come; (what they measured, or None when ffmpeg
     failed; its stderr). A thread empties the pipe into a queue, so ffmpeg decodes on while
     ``on_samples`` works on a block (the pipe itself holds 2 s); another drains stderr."""
+    import numpy as np
+
     process = outputs.run_async(pipe_stdout=True, pipe_stderr=True)
     errors: list[bytes] = []
     chunks: queue.Queue[bytes | None] = queue.Queue(QUEUED_READS)
@@ -319,7 +323,7 @@ def check_decoded(
             f"the audio of {path} is only {seconds:.2f} s long: too short to subtitle "
             f"(at least {MIN_AUDIO_S:.0f} s)"
         )
-    peak_dbfs = 20 * np.log10(decoded.peak / 32768) if decoded.peak else float("-inf")
+    peak_dbfs = 20 * math.log10(decoded.peak / 32768) if decoded.peak else float("-inf")
     if peak_dbfs < SILENT_PEAK_DBFS:
         raise CinesubError(
             f"the audio of {path} is silent (peak {peak_dbfs:.0f} dBFS): nothing to "

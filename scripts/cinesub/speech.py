@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import os
 
-from . import vad
 from .jobfile import JobFile
 
 Spans = list[tuple[float, float]]
@@ -91,6 +90,8 @@ def builder_options(settings: dict) -> dict:
 
 def find(audio_path: str | os.PathLike, settings: dict) -> Spans:
     """Speech spans of a finished file (Silero VAD, block by block so memory stays flat)."""
+    from . import vad  # here: the stages that only read a timeline (07, 09) need neither numpy nor Silero
+
     return vad.speech_timeline(audio_path, **builder_options(settings))
 
 
