@@ -39,15 +39,21 @@ def cpu_timed_run(command: list[str], cwd: Path | None = None) -> dict:
     return result
 
 
-def workdir_for(minutes: float, asr_batch_size: int | None = None) -> tuple[Path, list[dict]]:
+def workdir_for(
+    minutes: float, asr_batch_size: int | None = None, resampler: str | None = None
+) -> tuple[Path, list[dict]]:
     """The working directory for ``minutes`` of film with the shipped config (``asr_batch_size``: the
-    04_asr batched mode instead of the shipped ``asr.batch_size``)."""
+    04_asr batched mode instead of the shipped ``asr.batch_size``; ``resampler``: another
+    ``demux.resampler``)."""
     film, _, truth = common.speech_film(minutes)
     suffix = f"_asr_batch{asr_batch_size}" if asr_batch_size else ""
+    suffix += f"_{resampler}" if resampler else ""
     workdir = common.OUT / "overhead" / f"film_{minutes:g}min{suffix}"
     overrides: dict = {"stages": common.missing_stages()}
     if asr_batch_size:
         overrides["asr"] = {"batch_size": asr_batch_size}
+    if resampler:
+        overrides["demux"] = {"resampler": resampler}
     common.write_workdir(
         workdir,
         [{"job": JOB, "media": str(film), "source_lang": "en", "title": "Bench film", "year": "2026"}],
@@ -157,8 +163,10 @@ def shipped_batch_size() -> int:
     return validated_section("asr", {})["batch_size"]
 
 
-def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None) -> dict:
-    workdir, truth = workdir_for(minutes, asr_batch_size)
+def run(
+    minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None, resampler: str | None = None
+) -> dict:
+    workdir, truth = workdir_for(minutes, asr_batch_size, resampler)
     batch_size = asr_batch_size or shipped_batch_size()  # what this run's 04_asr decodes with
     reference = [s["text"] for s in truth]
     pairs = []
@@ -249,6 +257,7 @@ def run(minutes: float = 10.0, runs: int = 3, asr_batch_size: int | None = None)
         "film_minutes": minutes,
         "runs": runs,
         "asr_batch_size": asr_batch_size or "shipped config",
+        "demux_resampler": resampler or "shipped config",
         "decode_batch_size": batch_size,
         "disabled_stages_not_in_snakefile": sorted(common.missing_stages()),
         "ratio_median": common.median([p["ratio"] for p in pairs]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -83,9 +84,11 @@ def test_the_timeline_does_not_depend_on_how_the_samples_arrive(tmp_path, englis
 def test_surround_and_stereo_films_give_the_mono_wav_ffmpeg_downmixes(
     tmp_path, english_film, layout, rate, codec
 ):
-    """Films are mostly stereo or 5.1: 01's WAV is the one ``ffmpeg -ac 1 -ar 16000`` makes, sample for
-    sample, and the VAD hears the speech in it."""
+    """Films are mostly stereo or 5.1: with ``demux.resampler: swr`` (the default) 01's WAV is the one
+    ``ffmpeg -ac 1 -ar 16000`` makes, sample for sample; soxr downmixes the same way and differs only by
+    its own filter; the VAD hears the speech in each."""
     import numpy as np
+    from cinesub import speech as speechlib
 
     speech = english_film[0].with_name("film.speech.wav")
     # the dialogue in every channel at different levels, as a centre channel or a stereo mix carries it
@@ -96,15 +99,37 @@ def test_surround_and_stereo_films_give_the_mono_wav_ffmpeg_downmixes(
     )
     reference = tmp_path / "reference.wav"
     ffmpeg("-i", str(film), "-vn", "-ac", "1", "-ar", "16000", "-acodec", "pcm_s16le", str(reference))
-    ctx = make_ctx(tmp_path, film)
-    demux.run(ctx)
-    ours, ours_rate = soundfile.read(ctx.output.audio, dtype="int16")
     theirs, _ = soundfile.read(str(reference), dtype="int16")
-    assert ours.ndim == 1 and ours_rate == 16000
-    assert np.array_equal(ours, theirs)
-    from cinesub import speech as speechlib
+    # the largest difference from swr each resampler may show, in steps of 1/32768
+    for resampler, within in (("swr", 0), ("soxr", 1000)):
+        ctx = make_ctx(tmp_path / resampler, film, demux=validated_section("demux", {"resampler": resampler}))
+        demux.run(ctx)
+        ours, ours_rate = soundfile.read(ctx.output.audio, dtype="int16")
+        assert ours.ndim == 1 and ours_rate == 16000 and ours.size == theirs.size
+        difference = np.abs(ours.astype(np.int32) - theirs)
+        assert difference.max() <= within, (resampler, difference.max())
+        # a wrong downmix (one channel, or the channels summed unscaled) is far off everywhere
+        assert np.sqrt(np.mean(difference**2.0)) < 0.05 * np.sqrt(np.mean(theirs**2.0)), resampler
+        assert speechlib.load(ctx.output.speech), f"no speech heard in the {resampler} downmix"
 
-    assert speechlib.load(ctx.output.speech), "no speech heard in the downmix"
+
+def test_an_ffmpeg_without_soxr_is_one_line_that_says_what_to_set(tmp_path, english_film, monkeypatch):
+    """An ffmpeg built without libsoxr (Windows essentials builds, some conda ones) fails as such a
+    build does; 01 says which setting to change instead of a bare decode failure."""
+    shim = tmp_path / "bin" / "ffmpeg"
+    shim.parent.mkdir()
+    shim.write_text(
+        "#!/bin/sh\n"
+        "echo '[SWR @ 0x1] Requested resampling engine is unavailable' >&2\n"
+        "echo 'Error while filtering: Invalid argument' >&2\n"
+        "exit 1\n"
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    out = tmp_path / "audio.wav"
+    with pytest.raises(CinesubError, match="no soxr resampler .*set demux.resampler: swr"):
+        demux.extract_audio(str(english_film[0]), 1, str(out), 16000, 0.0, None, resampler="soxr")
+    assert not out.exists()
 
 
 def test_clip_start_and_end(tmp_path, english_film):
@@ -239,6 +264,8 @@ def test_a_failing_listener_stops_ffmpeg_and_leaves_no_wav(tmp_path, english_fil
 
     out = tmp_path / "audio.wav"
     with pytest.raises(RuntimeError, match="the VAD broke"):
-        demux.extract_audio(str(english_film[0]), 1, str(out), 16000, 0.0, None, on_samples=listener)
+        demux.extract_audio(
+            str(english_film[0]), 1, str(out), 16000, 0.0, None, on_samples=listener, resampler="swr"
+        )
     assert len(heard) == 3
     assert list(tmp_path.iterdir()) == []

@@ -183,6 +183,23 @@ class DecodedAudio:
             self.peak = max(self.peak, int(abs(block.astype("int32")).max()))
 
 
+NO_RESAMPLER = "Requested resampling engine is unavailable"  # libswresample's words for a missing soxr
+
+
+def conversion_filters(sample_rate: int, resampler: str) -> list[tuple[str, dict[str, Any]]]:
+    """The ffmpeg filters (name, options) that make 01's mono PCM16 at ``sample_rate``.
+
+    ``swr``: ffmpeg's own resampler, downmixing as ``-ac 1`` does, in one conversion: the samples
+    ``-ac 1 -ar 16000`` gives and faster-whisper's own decoder resamples to. ``soxr``: the SoX
+    resampler on every channel, then the same downmix (at the output's format: downmixing a float
+    stream first would skip the normalisation ``-ac 1`` does and clip a loud 5.1 mix).
+    """
+    target = {"sample_fmts": "s16", "sample_rates": sample_rate, "channel_layouts": "mono"}
+    if resampler == "swr":
+        return [("aformat", target)]
+    return [("aresample", {"osr": sample_rate, "resampler": resampler}), ("aformat", target)]
+
+
 def extract_audio(
     path: str,
     stream_index: int,
@@ -192,6 +209,8 @@ def extract_audio(
     end: float | None,
     expected_s: float | None = None,
     on_samples: Callable[[np.ndarray], None] | None = None,
+    *,
+    resampler: str,
 ) -> tuple[list[str], DecodedAudio]:
     """Decode one audio stream to mono PCM16; returns decoder warnings and what the samples measured.
 
@@ -207,12 +226,11 @@ def extract_audio(
     if end is not None:
         input_args["t"] = round(end - start, 3)
     with atomic_path(out_wav) as tmp:
-        # One conversion (ffmpeg's own resampler, swr, downmixing as `-ac 1` does) feeds both outputs: the
-        # same samples as `-ac 1 -ar 16000` gave, and as faster-whisper's decoder resamples. soxr took 40 %
-        # of its time but changed what tiny.en hears in the tests' English film ("Meera" became "Mirror").
-        audio = ffmpeg.input(ffmpeg_url(path), **input_args)[str(stream_index)].filter(
-            "aformat", sample_fmts="s16", sample_rates=sample_rate, channel_layouts="mono"
-        )
+        # One conversion (demux.resampler, see conversion_filters) feeds both outputs, so the VAD hears
+        # the WAV's own samples.
+        audio = ffmpeg.input(ffmpeg_url(path), **input_args)[str(stream_index)]
+        for name, options in conversion_filters(sample_rate, resampler):
+            audio = audio.filter(name, **options)
         copies = audio.filter_multi_output("asplit")
         outputs = ffmpeg.merge_outputs(
             ffmpeg.output(copies[0], str(tmp), format="wav", acodec="pcm_s16le"),
@@ -222,6 +240,11 @@ def extract_audio(
         decoded, stderr = _stream(outputs, on_samples)
         text = stderr.decode("utf-8", "replace")
         if decoded is None:
+            if NO_RESAMPLER in text:
+                raise CinesubError(
+                    f"this ffmpeg has no {resampler} resampler (built without lib{resampler}): set "
+                    "demux.resampler: swr in the config, or install an ffmpeg that has it"
+                )
             failure = write_failure(text, out_wav, tmp)
             if failure:
                 raise failure
@@ -369,6 +392,7 @@ def run(ctx) -> None:
         end,
         expected_s,
         on_samples=vad_clock.wrap(timeline.feed),
+        resampler=str(params.demux["resampler"]),
     )
     spans = vad_clock.wrap(timeline.finish)()  # the last block, and any the VAD had not reached
     vad_after_decode = time.perf_counter() - decoded.ended
