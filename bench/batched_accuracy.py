@@ -36,29 +36,37 @@ def shipped_settings() -> dict:
     return validated_section("asr", {})
 
 
-def audios() -> dict:
-    """name -> (16 kHz wav, reference sentences, cleanset case or None)."""
-    import cleanset
+def films(folder) -> dict:
+    """name -> (film, reference sentences): the demo film, the tests' English film and the 2.5- and
+    10-minute dialogue films (bench/resampler.py decodes the same films)."""
     from cinesub import synth
+    from conftest import ENGLISH_LINES, build_film
 
-    folder = common.OUT / "batched_accuracy"
     folder.mkdir(parents=True, exist_ok=True)
-    out = {}
     demo = folder / "demo.mkv"
     if not demo.exists():
         synth.make_demo(str(common.REPO / "resources/demo/script.tsv"), str(demo), str(folder / "demo.json"))
-    truth = json.loads((folder / "demo.json").read_text())["sentences"]
-    out["demo"] = (_to_16k(demo), [t["text"] for t in truth], None)
-    from conftest import ENGLISH_LINES, build_film
-
+    out = {"demo": (demo, [t["text"] for t in json.loads((folder / "demo.json").read_text())["sentences"]])}
     river, river_truth = build_film(folder / "river", ENGLISH_LINES)  # the tests' English film (Meera)
-    out["river"] = (_to_16k(river), [t["text"] for t in river_truth], None)
+    out["river"] = (river, [t["text"] for t in river_truth])
+    film, _, sentences = common.speech_film(2.5)
+    out["dialogue_2.5min"] = (film, [t["text"] for t in sentences])
+    film, _, sentences = common.speech_film(10.0)  # figure 1's film
+    out["dialogue_10min"] = (film, [t["text"] for t in sentences])
+    return out
+
+
+def audios() -> dict:
+    """name -> (16 kHz wav, reference sentences, cleanset case or None)."""
+    import cleanset
+
+    folder = common.OUT / "batched_accuracy"
+    made = films(folder)
+    out = {name: (_to_16k(made[name][0]), made[name][1], None) for name in ("demo", "river")}
     for name, case in cleanset.build_cases().items():
         out[f"cleanset_{name}"] = (case.write(folder / f"{name}.wav"), [t for _, _, t in case.dialogue], case)
-    film, _, sentences = common.speech_film(2.5)
-    out["dialogue_2.5min"] = (_to_16k(film), [t["text"] for t in sentences], None)
-    film, _, sentences = common.speech_film(10.0)  # figure 1's film
-    out["dialogue_10min"] = (_to_16k(film), [t["text"] for t in sentences], None)
+    for name in ("dialogue_2.5min", "dialogue_10min"):
+        out[name] = (_to_16k(made[name][0]), made[name][1], None)
     return out
 
 

@@ -27,20 +27,9 @@ sys.path.insert(0, str(common.REPO / "tests"))
 
 def films() -> dict:
     """name -> (film, reference sentences or None)."""
-    from cinesub import synth
-    from conftest import ENGLISH_LINES, build_film
+    from batched_accuracy import films as named_films
 
-    folder = common.OUT / "resampler"
-    folder.mkdir(parents=True, exist_ok=True)
-    demo = folder / "demo.mkv"
-    if not demo.exists():
-        synth.make_demo(str(common.REPO / "resources/demo/script.tsv"), str(demo), str(folder / "demo.json"))
-    out = {"demo": (demo, [t["text"] for t in json.loads((folder / "demo.json").read_text())["sentences"]])}
-    river, truth = build_film(folder / "river", ENGLISH_LINES)  # the tests' English film (Meera)
-    out["river"] = (river, [t["text"] for t in truth])
-    for minutes in (2.5, 10.0):
-        film, _, sentences = common.speech_film(minutes)
-        out[f"dialogue_{minutes:g}min"] = (film, [t["text"] for t in sentences])
+    out = named_films(common.OUT / "resampler")
     out["film_60min"] = (common.speech_film(60.0)[0], None)
     return out
 
