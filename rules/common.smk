@@ -429,3 +429,26 @@ def gpu_slots(section):
 
 onstart:
     stop_on_error(check_models)
+
+
+def release_rescheduling_timers():
+    """After each scheduling round Snakemake arms a non-daemon ``threading.Timer`` that wakes the
+    scheduler when the ``--max-jobs-per-timespan`` window (1 s by default) has passed; the last one
+    keeps a finished ``snakemake`` process alive for up to that window. Once the scheduler is done
+    nothing is left for them to wake, so they are cancelled."""
+    import threading
+
+    for thread in threading.enumerate():
+        function = getattr(thread, "function", None)
+        if isinstance(thread, threading.Timer) and getattr(function, "__module__", "").startswith(
+            "snakemake.scheduling"
+        ):
+            thread.cancel()
+
+
+onsuccess:
+    release_rescheduling_timers()
+
+
+onerror:
+    release_rescheduling_timers()

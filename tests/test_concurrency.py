@@ -114,3 +114,18 @@ def test_logs_do_not_mix(eight_jobs):
             assert f"for job {job}" in text, log
             others = [other for other in jobs if other != job and (other in text or str(jobs[other]) in text)]
             assert others == [], (log, others)
+
+
+@pytest.mark.parametrize("media_ok", [True, False], ids=["success", "failure"])
+def test_snakemake_exits_when_its_jobs_are_done(tmp_path, english_film, media_ok):
+    """Snakemake arms a rescheduling timer per round that lasts the --max-jobs-per-timespan window;
+    with a one-hour window the process would linger an hour after its last job unless the
+    onsuccess/onerror hooks release the timers."""
+    film = english_film[0] if media_ok else tmp_path / "not_a_film.mkv"
+    if not media_ok:
+        film.write_text("this is not a film\n")
+    workdir = write_workdir(tmp_path / "work", [{"job": "river", "media": str(film), "source_lang": "en"}])
+    target = "jobs/river/01_demux/audio.wav"
+    result = run_snakemake(workdir, "--max-jobs-per-timespan", "100/1h", target, timeout=180, check=False)
+    assert (result.returncode == 0) == media_ok, result.stderr[-2000:]
+    assert (workdir / "jobs/river/01_demux/audio.wav").exists() == media_ok
