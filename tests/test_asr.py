@@ -94,6 +94,18 @@ def test_find_cut_picks_the_quiet_frame():
     assert 31.2 * rate <= cut <= 31.5 * rate
 
 
+def test_frame_levels_are_each_frames_rms_in_db():
+    rate = 16000
+    samples = np.random.default_rng(1).normal(0, 0.2, rate * 3 + 77).astype(np.float32)
+    samples[rate : rate + 160] = 0.0  # a silent frame: the floor, not -inf
+    levels = asr.frame_levels_db(samples, rate)
+    frames = samples[: len(levels) * 160].astype(np.float64).reshape(-1, 160)
+    expected = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    assert len(levels) == rate * 3 // 160
+    np.testing.assert_allclose(levels, expected, rtol=0, atol=1e-9)
+    assert levels[100] == pytest.approx(-120.0)
+
+
 def test_refine_edges_snaps_to_voice_onset():
     rate = 16000
     audio = np.zeros(rate * 4, dtype=np.float32)

@@ -142,7 +142,9 @@ def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_s: float = 0.01
     usable = (len(samples) // frame) * frame
     if usable == 0:
         return np.zeros(0)
-    power = np.square(samples[:usable].astype(np.float64)).reshape(-1, frame).mean(axis=1)
+    frames = samples[:usable].reshape(-1, frame)
+    # summed in float64 without a float64 copy of the window (a 10-min window: 77 MB, 0.2 s)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame
     return 10.0 * np.log10(power + 1e-12)
 
 
@@ -1011,13 +1013,13 @@ def transcribe_file(
     segments: list[dict] = []
     max_gap_s = float(settings["max_word_gap_s"])
     for offset, block, total in iter_windows(audio_path, settings["window_s"]):
-        levels = frame_levels_db(block, 16000)
         window_end = offset + len(block) / 16000
         heard = None
         if speech is not None:
             heard = [(a - offset, b - offset) for a, b in speechlib.overlapping(speech, offset, window_end)]
             if not heard:
                 continue  # no speech in this window: nothing to decode
+        levels = frame_levels_db(block, 16000)
         for raw in engine.transcribe(block, heard):
             segment = to_canonical(raw, offset)
             if segment is None:
