@@ -84,20 +84,20 @@ class Rules:
     max_start_delay_s: float
     fps: float
 
-    @property
+    @functools.cached_property  # asked ~10^5 times a film by the cue planner
     def min_gap_ms(self) -> int:
         """The minimum gap between cues in whole milliseconds, rounded up so it is never too small."""
         return math.ceil(self.min_gap_frames * 1000.0 / self.fps - 1e-6)
 
-    @property
+    @functools.cached_property
     def max_start_delay_ms(self) -> int:
         return round(self.max_start_delay_s * 1000)
 
-    @property
+    @functools.cached_property
     def min_duration_ms(self) -> int:
         return round(self.min_duration * 1000)
 
-    @property
+    @functools.cached_property
     def max_duration_ms(self) -> int:
         return round(self.max_duration * 1000)
 
@@ -649,6 +649,7 @@ class _Planner:
         self.reserve = reserve
         self.media_end_ms = media_end_ms
         self.max_text = rules.max_lines * rules.max_chars_per_line
+        self._begin, self._joins, self._sentence_starts = 0, [0], [0]  # set by plan for its run
 
     def _limit_ms(self, after: int) -> int | None:
         if after + 1 < len(self.tokens):
@@ -719,16 +720,23 @@ class _Planner:
             overshoot += VIOLATION_COST * (1.0 + cps / rules.max_cps)
         if end - start < rules.min_duration_ms:
             overshoot += VIOLATION_COST * (1.0 + (rules.min_duration_ms - (end - start)) / 1000.0)
-        joins = sum(a.segment != b.segment for a, b in itertools.pairwise(run))
+        i, j = first - self._begin, last - self._begin  # the neighbours inside the cue: pairs i..j-1
+        joins = self._joins[j] - self._joins[i]
         if joins and (overshoot or layout_cost >= VIOLATION_COST or not self._clean_edges(first, last)):
             return None  # segments are merged only into a cue that conforms, made of whole clauses
         cost += overshoot + joins * SEGMENT_JOIN_COST
-        cost += SENTENCE_INSIDE_COST * sum(_starts_sentence(a, b) for a, b in itertools.pairwise(run))
+        cost += SENTENCE_INSIDE_COST * (self._sentence_starts[j] - self._sentence_starts[i])
         cost += SHORT_CUE_COST * max(0.0, 1.0 - chars / SHORT_CUE_CHARS)
         return cost + self.cut_cost(last), lines, end
 
     def plan(self, begin: int, stop: int) -> list[tuple[int, int, list[str]]]:
         """Cues (first, last, lines) covering tokens ``begin..stop-1`` at the least total cost."""
+        # running counts of the run's segment changes and sentence starts between neighbouring tokens:
+        # the DP asks them of every candidate (~2,000 a minute of film), each a difference of two
+        pairs = list(itertools.pairwise(self.tokens[begin:stop]))
+        self._begin = begin
+        self._joins = [0, *itertools.accumulate(a.segment != b.segment for a, b in pairs)]
+        self._sentence_starts = [0, *itertools.accumulate(_starts_sentence(a, b) for a, b in pairs)]
         best: list[float] = [0.0] + [math.inf] * (stop - begin)
         choice: list[tuple[int, list[str]] | None] = [None] * (stop - begin + 1)
         # where the last cue of each best plan ends: a cue that runs on past the next voice delays the
