@@ -921,3 +921,35 @@ def test_the_two_line_search_finds_what_trying_every_cut_finds(words, reserve, a
     cut_costs = [S.break_cost(a, b, "en") for a, b in zip(words, words[1:])]
     task = S._LineTask(words, width, cut_costs, 42, reserve, allow_overlong)
     assert S._two_lines(task) == S._lines_of(2, task)
+
+
+def test_planner_costs_each_cues_own_joins_and_sentence_starts():
+    """A candidate cue costs SEGMENT_JOIN_COST per segment boundary and SENTENCE_INSIDE_COST per sentence
+    start inside it (the planner keeps running counts; each cue must get its own)."""
+    segments = [
+        timed_segment(0, "Where were you? I waited an hour", 0.0),
+        timed_segment(1, "at the station, then I left.", 3.4, pause=0.3),
+        timed_segment(2, "Okay. Fine, come in", 7.0),
+        timed_segment(3, "and sit down.", 9.2),
+    ]
+    tokens = S._tokens(segments)
+    begin, stop = 1, len(tokens)
+    planner = S._Planner(tokens, EN, "en", (0, 0), None)
+    planner.plan(begin, stop)
+    uncounted = S._Planner(tokens, EN, "en", (0, 0), None)
+    uncounted.plan(begin, stop)
+    uncounted._joins = uncounted._sentence_starts = [0] * (stop - begin)  # no joins, no sentences
+    compared = 0
+    for first in range(begin, stop):
+        for last in range(first, stop):
+            pairs = list(zip(tokens[first:last], tokens[first + 1 : last + 1], strict=True))
+            joins = sum(a.segment != b.segment for a, b in pairs)
+            sentences = sum(S._starts_sentence(a, b) for a, b in pairs)
+            counted, bare = planner.candidate(first, last), uncounted.candidate(first, last)
+            if counted is None:
+                assert joins or bare is None
+                continue
+            extra = joins * S.SEGMENT_JOIN_COST + sentences * S.SENTENCE_INSIDE_COST
+            assert counted[0] == pytest.approx(bare[0] + extra), (first, last)
+            compared += 1
+    assert compared > 20
