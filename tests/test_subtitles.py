@@ -933,19 +933,16 @@ def test_planner_costs_each_cues_own_joins_and_sentence_starts():
         timed_segment(3, "and sit down.", 9.2),
     ]
     tokens = S._tokens(segments)
-    begin, stop = 1, len(tokens)
-    planner = S._Planner(tokens, EN, "en", (0, 0), None)
-    planner.plan(begin, stop)
-    uncounted = S._Planner(tokens, EN, "en", (0, 0), None)
-    uncounted.plan(begin, stop)
-    uncounted._joins = uncounted._sentence_starts = [0] * (stop - begin)  # no joins, no sentences
+    planner = S._Planner(tokens, EN, "en", None)
+    uncounted = S._Planner(tokens, EN, "en", None)
+    uncounted._joins = uncounted._sentence_starts = [0] * len(tokens)  # no joins, no sentences
     compared = 0
-    for first in range(begin, stop):
-        for last in range(first, stop):
+    for first in range(1, len(tokens)):
+        for last in range(first, len(tokens)):
             pairs = list(zip(tokens[first:last], tokens[first + 1 : last + 1], strict=True))
             joins = sum(a.segment != b.segment for a, b in pairs)
             sentences = sum(S._starts_sentence(a, b) for a, b in pairs)
-            counted, bare = planner.candidate(first, last), uncounted.candidate(first, last)
+            counted, bare = planner.candidate(first, last, (0, 0)), uncounted.candidate(first, last, (0, 0))
             if counted is None:
                 assert joins or bare is None
                 continue

@@ -633,23 +633,19 @@ def _cue_times(
 
 
 class _Planner:
-    """Chooses cue boundaries for one run of tokens with a dynamic programme."""
+    """Chooses cue boundaries for a film's tokens, one run at a time, with a dynamic programme."""
 
-    def __init__(
-        self,
-        tokens: list[_Token],
-        rules: Rules,
-        lang: str,
-        reserve: tuple[int, int],
-        media_end_ms: int | None,
-    ):
+    def __init__(self, tokens: list[_Token], rules: Rules, lang: str, media_end_ms: int | None):
         self.tokens = tokens
         self.rules = rules
         self.lang = lang
-        self.reserve = reserve
         self.media_end_ms = media_end_ms
         self.max_text = rules.max_lines * rules.max_chars_per_line
-        self._begin, self._joins, self._sentence_starts = 0, [0], [0]  # set by plan for its run
+        # running counts of segment changes and sentence starts between neighbouring tokens (entry k:
+        # among the pairs before token k): the DP asks them of every candidate (~2,000 a minute of film)
+        pairs = list(itertools.pairwise(tokens))
+        self._joins = [0, *itertools.accumulate(a.segment != b.segment for a, b in pairs)]
+        self._sentence_starts = [0, *itertools.accumulate(_starts_sentence(a, b) for a, b in pairs)]
 
     def _limit_ms(self, after: int) -> int | None:
         if after + 1 < len(self.tokens):
@@ -681,7 +677,7 @@ class _Planner:
         return True
 
     def candidate(
-        self, first: int, last: int, previous_end: int | None = None
+        self, first: int, last: int, reserve: tuple[int, int], previous_end: int | None = None
     ) -> tuple[float, list[str], int] | None:
         """Cost, lines and end (ms) of a cue made of tokens ``first..last`` after a cue that ends at
         ``previous_end`` (ms); None when it is not allowed. The cue starts where :func:`_timed_cues`
@@ -690,7 +686,7 @@ class _Planner:
         run = self.tokens[first : last + 1]
         words = [t.text for t in run]
         layout = _layout(
-            words, [t.joined_to_next for t in run[:-1]], rules, self.lang, self.reserve, allow_overlong=True
+            words, [t.joined_to_next for t in run[:-1]], rules, self.lang, reserve, allow_overlong=True
         )
         if layout is None:
             return None
@@ -720,23 +716,17 @@ class _Planner:
             overshoot += VIOLATION_COST * (1.0 + cps / rules.max_cps)
         if end - start < rules.min_duration_ms:
             overshoot += VIOLATION_COST * (1.0 + (rules.min_duration_ms - (end - start)) / 1000.0)
-        i, j = first - self._begin, last - self._begin  # the neighbours inside the cue: pairs i..j-1
-        joins = self._joins[j] - self._joins[i]
+        joins = self._joins[last] - self._joins[first]  # between its neighbouring tokens
         if joins and (overshoot or layout_cost >= VIOLATION_COST or not self._clean_edges(first, last)):
             return None  # segments are merged only into a cue that conforms, made of whole clauses
         cost += overshoot + joins * SEGMENT_JOIN_COST
-        cost += SENTENCE_INSIDE_COST * (self._sentence_starts[j] - self._sentence_starts[i])
+        cost += SENTENCE_INSIDE_COST * (self._sentence_starts[last] - self._sentence_starts[first])
         cost += SHORT_CUE_COST * max(0.0, 1.0 - chars / SHORT_CUE_CHARS)
         return cost + self.cut_cost(last), lines, end
 
-    def plan(self, begin: int, stop: int) -> list[tuple[int, int, list[str]]]:
-        """Cues (first, last, lines) covering tokens ``begin..stop-1`` at the least total cost."""
-        # running counts of the run's segment changes and sentence starts between neighbouring tokens:
-        # the DP asks them of every candidate (~2,000 a minute of film), each a difference of two
-        pairs = list(itertools.pairwise(self.tokens[begin:stop]))
-        self._begin = begin
-        self._joins = [0, *itertools.accumulate(a.segment != b.segment for a, b in pairs)]
-        self._sentence_starts = [0, *itertools.accumulate(_starts_sentence(a, b) for a, b in pairs)]
+    def plan(self, begin: int, stop: int, reserve: tuple[int, int]) -> list[tuple[int, int, list[str]]]:
+        """Cues (first, last, lines) covering tokens ``begin..stop-1`` at the least total cost;
+        ``reserve``: the characters a line keeps for the song note (see :func:`_layout`)."""
         best: list[float] = [0.0] + [math.inf] * (stop - begin)
         choice: list[tuple[int, list[str]] | None] = [None] * (stop - begin + 1)
         # where the last cue of each best plan ends: a cue that runs on past the next voice delays the
@@ -749,7 +739,7 @@ class _Planner:
                 if first < last and chars > self.max_text:
                     break
                 previous = best[first - begin]  # finite: a single token is always a candidate
-                option = self.candidate(first, last, ends[first - begin])
+                option = self.candidate(first, last, reserve, ends[first - begin])
                 if option is None:
                     if (
                         first < last
@@ -810,11 +800,11 @@ def build_cues(
         _snap_to_voice(tokens, speech)
     media_end_ms = _ms(media_duration) if media_duration else None
     plans: list[tuple[int, int, list[str]]] = []
+    planner = _Planner(tokens, rules, lang, media_end_ms)
     for begin, stop in _runs(tokens, rules):
         sung = tokens[begin].lyrics and lyrics_style != "plain"
         reserve = (len(NOTE) + 1, len(NOTE) + 1) if sung else (0, 0)
-        planner = _Planner(tokens, rules, lang, reserve, media_end_ms)
-        plans.extend(planner.plan(begin, stop))
+        plans.extend(planner.plan(begin, stop, reserve))
     return _timed_cues(tokens, plans, rules, lyrics_style, media_end_ms)
 
 
