@@ -171,6 +171,11 @@ def test_prompt_fits_the_token_budget_and_puts_names_first(shipped, count):
     assert {"Shah Rukh Khan", "Kajol", "Aditya Chopra", "yaar", "accha"} <= set(items)
     assert doc["hotwords"].split(", ")[0] == "Raj Malhotra" and "yaar" not in doc["hotwords"]
 
+    capped = glossary_load.build_glossary(shipped, [], METADATA, "en", 200, count, hotwords_max_tokens=10)
+    assert capped["hotwords"].endswith(".") and count(capped["hotwords"]) <= 10  # a sentence, not a list
+    assert capped["hotwords"].rstrip(".").split(", ")[0] == "Raj Malhotra"
+    assert len(capped["hotwords"]) < len(doc["hotwords"])
+
     small = glossary_load.build_glossary(shipped, [], METADATA, "en", 12, count)
     assert count(small["prompt"]) <= 12 and small["prompt"].startswith("Raj Malhotra")
     assert glossary_load.build_glossary(shipped, [], METADATA, "en", 0, count)["prompt"] == ""

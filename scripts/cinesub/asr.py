@@ -328,6 +328,24 @@ def decode_options(settings: dict, language: str, prompt: str | None) -> dict:
     }
 
 
+def hotword_use(
+    policy: bool | str, hotwords: str | None, batched: bool, prompt: str | None
+) -> tuple[str | None, str | None]:
+    """(hotwords for the batched pass, hotwords for sequential decoding) under ``asr.use_glossary_hotwords``.
+
+    ``auto``: the glossary's names only on the batched pass, and only when no prompt already carries
+    them. Measured on tiny.en (bench/batched_accuracy.py): there they spelled a name the batched pass
+    misheard ("Mirror" for Meera) and kept every other line, with no name invented on speech with
+    sound-alike words; in sequential decoding, with timestamp tokens, the same names ran sentences
+    together and were echoed into the silence after the speech ("Rohan. Rohan.").
+    """
+    if not hotwords or policy is False:
+        return None, None
+    if policy is True:
+        return (hotwords if batched else None), hotwords
+    return (hotwords if batched and not prompt else None), None
+
+
 def language_settings(settings: dict, language: str) -> dict:
     """The ``asr`` settings for a job in ``language``: jobs not in English take the decode settings of
     ``asr.non_english`` (measured on Hindi, bench/hindi_decode.py) over the top-level ones."""
@@ -477,7 +495,7 @@ def resolve_model(name: str, cache_dir: str = "") -> str:
 class FasterWhisperEngine:
     name = "faster-whisper"
 
-    def __init__(self, settings: dict, language: str, prompt: str | None):
+    def __init__(self, settings: dict, language: str, prompt: str | None, hotwords: str | None = None):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         path = resolve_model(settings["model"], settings["model_cache"])
@@ -504,6 +522,10 @@ class FasterWhisperEngine:
         # used only without a speech timeline: with one, the timeline replaces faster-whisper's own VAD
         self.options["vad_filter"] = settings["vad"]
         self.options.update(script_options(self.model, settings, language))
+        self.batched_hotwords, self.options["hotwords"] = hotword_use(
+            settings["use_glossary_hotwords"], hotwords, batched=self.batched is not None, prompt=self.prompt
+        )
+        self.hotwords = self.batched_hotwords or self.options["hotwords"]
         self.model_path = path
         self.redecoded_chunks = 0
 
@@ -599,21 +621,24 @@ class FasterWhisperEngine:
         voiced = np.concatenate([audio[st["start"] : st["end"]] for st in stamps])
         clips, position = [], 0.0
         for chunk in chunks:
-            clips.append({"start": position, "end": position + chunk["speech_s"]})
+            if not chunk["cut"]:  # a cut chunk is decoded again whatever the batch makes of it
+                clips.append({"start": position, "end": position + chunk["speech_s"]})
             position += chunk["speech_s"]
-        raw, _ = self.batched.transcribe(
-            voiced,
-            batch_size=self.batch_size,
-            vad_filter=False,
-            without_timestamps=by_words,
-            clip_timestamps=clips,
-            **options,
-        )
+        options["hotwords"] = self.batched_hotwords
         per_chunk: list[list[dict]] = [[] for _ in chunks]
-        for seg in restore_speech_timestamps(raw, stamps, rate):
-            segment = _segment_dict(seg)
-            for part in split_sentences(segment) if by_words else [segment]:
-                per_chunk[chunk_of(part, chunks)].append(part)
+        if clips:
+            raw, _ = self.batched.transcribe(
+                voiced,
+                batch_size=self.batch_size,
+                vad_filter=False,
+                without_timestamps=by_words,
+                clip_timestamps=clips,
+                **options,
+            )
+            for seg in restore_speech_timestamps(raw, stamps, rate):
+                segment = _segment_dict(seg)
+                for part in split_sentences(segment) if by_words else [segment]:
+                    per_chunk[chunk_of(part, chunks)].append(part)
         segments: list[dict] = []
         for index, (chunk, found) in enumerate(zip(chunks, per_chunk, strict=True)):
             if needs_redecode(chunk, found, self.settings):
@@ -852,7 +877,8 @@ class WhisperXEngine:
 
     name = "whisperx"
 
-    def __init__(self, settings: dict, language: str, prompt: str | None):
+    def __init__(self, settings: dict, language: str, prompt: str | None, hotwords: str | None = None):
+        # hotwords: not passed to WhisperX (asr.use_glossary_hotwords is measured on faster-whisper only)
         whisperx = _import_whisperx()
         _require_punkt(language)
         self.whisperx = whisperx
@@ -965,13 +991,15 @@ ENGINES: dict[str, Callable[..., Engine]] = {
 }
 
 
-def load_engine(settings: dict, language: str, prompt: str | None = None) -> Engine:
+def load_engine(
+    settings: dict, language: str, prompt: str | None = None, hotwords: str | None = None
+) -> Engine:
     if settings["seed"] is not None:
         import ctranslate2
 
         ctranslate2.set_random_seed(int(settings["seed"]))
     settings = language_settings(settings, language)
-    return ENGINES[settings["backend"]](settings, language, prompt)
+    return ENGINES[settings["backend"]](settings, language, prompt, hotwords)
 
 
 # --------------------------------------------------------------------- windows
@@ -1058,18 +1086,31 @@ class ProgressLog(Progress):
 
 
 def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
-    if not (enabled and glossary_path):
-        return None
+    return glossary_words(glossary_path, enabled)[0]
+
+
+def glossary_words(glossary_path: str | None, use_prompt: bool | str) -> tuple[str | None, str | None]:
+    """(initial prompt, hotwords) from the job's glossary: the prompt when ``use_prompt``, the names for
+    Whisper's hotwords always (the engine decides where they are used: ``hotword_use``)."""
+    if not glossary_path:
+        return None, None
     from . import glossaryfile
 
-    return glossaryfile.prompt(glossaryfile.load(glossary_path))
+    doc = glossaryfile.load(glossary_path)
+    return (glossaryfile.prompt(doc) if use_prompt else None), glossaryfile.hotwords(doc)
 
 
 def cache_key(
-    cache: Any, audio: str, settings: dict, language: str, prompt: str | None, speech: dict | None = None
+    cache: Any,
+    audio: str,
+    settings: dict,
+    language: str,
+    prompt: str | None,
+    speech: dict | None = None,
+    hotwords: str | None = None,
 ) -> str:
     """Key of a transcription: the audio's bytes, the speech timeline (its spans and VAD settings, not
-    the job it was found for), the decoding settings, prompt, model files and code."""
+    the job it was found for), the decoding settings, prompt and hotwords, model files and code."""
     from . import stagecache
     from .manifest import package_versions
 
@@ -1082,6 +1123,7 @@ def cache_key(
             "settings": stagecache.result_settings(settings),
             "language": language,
             "prompt": prompt,
+            "hotwords": hotwords,
             "speech": None if speech is None else {"vad": speech["vad"], "spans": speech["spans"]},
             "model": stagecache.model_identity(resolve_model(model, settings["model_cache"]))
             if local
@@ -1096,7 +1138,7 @@ def run(ctx) -> None:
 
     language = str(ctx.params.language)
     settings = language_settings(dict(ctx.params.asr), language)
-    prompt = glossary_prompt(optional_input(ctx.input, "glossary"), settings["use_glossary_prompt"])
+    prompt, hotwords = glossary_words(optional_input(ctx.input, "glossary"), settings["use_glossary_prompt"])
     speech_path = optional_input(ctx.input, "speech")
     speech_doc = speechlib.load_document(speech_path) if speech_path else None
     speech = [(float(a), float(b)) for a, b in speech_doc["spans"]] if speech_doc else None
@@ -1104,7 +1146,7 @@ def run(ctx) -> None:
         settings["speech_pad_s"] = speech_doc["vad"]["pad_ms"] / 1000
 
     def transcribe() -> dict:
-        engine = load_engine(settings, language, prompt)
+        engine = load_engine(settings, language, prompt, hotwords)
         segments = transcribe_file(
             ctx.input.audio,
             settings,
@@ -1121,6 +1163,7 @@ def run(ctx) -> None:
             "scripts": scripts,
             "backend": engine.name,
             "prompt": getattr(engine, "prompt", prompt),
+            "hotwords": getattr(engine, "hotwords", None),
             "path": getattr(engine, "model_path", settings["model"]),
         }
 
@@ -1128,7 +1171,7 @@ def run(ctx) -> None:
     result, key, hit = stagecache.reuse(
         settings["result_cache"],
         STAGE,
-        lambda cache: cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc),
+        lambda cache: cache_key(cache, ctx.input.audio, settings, language, prompt, speech_doc, hotwords),
         transcribe,
     )
     if hit:
@@ -1138,6 +1181,7 @@ def run(ctx) -> None:
         "model": settings["model"],
         "path": result["path"],
         "prompt_chars": len(result["prompt"] or ""),
+        "hotwords_chars": len(result.get("hotwords") or ""),
         # CTranslate2 decodes with asr.threads from the config whatever the scheduler grants (measured:
         # bench/results/thread_determinism.json); the grant only limits how many jobs run at once
         "cpu_threads": settings["threads"],

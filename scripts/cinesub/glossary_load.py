@@ -8,8 +8,9 @@ Output ``glossary.json``::
      "prompt": "<names and key terms for Whisper's initial prompt>", "hotwords": "<names>",
      "prompt_tokens": n}
 
-04_asr passes ``prompt`` (and ``hotwords``) to Whisper; 05_ner builds its gazetteer from ``names``
-(and place terms); 08_translation protects ``names`` and applies ``terms``.
+04_asr passes ``prompt`` and ``hotwords`` to Whisper (asr.use_glossary_prompt, asr.use_glossary_hotwords);
+05_ner builds its gazetteer from ``names`` (and place terms); 08_translation protects ``names`` and applies
+``terms``.
 
 Glossary TSV files (shipped ``resources/glossary/hinglish.tsv`` and per-job ``config/glossary/<job>.tsv``)
 have the columns ``term devanagari english variants kind note`` (``term`` required; lines starting with
@@ -451,8 +452,10 @@ def build_glossary(
     language: str,
     prompt_max_tokens: int,
     count: Callable[[str], int] = estimate_tokens,
+    hotwords_max_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """The merged glossary document with the ASR prompt and hotwords."""
+    """The merged glossary document with the ASR prompt and hotwords (the names, highest ranked first,
+    in at most ``hotwords_max_tokens``; None: as many as the prompt)."""
     job_names = [r for r in job_rows if r["kind"] in NAME_KINDS]
     job_terms = [r for r in job_rows if r["kind"] not in NAME_KINDS]
     terms = merge_terms(shipped, job_terms)
@@ -461,7 +464,9 @@ def build_glossary(
     ranked = sorted(names, key=lambda n: 0 if "job" in n["source"] else 1 if n.get("character_of") else 2)
     name_items, term_items = prompt_items(ranked, terms, language)
     prompt = fit_list([*name_items, *term_items], prompt_max_tokens, count, end=".")
-    hotwords = fit_list(name_items, prompt_max_tokens, count)
+    # ended as a sentence: after a bare comma list tiny.en wrote six sentences as one comma-joined line
+    hotword_tokens = prompt_max_tokens if hotwords_max_tokens is None else hotwords_max_tokens
+    hotwords = fit_list(name_items, hotword_tokens, count, end=".")
     return {
         "language": language,
         "terms": terms,
@@ -486,7 +491,13 @@ def run(ctx) -> None:
     metadata_path = optional_input(ctx.input, "metadata")
     metadata = metadatafile.load_optional(metadata_path)
     glossary = build_glossary(
-        shipped, job_rows, metadata, ctx.params.language, int(settings["prompt_max_tokens"]), token_counter()
+        shipped,
+        job_rows,
+        metadata,
+        ctx.params.language,
+        int(settings["prompt_max_tokens"]),
+        token_counter(),
+        hotwords_max_tokens=int(settings["hotwords_max_tokens"]),
     )
     ctx.log.info(
         "glossary: %d terms (%d per-job rows), %d names; prompt %d tokens: %s",
