@@ -209,7 +209,7 @@ def test_split_sentences_cuts_after_each_sentence_and_keeps_the_checks():
     ("policy", "batched", "prompt", "expected"),
     [
         ("auto", True, None, ("Meera.", None)),  # the batched pass only
-        ("auto", False, None, (None, None)),  # never sequential decoding (it echoed names into silence)
+        ("auto", False, None, (None, None)),  # never sequential decoding (it merged sentences)
         ("auto", True, "Meera, jetty.", (None, None)),  # a prompt already carries the names
         (True, True, None, ("Meera.", "Meera.")),
         (True, False, None, (None, "Meera.")),

@@ -337,7 +337,7 @@ def hotword_use(
     them. Measured on tiny.en (bench/batched_accuracy.py): there they spelled a name the batched pass
     misheard ("Mirror" for Meera) and kept every other line, with no name invented on speech with
     sound-alike words; in sequential decoding, with timestamp tokens, the same names ran sentences
-    together and were echoed into the silence after the speech ("Rohan. Rohan.").
+    together (58 segments for the 10-min film's 117 sentences, WER 0.109 against 0.087 without them).
     """
     if not hotwords or policy is False:
         return None, None
