@@ -5,13 +5,21 @@ faster-whisper's own BatchedInferencePipeline at the same batch size.
 
 Audio: the demo film (names: Mumbai, Priya, Rahul), the tests' English film (tests/conftest.py: Meera),
 the four tests/cleanset.py cases (long silences, music, babble, a song between dialogue), a 2.5-minute
-dialogue film and figure 1's 10-minute film.
+dialogue film, figure 1's 10-minute film and a film of sound-alike words ("mirror", "rally", "run home":
+Meera, Rahul, Rohan) that no name may replace.
+Every recording's job has the same cast (``CAST``: 22 names, the spoken ones among them, most never
+spoken), whose glossary 03_glossary_load builds as it would for the job (``build_glossary``): its hotwords
+reach 04 as in the workflow (asr.use_glossary_hotwords). ``false_names``: cast names in the text that the
+reference does not have.
 All modes use the shipped ``asr`` settings (schema defaults: tiny.en, int8, beam 5, temperatures
 0/0.2/0.4, VAD, seed 0); the pipeline-own modes run through ``asr.transcribe_file`` exactly as 04_asr
 does, fed the speech timeline 01_demux would write (``speech.find`` with the shipped ``demux.vad``).
 WER: dialogue words only (jiwer, lower case, no punctuation; cleanset: words invented in the
 non-dialogue stretches count as insertions), of 04's segments and of what 07_hallucination_removal keeps
-of them (shipped settings; what reaches the subtitles).
+of them (shipped settings; what reaches the subtitles), and how many segments 04 made of how many
+sentences. ``04_asr_sequential_with_hotwords``: sequential decoding given the names too
+(asr.use_glossary_hotwords: true), which ``auto`` does not do. ``--hotword-caps``: the batched mode again with
+longer or shorter hotword lists (glossary.hotwords_max_tokens).
 Writes ``bench/results/batched_accuracy.json``.
 """
 
@@ -28,6 +36,38 @@ import common
 sys.path.insert(0, str(common.REPO / "tests"))
 
 NAMES = ("mumbai", "priya", "rahul", "meera")
+CAST = (
+    "Meera, Priya, Rahul, Arjun, Kabir, Simran, Vikram, Anjali, Rohan, Neha, Shah Rukh Khan, Kajol, "
+    "Amrish Puri, Farida Jalal, Anupam Kher, Satish Shah, Mandira Bedi, Parmeet Sethi, Himani Shivpuri, "
+    "Pooja Ruparel, Karan Johar, Aditya Chopra"
+).split(", ")
+SOUND_ALIKES = (
+    "She looked in the mirror before the meeting.",
+    "The rally starts at noon near the station.",
+    "Run home, the rain is coming.",
+    "Never trust a quiet river at night.",
+    "Our car broke down on the bridge again.",
+    "Pour the tea and tell me everything.",
+)
+
+
+def cast_hotwords(max_tokens: int | None = None) -> str:
+    """The hotwords 03_glossary_load writes for a job with ``CAST`` as its characters (shipped settings,
+    or at most ``max_tokens`` of them)."""
+    from cinesub import glossary_load
+    from cinesub.configschema import validated_section
+
+    settings = validated_section("glossary", {})
+    metadata = {"cast": [{"name": name, "character": name, "order": i} for i, name in enumerate(CAST)]}
+    return glossary_load.build_glossary(
+        [],
+        [],
+        metadata,
+        "en",
+        settings["prompt_max_tokens"],
+        glossary_load.token_counter(),
+        hotwords_max_tokens=settings["hotwords_max_tokens"] if max_tokens is None else max_tokens,
+    )["hotwords"]
 
 
 def shipped_settings() -> dict:
@@ -49,6 +89,11 @@ def films(folder) -> dict:
     out = {"demo": (demo, [t["text"] for t in json.loads((folder / "demo.json").read_text())["sentences"]])}
     river, river_truth = build_film(folder / "river", ENGLISH_LINES)  # the tests' English film (Meera)
     out["river"] = (river, [t["text"] for t in river_truth])
+    lines = [
+        synth.Line(text, pause_after=1.0 + 0.2 * (i % 3), speed=150) for i, text in enumerate(SOUND_ALIKES)
+    ]
+    sound_alikes, truth = build_film(folder / "sound_alikes", lines)
+    out["sound_alikes"] = (sound_alikes, [t["text"] for t in truth])
     film, _, sentences = common.speech_film(2.5)
     out["dialogue_2.5min"] = (film, [t["text"] for t in sentences])
     film, _, sentences = common.speech_film(10.0)  # figure 1's film
@@ -62,7 +107,7 @@ def audios() -> dict:
 
     folder = common.OUT / "batched_accuracy"
     made = films(folder)
-    out = {name: (_to_16k(made[name][0]), made[name][1], None) for name in ("demo", "river")}
+    out = {name: (_to_16k(made[name][0]), made[name][1], None) for name in ("demo", "river", "sound_alikes")}
     for name, case in cleanset.build_cases().items():
         out[f"cleanset_{name}"] = (case.write(folder / f"{name}.wav"), [t for _, _, t in case.dialogue], case)
     for name in ("dialogue_2.5min", "dialogue_10min"):
@@ -102,11 +147,18 @@ def after_07(segments: list[dict], timeline: list[tuple[float, float]]) -> list[
 
 
 def score(segments: list[dict], reference: list[str], case, timeline) -> dict:
+    import re
+
     text = " ".join(s["text"] for s in segments).lower()
+    said = " ".join(reference if not case else [t for _, _, t in case.dialogue]).lower()
+    cast_words = {w for name in CAST for w in re.findall(r"[a-z]+", name.lower())}
     return {
         "wer": round(_wer(segments, reference, case), 4),
         "wer_after_07": round(_wer(after_07(segments, timeline), reference, case), 4),
-        "names": [n for n in NAMES if n in " ".join(reference).lower() and n in text],
+        "segments": len(segments),
+        "sentences": len(reference if not case else case.dialogue),
+        "names": [n for n in NAMES if n in said and n in text],
+        "false_names": [w for w in re.findall(r"[a-z]+", text) if w in cast_words and w not in said],
     }
 
 
@@ -116,14 +168,20 @@ def shipped_vad() -> dict:
     return validated_section("demux", {})["vad"]
 
 
-def pipeline_mode(batch_size: int):
-    """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad)."""
+def pipeline_mode(batch_size: int, hotwords: str | None, hotword_policy: bool | str = "auto"):
+    """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad) and the
+    job glossary's hotwords (used as ``asr.use_glossary_hotwords`` = ``hotword_policy`` says)."""
     from cinesub import asr, speech
 
     # speech_pad_s: the timeline's padding, which 04 reads from speech.json (asr.run)
     pad_s = shipped_vad()["pad_ms"] / 1000
-    settings = {**shipped_settings(), "batch_size": batch_size, "speech_pad_s": pad_s}
-    engine = asr.load_engine(settings, "en")
+    settings = {
+        **shipped_settings(),
+        "batch_size": batch_size,
+        "speech_pad_s": pad_s,
+        "use_glossary_hotwords": hotword_policy,
+    }
+    engine = asr.load_engine(settings, "en", None, hotwords)
 
     def transcribe(wav) -> tuple[list[dict], dict]:
         engine.redecoded_chunks = 0
@@ -161,14 +219,28 @@ def upstream_batched_mode(batch_size: int):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--hotword-caps",
+        default="12,40,64",
+        help="other glossary.hotwords_max_tokens to measure the batched mode with (comma-separated)",
+    )
     args = parser.parse_args()
     size = args.batch_size
     films = audios()
+    hotwords = cast_hotwords()
     modes = {
-        "04_asr_sequential": lambda: pipeline_mode(1),
-        f"04_asr_batched_{size}": lambda: pipeline_mode(size),
+        "04_asr_sequential": lambda: pipeline_mode(1, hotwords),
+        # what auto keeps sequential decoding from: the names on every decode
+        "04_asr_sequential_with_hotwords": lambda: pipeline_mode(1, hotwords, hotword_policy=True),
+        f"04_asr_batched_{size}": lambda: pipeline_mode(size, hotwords),
+        f"04_asr_batched_{size}_no_hotwords": lambda: pipeline_mode(size, None),
         f"faster_whisper_batched_{size}": lambda: upstream_batched_mode(size),
     }
+    caps = [int(c) for c in args.hotword_caps.split(",") if c]
+    capped = {cap: cast_hotwords(cap) for cap in caps}
+    for cap in caps:
+        name = f"04_asr_batched_{size}_hotwords_{cap}_tokens"
+        modes[name] = lambda cap=cap: pipeline_mode(size, capped[cap])
     from cinesub import speech
 
     timelines = {name: speech.find(wav, shipped_vad()) for name, (wav, _, _) in films.items()}
@@ -191,7 +263,14 @@ def main() -> None:
             "mean_wer_after_07": round(sum(r["wer_after_07"] for r in rows[mode].values()) / len(films), 4),
         }
     common.save_result(
-        "batched_accuracy", {"environment": common.environment(), "batch_size": size, "modes": rows}
+        "batched_accuracy",
+        {
+            "environment": common.environment(),
+            "batch_size": size,
+            "hotwords": hotwords,
+            "capped_hotwords": {str(cap): words for cap, words in capped.items()},
+            "modes": rows,
+        },
     )
 
 
