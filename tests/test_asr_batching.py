@@ -281,3 +281,22 @@ def test_no_cast_name_replaces_a_sound_alike_word(tmp_path):
     words = set(_normalise(" ".join(s["text"] for s in segments)).split())
     assert not {n.lower() for n in CAST} & words, words
     assert {"mirror", "rally", "run", "home", "never"} <= words, words
+
+
+def test_split_sentences_cuts_unpunctuated_lines_at_the_timelines_pauses():
+    """tiny.en wrote "...at the station Bye Okay Room 42 Where are you going?" as one batched text, its
+    words' times running edge to edge over the silences: each silence of the timeline ends a segment."""
+    times = [(0.0, 1.0, " the station"), (1.0, 3.0, " Bye"), (3.0, 5.0, " Okay"), (5.0, 6.0, " Room 42")]
+    words = [{"word": w, "start": a, "end": b, "probability": 0.9} for a, b, w in times]
+    segment = {"start": 0.0, "end": 6.0, "text": "...", "words": words, "avg_logprob": -0.2}
+    pauses = [(1.2, 2.6), (3.2, 4.5), (8.0, 9.0)]  # the last outside the words: no cut
+    parts = asr.split_sentences(segment, pauses)
+    assert [p["text"] for p in parts] == ["the station", "Bye", "Okay Room 42"]
+    # a boundary further than PAUSE_TOLERANCE_S from the pause is no place to cut
+    assert len(asr.split_sentences(segment, [(1.5, 1.9)])) == 1
+    # where a sentence already ends at the pause, no second cut beside it
+    ended = [dict(words[0], word=" station."), *words[1:]]
+    assert [p["text"] for p in asr.split_sentences({**segment, "words": ended}, [(0.9, 1.1)])] == [
+        "station.",
+        "Bye Okay Room 42",
+    ]

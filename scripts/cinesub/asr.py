@@ -257,19 +257,43 @@ def split_segment(segment: dict, speech: list[tuple[float, float]] | None, max_g
 
 SENTENCE_END = re.compile(r"[.?!।॥…][\"'”’)\]]*$")
 # words whose full stop does not end a sentence
+# Batched chunks come back without timestamp tokens, and tiny.en often leaves short lines unpunctuated
+# ("...at the station Bye Okay Room 42 Where are you going?" as one text): a silence of the timeline this
+# long between two words ends a segment too, as sequential decoding's timestamp tokens would end it.
+# Its words' times run edge to edge across the silence, so the cut is found near it, not as a gap.
+SENTENCE_PAUSE_S = 0.8
+PAUSE_TOLERANCE_S = 0.3
 ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "jr.", "sr.", "prof.", "vs.", "no.", "etc."})
 
 
-def split_sentences(segment: dict) -> list[dict]:
+def split_sentences(segment: dict, pauses: list[tuple[float, float]] = ()) -> list[dict]:
     """An engine segment decoded without timestamp tokens (a whole batched chunk) cut after each word that
-    ends a sentence. Each part spans its words and keeps the segment's decode checks (avg_logprob,
-    no_speech_prob, ...); a segment without words, or of one sentence, comes back as it is."""
+    ends a sentence, and at each of ``pauses`` (silences of the speech timeline) inside its words: at the
+    word boundary nearest the pause's middle, when that boundary lies within PAUSE_TOLERANCE_S of the pause.
+    Each part spans its words and keeps the segment's decode checks (avg_logprob, no_speech_prob, ...); a
+    segment without words, or of one sentence, comes back as it is."""
     words = segment.get("words") or []
+    cuts = {
+        i
+        for i, w in enumerate(words)
+        if SENTENCE_END.search(w["word"].strip()) and w["word"].strip().lower() not in ABBREVIATIONS
+    }
+    timed = [w for w in words if w["start"] is not None and w["end"] is not None]
+    for a, b in pauses:
+        # words heard before the pause and after it, or it is not inside this segment
+        if not (timed and timed[0]["start"] < a and timed[-1]["end"] > b):
+            continue
+        middle = (a + b) / 2
+        ends = [(i, w["end"]) for i, w in enumerate(words[:-1]) if w["end"] is not None]
+        boundaries = [
+            (abs(end - middle), i) for i, end in ends if a - PAUSE_TOLERANCE_S <= end <= b + PAUSE_TOLERANCE_S
+        ]
+        if boundaries and not {i for _, i in boundaries} & cuts:  # a sentence already ends there
+            cuts.add(min(boundaries)[1])
     groups: list[list[dict]] = [[]]
-    for word in words:
+    for index, word in enumerate(words):
         groups[-1].append(word)
-        text = word["word"].strip()
-        if SENTENCE_END.search(text) and text.lower() not in ABBREVIATIONS:
+        if index in cuts:
             groups.append([])
     groups = [group for group in groups if group]
     if len(groups) < 2:
@@ -635,9 +659,11 @@ class FasterWhisperEngine:
                 clip_timestamps=clips,
                 **options,
             )
+            heard = timeline if timeline is not None else speech
+            pauses = [(a[1], b[0]) for a, b in zip(heard, heard[1:]) if b[0] - a[1] >= SENTENCE_PAUSE_S]
             for seg in restore_speech_timestamps(raw, stamps, rate):
                 segment = _segment_dict(seg)
-                for part in split_sentences(segment) if by_words else [segment]:
+                for part in split_sentences(segment, pauses) if by_words else [segment]:
                     per_chunk[chunk_of(part, chunks)].append(part)
         segments: list[dict] = []
         for index, (chunk, found) in enumerate(zip(chunks, per_chunk, strict=True)):
