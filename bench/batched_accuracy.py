@@ -54,20 +54,9 @@ SOUND_ALIKES = (
 def cast_hotwords(max_tokens: int | None = None) -> str:
     """The hotwords 03_glossary_load writes for a job with ``CAST`` as its characters (shipped settings,
     or at most ``max_tokens`` of them)."""
-    from cinesub import glossary_load
-    from cinesub.configschema import validated_section
+    import conftest
 
-    settings = validated_section("glossary", {})
-    metadata = {"cast": [{"name": name, "character": name, "order": i} for i, name in enumerate(CAST)]}
-    return glossary_load.build_glossary(
-        [],
-        [],
-        metadata,
-        "en",
-        settings["prompt_max_tokens"],
-        glossary_load.token_counter(),
-        hotwords_max_tokens=settings["hotwords_max_tokens"] if max_tokens is None else max_tokens,
-    )["hotwords"]
+    return conftest.cast_hotwords(CAST, max_tokens)
 
 
 def shipped_settings() -> dict:

@@ -63,6 +63,20 @@ def english_film(tmp_path_factory) -> tuple[Path, list[dict]]:
     return build_film(tmp_path_factory.mktemp("films"), ENGLISH_LINES)
 
 
+def cast_hotwords(names: list[str], max_tokens: int | None = None) -> str:
+    """The hotwords 03_glossary_load writes for a job whose cast are ``names`` (each its own character),
+    with the shipped glossary settings, or at most ``max_tokens`` of them."""
+    from cinesub import glossary_load
+    from cinesub.configschema import validated_section
+
+    settings = validated_section("glossary", {})
+    metadata = {"cast": [{"name": n, "character": n, "order": i} for i, n in enumerate(names)]}
+    cap = settings["hotwords_max_tokens"] if max_tokens is None else max_tokens
+    count = glossary_load.token_counter()
+    doc = glossary_load.build_glossary([], [], metadata, "en", settings["prompt_max_tokens"], count, cap)
+    return doc["hotwords"]
+
+
 def write_workdir(workdir: Path, jobs: list[dict], config_overrides: dict | None = None) -> Path:
     """A working directory with config/config.yaml (the shipped one + overrides) and a job sheet."""
     (workdir / "config").mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pytest
 import soundfile
 from cinesub import asr
 from cinesub.configschema import validated_section
+from conftest import cast_hotwords
 
 SETTINGS = {"compression_ratio_threshold": 2.4, "log_prob_threshold": -1.0}
 
@@ -221,22 +222,6 @@ def test_hotword_use(policy, batched, prompt, expected):
     assert asr.hotword_use(policy, None, batched, prompt) == (None, None)
 
 
-def _cast_hotwords(names: list[str]) -> str:
-    from cinesub import glossary_load
-
-    settings = validated_section("glossary", {})
-    metadata = {"cast": [{"name": n, "character": n, "order": i} for i, n in enumerate(names)]}
-    return glossary_load.build_glossary(
-        [],
-        [],
-        metadata,
-        "en",
-        settings["prompt_max_tokens"],
-        glossary_load.token_counter(),
-        hotwords_max_tokens=settings["hotwords_max_tokens"],
-    )["hotwords"]
-
-
 CAST = ["Meera", "Priya", "Rahul", "Arjun", "Kabir", "Simran", "Vikram", "Anjali", "Rohan", "Neha"]
 
 
@@ -245,7 +230,7 @@ def test_batched_decoding_spells_a_cast_name_as_listed(wav16k, monkeypatch):
     which no name correction may touch. With the cast's names as hotwords on the batched pass it is
     spelled as listed and every sentence stays its own segment; the sequential re-decodes get none."""
     path, truth = wav16k
-    hotwords = _cast_hotwords(CAST)
+    hotwords = cast_hotwords(CAST)
     assert hotwords.endswith(".")
     engine = asr.load_engine(_settings(8), "en", None, hotwords)
     assert engine.batched_hotwords == hotwords and engine.options["hotwords"] is None
@@ -276,7 +261,7 @@ def test_no_cast_name_replaces_a_sound_alike_word(tmp_path):
     subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(film), "-ac", "1", "-ar", "16000", str(wav)], check=True
     )
-    engine = asr.load_engine(_settings(8), "en", None, _cast_hotwords(CAST))
+    engine = asr.load_engine(_settings(8), "en", None, cast_hotwords(CAST))
     segments = asr.transcribe_file(str(wav), _settings(8), "en", engine=engine)
     words = set(_normalise(" ".join(s["text"] for s in segments)).split())
     assert not {n.lower() for n in CAST} & words, words
