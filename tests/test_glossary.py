@@ -261,12 +261,13 @@ def test_every_consumer_reads_glossary_json_through_one_schema(tmp_path):
     written = tmp_path / "out" / "glossary.json"
     glossary_load.run(_ctx(tmp_path, "en", [], []))
     doc = glossaryfile.load(written)
-    assert asr.glossary_prompt(str(written), True) == doc["prompt"] != ""
+    assert asr.glossary_words(str(written), True) == (doc["prompt"], doc["hotwords"] or None)
+    assert doc["prompt"] != ""
     assert translation.load_glossary(str(written)).entries  # the shipped terms
 
     broken = dict(doc, names=[{"name": "Raj", "variants": [], "source": "job", "lable": "PERSON"}])
     written.write_text(json.dumps(broken), encoding="utf-8")
-    for read in (lambda: asr.glossary_prompt(str(written), True), lambda: translation.load_glossary(written)):
+    for read in (lambda: asr.glossary_words(str(written), True), lambda: translation.load_glossary(written)):
         with pytest.raises(CinesubError, match=r"does not match the glossary schema at names/0"):
             read()
     with pytest.raises(CinesubError, match="does not match the glossary schema"):

@@ -279,12 +279,12 @@ def split_sentences(segment: dict, pauses: list[tuple[float, float]] = ()) -> li
         if SENTENCE_END.search(w["word"].strip()) and w["word"].strip().lower() not in ABBREVIATIONS
     }
     timed = [w for w in words if w["start"] is not None and w["end"] is not None]
+    ends = [(i, w["end"]) for i, w in enumerate(words[:-1]) if w["end"] is not None]
     for a, b in pauses:
         # words heard before the pause and after it, or it is not inside this segment
         if not (timed and timed[0]["start"] < a and timed[-1]["end"] > b):
             continue
         middle = (a + b) / 2
-        ends = [(i, w["end"]) for i, w in enumerate(words[:-1]) if w["end"] is not None]
         boundaries = [
             (abs(end - middle), i) for i, end in ends if a - PAUSE_TOLERANCE_S <= end <= b + PAUSE_TOLERANCE_S
         ]
@@ -1109,10 +1109,6 @@ class ProgressLog(Progress):
             position = clock_text(percent * self.duration_s / 100.0)
             detail = f"{position} of {clock_text(self.duration_s)} audio"
         super().__call__(percent, detail)
-
-
-def glossary_prompt(glossary_path: str | None, enabled: bool | str) -> str | None:
-    return glossary_words(glossary_path, enabled)[0]
 
 
 def glossary_words(glossary_path: str | None, use_prompt: bool | str) -> tuple[str | None, str | None]:
