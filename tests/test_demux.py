@@ -269,3 +269,32 @@ def test_a_failing_listener_stops_ffmpeg_and_leaves_no_wav(tmp_path, english_fil
         )
     assert len(heard) == 3
     assert list(tmp_path.iterdir()) == []
+
+
+def test_speech_share_reads_only_the_spans_it_overlaps():
+    """share_of starts at the first span ending after the window (06 asks it of every window of a
+    film): the same share as summing over every span, at span edges and beyond the timeline's ends."""
+    import random
+
+    from cinesub import vad
+
+    rng = random.Random(3)
+    spans, at = [], 0.5
+    for _ in range(400):
+        start = round(at + rng.uniform(0.0, 3.0), 3)
+        end = round(start + rng.uniform(0.1, 6.0), 3)
+        spans.append((start, end))
+        at = end
+
+    def summed_over_all(start: float, end: float) -> float:
+        covered = sum(max(0.0, min(e, end) - max(s, start)) for s, e in spans if e > start and s < end)
+        return min(1.0, covered / (end - start))
+
+    edges = [edge for span in spans[::37] for edge in span]
+    windows = [(edge, edge + 6.0) for edge in edges] + [(edge - 6.0, edge) for edge in edges]
+    windows += [(-10.0, 0.2), (-1.0, spans[0][0] + 1.0), (at - 2.0, at + 10.0), (at + 1.0, at + 5.0)]
+    windows += [(t, t + rng.uniform(0.5, 30.0)) for t in (rng.uniform(0.0, at) for _ in range(300))]
+    for start, end in windows:
+        assert vad.share_of(spans, start, end) == summed_over_all(start, end), (start, end)
+    assert vad.share_of(spans, 5.0, 5.0) == 0.0
+    assert vad.share_of([], 0.0, 6.0) == 0.0

@@ -121,7 +121,8 @@ def yin(
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
     # cumulative mean normalised difference (librosa.core.pitch._cumulative_mean_normalized_difference)
     acf = autocorrelate(frames.T).T[: max_period + 1]
-    diff = np.cumsum(np.square(frames), axis=0)
+    # only the first max_period + 1 running sums are read: the rest of the frame needs none
+    diff = np.cumsum(np.square(frames[: max_period + 1]), axis=0)
     lags = slice(1, max_period + 1)
     diff[0] = 0
     diff[lags] = 2 * (acf[0:1] - acf[lags]) - diff[:max_period]

@@ -7,6 +7,7 @@ Audio is heard block by block, never whole, so memory stays flat.
 
 from __future__ import annotations
 
+import bisect
 import os
 
 import numpy as np
@@ -141,5 +142,13 @@ def share_of(spans: list[tuple[float, float]], start: float, end: float) -> floa
     """Share of [start, end] covered by ``spans`` (sorted, non-overlapping)."""
     if end <= start:
         return 0.0
-    covered = sum(max(0.0, min(e, end) - max(s, start)) for s, e in spans if e > start and s < end)
+    # the spans' ends are sorted too: begin at the first that ends after start (06 asks this of every
+    # window, so a scan of the whole timeline each time would grow with the square of the film's length)
+    first = bisect.bisect_right(spans, start, key=lambda span: span[1])
+    covered = 0.0
+    for index in range(first, len(spans)):
+        s, e = spans[index]
+        if s >= end:
+            break
+        covered += max(0.0, min(e, end) - max(s, start))
     return min(1.0, covered / (end - start))
