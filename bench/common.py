@@ -5,6 +5,7 @@ Benchmarks are scripts, not tests: they measure and print, they never assert a t
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -261,8 +262,18 @@ def timed_run(
     return result
 
 
-def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    return [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+def snakemake_command(workdir: Path, *args: str, checkout: Path = REPO) -> list[str]:
+    """``checkout``: whose Snakefile (and so whose stage code) runs: another commit's in a before/after."""
+    return [SNAKEMAKE, "-s", str(checkout / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+
+
+def benchmark_rows(job_dir: Path) -> dict[str, dict[str, str]]:
+    """The row of each of a job's Snakemake benchmark files (``benchmarks/<stage>.tsv``), by stage."""
+    rows = {}
+    for tsv in sorted((job_dir / "benchmarks").glob("*.tsv")):
+        with tsv.open() as handle:
+            rows[tsv.stem] = next(csv.DictReader(handle, delimiter="\t"))
+    return rows
 
 
 def write_workdir(workdir: Path, jobs: list[dict], overrides: dict | None = None) -> Path:

@@ -13,7 +13,6 @@ blocks changed with the streaming). Writes ``bench/results/demux_streaming.json`
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import shutil
@@ -29,13 +28,13 @@ JOB = "bench"
 
 
 def run_01(checkout: Path, workdir: Path) -> dict:
-    command = common.snakemake_command(workdir, "--until", "demux_extract", "-R", "demux_extract", "-q")
-    command[2] = str(checkout / "Snakefile")  # snakemake -s <this side's Snakefile>
+    command = common.snakemake_command(
+        workdir, "--until", "demux_extract", "-R", "demux_extract", "-q", checkout=checkout
+    )
     result = common.timed_run(command, cwd=workdir)
     if result["rc"] != 0:
         raise SystemExit(f"01 failed in {workdir}:\n{result['output'][-2000:]}")
-    with (workdir / "jobs" / JOB / "benchmarks" / "01_demux.tsv").open() as handle:
-        row = next(csv.DictReader(handle, delimiter="\t"))
+    row = common.benchmark_rows(workdir / "jobs" / JOB)["01_demux"]
     log = (workdir / "jobs" / JOB / "logs" / "01_demux.log").read_text()
     vad = re.search(r"VAD took ([0-9.]+) s(?:, ([0-9.]+) s of it after)?", log)
     return {

@@ -15,7 +15,6 @@ side, in a working directory of its own. Writes ``bench/results/light_stages.jso
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import shutil
@@ -26,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
+import noop  # noqa: E402
+import overhead  # noqa: E402
 
 JOB = "long"
 TARGET = f"jobs/{JOB}/10_mux/out.mkv"
@@ -33,9 +34,7 @@ ASR_OUTPUTS = ("segments.json", "manifest.json")
 
 
 def _snakemake(checkout: Path, workdir: Path, *args: str) -> dict:
-    command = common.snakemake_command(workdir, *args)
-    command[2] = str(checkout / "Snakefile")  # snakemake -s <this side's Snakefile>
-    result = common.timed_run(command, cwd=workdir)
+    result = common.timed_run(common.snakemake_command(workdir, *args, checkout=checkout), cwd=workdir)
     if result["rc"] != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed in {workdir}:\n{result['output'][-3000:]}")
     return result
@@ -86,22 +85,14 @@ def tiled(document: dict, loops: int, period: float) -> dict:
 
 
 def stage_seconds(workdir: Path) -> dict:
-    stages = {}
-    for tsv in sorted((workdir / "jobs" / JOB / "benchmarks").glob("*.tsv")):
-        with tsv.open() as handle:
-            row = next(csv.DictReader(handle, delimiter="\t"))
-        stages[tsv.stem] = {"process_s": round(float(row["s"]), 2), "cpu_s": round(float(row["cpu_time"]), 2)}
-    return stages
+    return {
+        name: {"process_s": round(float(row["s"]), 2), "cpu_s": round(float(row["cpu_time"]), 2)}
+        for name, row in common.benchmark_rows(workdir / "jobs" / JOB).items()
+    }
 
 
 def words_of(texts: list[str]) -> int:
     return sum(len(re.findall(r"\w+", text)) for text in texts)
-
-
-def srt_parse(text: str) -> list:
-    import srt
-
-    return list(srt.parse(text))
 
 
 def one_film(checkout: Path, side: str, minutes: float, base: tuple[dict, dict, float]) -> dict:
@@ -116,14 +107,11 @@ def one_film(checkout: Path, side: str, minutes: float, base: tuple[dict, dict, 
     (asr / "manifest.json").write_text(json.dumps(dict(manifest, job=JOB), ensure_ascii=False))
     _snakemake(checkout, workdir, *(f"jobs/{JOB}/04_asr/{name}" for name in ASR_OUTPUTS), "--touch")
     rest = _snakemake(checkout, workdir, TARGET)
-    ran = sorted(set(re.findall(r"^(?:local)?rule (\w+):", rest["output"], re.MULTILINE)))
-    if "asr_transcribe" in ran:
+    if "asr_transcribe" in noop.rules_ran(rest["output"]):
         raise SystemExit(f"{workdir}: 04_asr ran again instead of taking the tiled transcript")
     stages = stage_seconds(workdir)
-    audio_min = minutes
     non_asr = sum(row["process_s"] for name, row in stages.items() if name != "04_asr")
-    srt = workdir / "jobs" / JOB / "09_subtitle_gen" / "en.srt"
-    cue_texts = [cue.content for cue in srt_parse(srt.read_text(encoding="utf-8"))]
+    cue_texts = overhead.srt_text(workdir / "jobs" / JOB / "09_subtitle_gen" / "en.srt")
     asr_words = words_of([s["text"] for s in transcript["segments"]])
     return {
         "minutes": minutes,
@@ -133,7 +121,7 @@ def one_film(checkout: Path, side: str, minutes: float, base: tuple[dict, dict, 
         "words_kept_share": round(words_of(cue_texts) / asr_words, 4) if asr_words else None,
         "stages": stages,
         "non_asr_process_s": round(non_asr, 2),
-        "non_asr_s_per_audio_min": round(non_asr / audio_min, 3),
+        "non_asr_s_per_audio_min": round(non_asr / minutes, 3),
         "after_asr_wall_s": rest["wall_s"],
     }
 

@@ -7,7 +7,6 @@ files; wall time per audio minute shows whether growth is linear.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -32,10 +31,8 @@ def run(minutes_list: tuple[float, ...] = (60, 180), bare_minutes: tuple[float, 
         if result["rc"] != 0:
             raise SystemExit(f"{minutes} min film failed:\n{result['output'][-3000:]}")
         stages = {}
-        for tsv in sorted((workdir / "jobs" / JOB / "benchmarks").glob("*.tsv")):
-            with tsv.open() as handle:
-                row = next(csv.DictReader(handle, delimiter="\t"))
-            stages[tsv.stem] = {
+        for name, row in common.benchmark_rows(workdir / "jobs" / JOB).items():
+            stages[name] = {
                 "s": round(float(row["s"]), 1),
                 "max_rss_mb": round(float(row["max_rss"]), 1),
                 "cpu_s": round(float(row["cpu_time"]), 1),

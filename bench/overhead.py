@@ -10,7 +10,6 @@ manifests (time inside the stage's ``run``), the rest being Snakemake's own sche
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import resource
@@ -66,10 +65,7 @@ def stage_table(workdir: Path) -> dict:
     """Per stage: process seconds, CPU seconds and peak RSS (Snakemake's benchmark file), and the
     seconds inside ``run`` (the manifest); the difference is process start-up and imports."""
     stages = {}
-    for tsv in sorted((workdir / "jobs" / JOB / "benchmarks").glob("*.tsv")):
-        with tsv.open() as handle:
-            row = next(csv.DictReader(handle, delimiter="\t"))
-        name = tsv.stem
+    for name, row in common.benchmark_rows(workdir / "jobs" / JOB).items():
         stage_dir, _, lang = name.partition(".")
         manifest = workdir / "jobs" / JOB / stage_dir / (f"{lang}.manifest.json" if lang else "manifest.json")
         record = manifest_file.load(manifest) if manifest.exists() else {}
