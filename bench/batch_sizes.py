@@ -24,18 +24,6 @@ import common
 TIMED = "dialogue_10min"
 
 
-def engine_for(batch_size: int, hotwords: str) -> tuple[dict, object]:
-    from cinesub import asr
-
-    settings = {
-        **batched_accuracy.shipped_settings(),
-        "batch_size": batch_size,
-        "speech_pad_s": batched_accuracy.shipped_vad()["pad_ms"] / 1000,
-        "use_glossary_hotwords": "auto",
-    }
-    return settings, asr.load_engine(settings, "en", None, hotwords)
-
-
 def decode(settings: dict, engine, wav, timeline) -> tuple[list[dict], float, float]:
     """04's segments for ``wav``, with the decode's wall and CPU seconds."""
     from cinesub import asr
@@ -61,7 +49,7 @@ def main() -> None:
     hotwords = batched_accuracy.cast_hotwords()
     vad = batched_accuracy.shipped_vad()
     timelines = {name: speech.find(wav, vad) for name, (wav, _, _) in recordings.items()}
-    engines = {size: engine_for(size, hotwords) for size in sizes}
+    engines = {size: batched_accuracy.pipeline_engine(size, hotwords) for size in sizes}
 
     results: dict[int, dict] = {size: {"wall_s": [], "cpu_s": [], "recordings": {}} for size in sizes}
     first: dict[str, str] = {}

@@ -157,10 +157,12 @@ def shipped_vad() -> dict:
     return validated_section("demux", {})["vad"]
 
 
-def pipeline_mode(batch_size: int, hotwords: str | None, hotword_policy: bool | str = "auto"):
-    """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad) and the
-    job glossary's hotwords (used as ``asr.use_glossary_hotwords`` = ``hotword_policy`` says)."""
-    from cinesub import asr, speech
+def pipeline_engine(
+    batch_size: int, hotwords: str | None, hotword_policy: bool | str = "auto"
+) -> tuple[dict, object]:
+    """04_asr's settings (shipped, with ``batch_size`` and ``asr.use_glossary_hotwords`` =
+    ``hotword_policy``) and its engine given the job glossary's ``hotwords``."""
+    from cinesub import asr
 
     # speech_pad_s: the timeline's padding, which 04 reads from speech.json (asr.run)
     pad_s = shipped_vad()["pad_ms"] / 1000
@@ -170,7 +172,15 @@ def pipeline_mode(batch_size: int, hotwords: str | None, hotword_policy: bool | 
         "speech_pad_s": pad_s,
         "use_glossary_hotwords": hotword_policy,
     }
-    engine = asr.load_engine(settings, "en", None, hotwords)
+    return settings, asr.load_engine(settings, "en", None, hotwords)
+
+
+def pipeline_mode(batch_size: int, hotwords: str | None, hotword_policy: bool | str = "auto"):
+    """04_asr as the workflow runs it: fed the speech timeline 01_demux finds (shipped demux.vad) and the
+    job glossary's hotwords (used as ``asr.use_glossary_hotwords`` = ``hotword_policy`` says)."""
+    from cinesub import asr, speech
+
+    settings, engine = pipeline_engine(batch_size, hotwords, hotword_policy)
 
     def transcribe(wav) -> tuple[list[dict], dict]:
         engine.redecoded_chunks = 0
